@@ -1,0 +1,60 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+OCTO_VENV := .venv-octoprint
+APT_PACKAGES := prusa-slicer chromium docker-compose fonts-dejavu-core
+STAMP := $(VENV)/.stamp
+
+.PHONY: run test install install-test system-deps peers lint check-compose demo clean help
+
+help:
+	@echo "make run   - install, migrate, seed and serve on http://127.0.0.1:5000 (SQLite, in-process jobs)"
+	@echo "make test  - install test extras, system packages and peers, then run the whole suite"
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip uv
+
+$(STAMP): pyproject.toml | $(UV)
+	$(UV) pip install --python $(PY) --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the platform uses: PrusaSlicer (G-code), Chromium (browser tests), docker-compose
+# (offline compose-file check), DejaVu fonts (nameplate text). Installed only when missing.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# OctoPrint pins its own Flask, so the real printer peer lives in a venv of its own.
+$(OCTO_VENV)/bin/octoprint: | $(UV)
+	$(UV) venv --quiet --python $(PY) $(OCTO_VENV)
+	$(UV) pip install --quiet --python $(OCTO_VENV)/bin/python 'octoprint>=1.10,<1.12'
+
+peers: $(OCTO_VENV)/bin/octoprint
+
+run: install
+	$(VENV)/bin/hunar db upgrade
+	$(VENV)/bin/hunar seed
+	$(VENV)/bin/hunar serve --host 127.0.0.1 --port 5000
+
+test: install system-deps peers
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+check-compose:
+	docker-compose -f docker-compose.yml config -q
+
+clean:
+	rm -rf $(VENV) $(OCTO_VENV) var .pytest_cache

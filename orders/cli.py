@@ -1,0 +1,99 @@
+"""The `hunar` command: database, seed data, web server and queue workers."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import click
+
+from orders.settings import load_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Hunar: made-to-order manufacturing, from configured product to shop floor."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target Alembic revision.")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations to the configured database (SQLite or PostgreSQL)."""
+    from orders import migrate
+
+    settings = load_settings()
+    if not settings.database_url:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.resolved_database_url(), revision)
+    click.echo(f"database at {_safe_url(settings.resolved_database_url())} is at {revision}")
+
+
+@main.command()
+def seed() -> None:
+    """Fill the shop: one user per role, 12 machines, a shift calendar, a maintenance window."""
+    from orders.context import AppContext
+    from orders.seed import seed_shop
+
+    ctx = AppContext.from_settings(load_settings())
+    with ctx.db.transaction() as session:
+        report = seed_shop(session)
+    click.echo(f"machines added: {report.machines_added}, calendars added: {report.calendars_added}")
+    if report.passwords:
+        click.echo("demo users (passwords are shown only this once):")
+        for email, password in report.passwords.items():
+            click.echo(f"  {email:28} {password}")
+    else:
+        click.echo("demo users already exist; their passwords were printed when they were made")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app: gunicorn when installed, Flask's development server otherwise."""
+    if importlib.util.find_spec("gunicorn") is not None:
+        args = ["gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
+                "--access-logfile", "-", "web:create_app()"]  # fmt: skip
+        os.execvp(sys.executable, [sys.executable, "-m", *args])
+    from web import create_app
+
+    create_app().run(host=host, port=port)
+
+
+@main.command()
+@click.argument("queues", nargs=-1)
+@click.option("--max-jobs", type=int, default=None, help="Exit after N jobs (recycles OCCT memory).")
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
+    """Run an RQ worker on the named queues (default: cad plan dispatch)."""
+    from rq import Worker
+
+    from orders.context import worker_context
+    from orders.queue import QUEUES
+
+    names = queues or QUEUES
+    unknown = sorted(set(names) - set(QUEUES))
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s) {unknown}; choose from {list(QUEUES)}")
+    ctx = worker_context()
+    if not ctx.settings.redis_url:
+        raise click.UsageError("HUNAR_REDIS_URL is not set: without Redis, jobs run in-process")
+    w = Worker([ctx.queue.rq_queue(n) for n in names], connection=ctx.queue.redis())
+    w.work(burst=burst, max_jobs=max_jobs, with_scheduler=True)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    main()

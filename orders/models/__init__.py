@@ -1,0 +1,19 @@
+"""Typed SQLAlchemy 2.0 models, one module per aggregate; import them all from here."""
+
+from orders.models.artifacts import Artifact
+from orders.models.catalog import ProductConfiguration, Quote
+from orders.models.events import Event
+from orders.models.jobs import JobRecord, JobState
+from orders.models.machines import Calendar, CalendarWindow, Machine, MachineState, WindowKind
+from orders.models.operations import Operation, OperationStatus
+from orders.models.orders import Order, OrderLine
+from orders.models.outbox import OutboxMessage, OutboxStatus
+from orders.models.schedules import Assignment, Schedule, ScheduleState
+from orders.models.users import ApiToken, Role, User
+
+__all__ = [
+    "ApiToken", "Artifact", "Assignment", "Calendar", "CalendarWindow", "Event", "JobRecord",
+    "JobState", "Machine", "MachineState", "Operation", "OperationStatus", "Order", "OrderLine",
+    "OutboxMessage", "OutboxStatus", "ProductConfiguration", "Quote", "Role", "Schedule",
+    "ScheduleState", "User", "WindowKind",
+]  # fmt: skip

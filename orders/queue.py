@@ -1,0 +1,163 @@
+"""One way to run background work: RQ when Redis is configured, in-process otherwise.
+
+Both paths go through `execute()`, so a job leaves the same `JobRecord` trail either way.
+Job functions take `(ctx, *ids)`; they load their own rows, so a job can run twice safely.
+"""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from redis import Redis
+from rq import Queue, Retry
+from sqlalchemy import select
+
+from orders.models import JobRecord, JobState
+from orders.models._types import utcnow
+
+if TYPE_CHECKING:
+    from orders.context import AppContext
+
+QUEUES = ("cad", "plan", "dispatch")
+JOB_MODULES = ("orders.jobs",)  # job functions are resolved only from these modules
+
+
+class InfrastructureError(Exception):
+    """A broker, database or network hiccup: the only kind of failure RQ retries."""
+
+
+class UnknownQueue(ValueError):
+    pass
+
+
+def _func_path(func: Callable[..., Any]) -> str:
+    path = f"{func.__module__}:{func.__qualname__}"
+    if func.__module__ not in JOB_MODULES:
+        raise ValueError(f"{path} is not a registered job module ({', '.join(JOB_MODULES)})")
+    return path
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    module, _, name = path.partition(":")
+    if module not in JOB_MODULES:
+        raise ValueError(f"refusing to run {path}: not in a job module")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+class JobQueue:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._redis: Redis | None = None
+
+    @property
+    def backend(self) -> str:
+        return "rq" if self.ctx.settings.redis_url else "inprocess"
+
+    def redis(self) -> Redis:
+        if self._redis is None:
+            if not self.ctx.settings.redis_url:
+                raise RuntimeError("no HUNAR_REDIS_URL configured")
+            self._redis = Redis.from_url(self.ctx.settings.redis_url)
+        return self._redis
+
+    def rq_queue(self, name: str) -> Queue:
+        return Queue(name, connection=self.redis())
+
+    def enqueue(
+        self,
+        func: Callable[..., Any],
+        *ids: int | str,
+        queue: str,
+        dedupe_key: str | None = None,
+        timeout_s: int | None = None,
+    ) -> str:
+        """Record the job, then run it (in-process) or hand it to RQ. Returns the record id."""
+        if queue not in QUEUES:
+            raise UnknownQueue(f"unknown queue '{queue}', expected one of {QUEUES}")
+        path = _func_path(func)
+        existing = self._active_duplicate(dedupe_key)
+        if existing is not None:
+            return existing
+        record_id = str(uuid.uuid4())
+        with self.ctx.db.transaction() as s:
+            s.add(JobRecord(id=record_id, queue=queue, func=path, args=list(ids),
+                            dedupe_key=dedupe_key, backend=self.backend))  # fmt: skip
+        if self.backend == "inprocess":
+            execute(record_id, path, *ids, ctx=self.ctx)
+        else:
+            self.rq_queue(queue).enqueue(
+                execute, record_id, path, *ids, job_id=record_id,
+                job_timeout=timeout_s or self._default_timeout(queue),
+                retry=Retry(max=3, interval=[5, 15, 45]),
+                result_ttl=3600, failure_ttl=7 * 86400,
+            )  # fmt: skip
+        return record_id
+
+    def _default_timeout(self, queue: str) -> int:
+        s = self.ctx.settings
+        return {"cad": s.cad_job_timeout_s, "plan": s.plan_job_timeout_s}.get(queue, 120)
+
+    def _active_duplicate(self, dedupe_key: str | None) -> str | None:
+        if dedupe_key is None:
+            return None
+        active = (JobState.QUEUED, JobState.STARTED)
+        with self.ctx.db.sessions() as s:
+            return s.scalar(
+                select(JobRecord.id).where(
+                    JobRecord.dedupe_key == dedupe_key, JobRecord.state.in_(active)
+                )
+            )
+
+    def status(self, record_id: str) -> JobRecord | None:
+        with self.ctx.db.sessions() as s:
+            return s.get(JobRecord, record_id)
+
+
+def _mark(ctx: AppContext, record_id: str, **values: Any) -> None:
+    with ctx.db.transaction() as s:
+        record = s.get(JobRecord, record_id)
+        if record is None:
+            raise LookupError(f"job record {record_id} vanished")
+        for k, v in values.items():
+            setattr(record, k, v)
+
+
+def report_progress(ctx: AppContext, record_id: str, stage: str, fraction: float) -> None:
+    """Progress for the web's progress bars: on the record, and on the RQ job when there is one."""
+    _mark(ctx, record_id, progress={"stage": stage, "fraction": round(fraction, 3)})
+    try:
+        from rq import get_current_job
+
+        job = get_current_job()
+    except Exception:  # noqa: BLE001 - outside a worker there is simply no job
+        job = None
+    if job is not None:
+        job.meta["progress"] = {"stage": stage, "fraction": fraction}
+        job.save_meta()
+
+
+def execute(record_id: str, path: str, *ids: int | str, ctx: AppContext | None = None) -> Any:
+    """Run one job and record its outcome. Only `InfrastructureError` propagates (RQ retries it)."""
+    if ctx is None:
+        from orders.context import worker_context
+
+        ctx = worker_context()
+    with ctx.db.sessions() as s:
+        attempts = (s.get(JobRecord, record_id) or JobRecord(attempts=0)).attempts
+    _mark(ctx, record_id, state=JobState.STARTED, started_at=utcnow(), attempts=attempts + 1)
+    try:
+        result = _resolve(path)(ctx, *ids, job_record_id=record_id)
+    except InfrastructureError as exc:
+        _mark(ctx, record_id, state=JobState.QUEUED, error=f"retrying: {exc}")
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded on the job row, never lost
+        _mark(ctx, record_id, state=JobState.FAILED, ended_at=utcnow(),
+              error="".join(traceback.format_exception_only(exc)).strip())  # fmt: skip
+        return None
+    _mark(ctx, record_id, state=JobState.FINISHED, ended_at=utcnow(),
+          result=result if isinstance(result, dict) else {"value": result})  # fmt: skip
+    return result

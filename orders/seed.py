@@ -1,0 +1,93 @@
+"""A small, realistic demo shop: people, machines, a shift calendar and a maintenance window."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orders.models import Calendar, CalendarWindow, Machine, Role, User, WindowKind
+from orders.services.accounts import create_user
+
+SHOP_TZ = "Asia/Karachi"
+FDM = ("pla", "petg")
+FDM_ENCLOSED = ("pla", "petg", "abs")
+# id, name, process, materials, build volume mm, speed factor, hourly rate, transport
+MACHINES: tuple[tuple[str, str, str, tuple[str, ...], tuple[float, float, float], float, str, str], ...] = (
+    ("fdm-mk4-01", "Prusa MK4 #1", "fdm", FDM, (250, 210, 220), 1.0, "900", "octoprint"),
+    ("fdm-mk4-02", "Prusa MK4 #2", "fdm", FDM, (250, 210, 220), 1.0, "900", "mqtt"),
+    ("fdm-mk4-03", "Prusa MK4 #3", "fdm", FDM, (250, 210, 220), 1.0, "900", "mqtt"),
+    ("fdm-mk4-04", "Prusa MK4 #4 (enclosed)", "fdm", FDM_ENCLOSED, (250, 210, 220), 1.0, "950", "mqtt"),
+    ("fdm-xl-01", "Large-format FDM #1", "fdm", FDM_ENCLOSED, (360, 360, 360), 1.3, "1400", "opcua"),
+    ("fdm-xl-02", "Large-format FDM #2", "fdm", FDM, (360, 360, 360), 1.3, "1400", "mqtt"),
+    ("resin-01", "MSLA resin printer", "resin", ("resin",), (218, 123, 250), 1.0, "1200", "folder"),
+    ("cnc-01", "3-axis CNC mill", "cnc", ("aluminium_6061", "acrylic", "plywood"),
+     (500, 400, 120), 1.0, "3500", "opcua"),
+    ("laser-01", "CO2 laser cutter 80 W", "laser", ("acrylic", "plywood"), (900, 600, 12), 1.0,
+     "2200", "webhook"),
+    ("post-01", "Post-processing bench", "post", (), (1000, 1000, 1000), 1.0, "600", "mqtt"),
+    ("qc-01", "QC station", "qc", (), (1000, 1000, 1000), 1.0, "700", "mqtt"),
+    ("pack-01", "Packing station", "pack", (), (1000, 1000, 1000), 1.0, "500", "mqtt"),
+)  # fmt: skip
+WEEKLY_SHIFTS = [{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(6)]  # Mon–Sat
+ROLES = (Role.CUSTOMER, Role.PLANNER, Role.OPERATOR, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    passwords: dict[str, str]  # email -> clear password, printed once, only for new users
+    machines_added: int
+    calendars_added: int
+
+
+def _next_tuesday_morning(now: datetime) -> datetime:
+    local = now.astimezone(ZoneInfo(SHOP_TZ))
+    days = (1 - local.weekday()) % 7 or 7
+    day = (local + timedelta(days=days)).date()
+    return datetime.combine(day, time(9, 0), ZoneInfo(SHOP_TZ)).astimezone(UTC)
+
+
+def seed_shop(session: Session, now: datetime | None = None) -> SeedReport:
+    """Idempotent: existing users, machines and calendars are left as they are."""
+    now = now or datetime.now(UTC)
+    calendar = session.scalar(select(Calendar).where(Calendar.name == "two-shift Mon-Sat"))
+    calendars_added = 0
+    if calendar is None:
+        calendar = Calendar(name="two-shift Mon-Sat", timezone=SHOP_TZ, shifts=WEEKLY_SHIFTS)
+        session.add(calendar)
+        session.flush()
+        calendars_added = 1
+    added = 0
+    for mid, name, process, mats, vol, speed, rate, transport in MACHINES:
+        if session.get(Machine, mid) is not None:
+            continue
+        session.add(Machine(id=mid, name=name, process=process, materials=list(mats),
+                            build_x_mm=vol[0], build_y_mm=vol[1], build_z_mm=vol[2],
+                            speed_factor=speed, hourly_rate=Decimal(rate), transport=transport,
+                            calendar_id=calendar.id))  # fmt: skip
+        added += 1
+    session.flush()
+    if added:
+        start = _next_tuesday_morning(now)
+        session.add(CalendarWindow(machine_id="fdm-mk4-01", kind=WindowKind.MAINTENANCE,
+                                   start=start, end=start + timedelta(hours=4),
+                                   note="Nozzle and belt service"))  # fmt: skip
+    return SeedReport(_seed_users(session), added, calendars_added)
+
+
+def _seed_users(session: Session) -> dict[str, str]:
+    passwords: dict[str, str] = {}
+    for role in ROLES:
+        email = f"{role.value}@hunar.example"
+        if session.scalar(select(User.id).where(User.email == email)) is not None:
+            continue
+        password = secrets.token_urlsafe(12)
+        station = "fdm-mk4-01" if role == Role.OPERATOR else None
+        create_user(session, email, password, role, f"Demo {role.value}", station)
+        passwords[email] = password
+    return passwords

@@ -1,0 +1,141 @@
+"""Placing orders: idempotent, all-or-nothing, with the lifecycle's event trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from orders.errors import DomainError, DuplicateSubmission, InvalidQuantity, NotFound
+from orders.lifecycle import Status
+from orders.models import Order, OrderLine, ProductConfiguration
+from orders.services.audit import Actor, record_event, transition
+from orders.services.catalog import TIERS, price_line
+
+MAX_IDEMPOTENCY_KEY = 128
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    configuration_id: int
+    quantity: int
+    tier: str = "standard"
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    order: Order
+    created: bool
+
+
+def _check_quantity(qty: object) -> int:
+    if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+        raise InvalidQuantity(qty)
+    return qty
+
+
+def _request_hash(lines: Sequence[LineRequest]) -> str:
+    body = [[ln.configuration_id, ln.quantity, ln.tier] for ln in lines]
+    return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
+
+
+def _existing(session: Session, customer_id: int, key: str, digest: str) -> Order | None:
+    order = session.scalar(
+        select(Order).where(Order.customer_id == customer_id, Order.idempotency_key == key)
+    )
+    if order is not None and order.request_sha256 != digest:
+        raise DuplicateSubmission(
+            f"idempotency key '{key}' was already used for a different order (#{order.id})",
+            fields={"idempotency_key": "already used for different content"},
+        )
+    return order
+
+
+def _validate(session: Session, lines: Sequence[LineRequest], key: str) -> None:
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise DomainError(
+            "an idempotency key of 1 to 128 characters is required",
+            fields={"idempotency_key": "required, at most 128 characters"},
+        )
+    if not lines:
+        raise DomainError("an order needs at least one line", fields={"lines": "empty"})
+    for i, line in enumerate(lines):
+        _check_quantity(line.quantity)
+        if line.tier not in TIERS:
+            raise DomainError(f"unknown lead-time tier '{line.tier}'",
+                              fields={f"lines[{i}].tier": f"one of {', '.join(TIERS)}"})  # fmt: skip
+        if session.get(ProductConfiguration, line.configuration_id) is None:
+            raise NotFound(f"configuration {line.configuration_id} does not exist",
+                           fields={f"lines[{i}].configuration_id": "not found"})  # fmt: skip
+
+
+def place_order(
+    session: Session,
+    customer_id: int,
+    lines: Sequence[LineRequest],
+    idempotency_key: str,
+    actor: Actor,
+    currency: str,
+) -> PlaceResult:
+    """Create the order once per idempotency key; a repeat returns the first order unchanged."""
+    digest = _request_hash(lines)
+    found = _existing(session, customer_id, idempotency_key, digest)
+    if found is not None:
+        return PlaceResult(found, created=False)
+    _validate(session, lines, idempotency_key)
+    try:
+        with session.begin_nested():
+            order = _create(session, customer_id, lines, idempotency_key, digest, actor, currency)
+    except IntegrityError:
+        # A concurrent double click won the unique (customer, key) race: return its order.
+        found = _existing(session, customer_id, idempotency_key, digest)
+        if found is None:
+            raise
+        return PlaceResult(found, created=False)
+    return PlaceResult(order, created=True)
+
+
+def _create(
+    session: Session,
+    customer_id: int,
+    lines: Sequence[LineRequest],
+    key: str,
+    digest: str,
+    actor: Actor,
+    currency: str,
+) -> Order:
+    order = Order(customer_id=customer_id, idempotency_key=key, request_sha256=digest,
+                  status=Status.DRAFT, currency=currency, total=Decimal("0"))  # fmt: skip
+    session.add(order)
+    session.flush()
+    record_event(session, actor, "order", order.id, None, Status.DRAFT.value, {"key": key})
+    total = Decimal("0")
+    for req in lines:
+        config = session.get_one(ProductConfiguration, req.configuration_id)
+        quote = price_line(session, config, req.quantity, req.tier, customer_id, currency)
+        line = OrderLine(configuration_id=config.id, quote_id=quote.id, quantity=req.quantity,
+                         tier=req.tier, unit_price=quote.unit_price, status=Status.DRAFT,
+                         promised_ship_date=quote.promised_ship_date)  # fmt: skip
+        order.lines.append(line)
+        session.flush()
+        record_event(session, actor, "order_line", line.id, None, Status.DRAFT.value)
+        total += quote.total
+    order.total = total
+    for obj in (order, *order.lines):
+        transition(session, obj, Status.QUOTED, actor)
+        transition(session, obj, Status.PLACED, actor)
+    return order
+
+
+def get_order(session: Session, order_id: int, customer_id: int | None = None) -> Order:
+    """Load an order; with `customer_id`, someone else's order is simply not found."""
+    order = session.get(Order, order_id)
+    if order is None or (customer_id is not None and order.customer_id != customer_id):
+        raise NotFound(f"order {order_id} not found")
+    return order

@@ -1,0 +1,71 @@
+"""The one place that reads the environment (and an optional `.env`).
+
+Everything else receives a `Settings` value, so tests and tools can build
+their own without touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field maps to `HUNAR_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUNAR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    var_dir: Path = Field(default=DEFAULT_VAR_DIR, description="Local state: SQLite, secret key.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under var/ if empty.")
+    redis_url: str | None = Field(default=None, description="RQ queues; in-process jobs if unset.")
+    artifact_dir: Path | None = Field(default=None, description="CAD artifact store root.")
+    secret_key: str | None = Field(default=None, description="Flask secret; generated if unset.")
+    currency: str = "PKR"
+    site: str = "lahore-1"
+    public_url: str = "http://127.0.0.1:5000"
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    opcua_endpoint: str = "opc.tcp://127.0.0.1:4840/hunar/"
+    cad_job_timeout_s: int = 120
+    plan_job_timeout_s: int = 600
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file under `var_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'hunar.sqlite3').resolve()}"
+
+    def resolved_artifact_dir(self) -> Path:
+        return (self.artifact_dir or self.var_dir / "artifacts").resolve()
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated once into `var_dir` (never committed)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret_key"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"secret_key.{secrets.token_hex(6)}.tmp")
+        tmp.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)  # atomic and exclusive: concurrent first runs agree on one key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return path.read_text(encoding="utf-8").strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides (used by tests and CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

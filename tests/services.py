@@ -1,0 +1,78 @@
+"""Real services the tests talk to, with a loud failure naming whatever is missing.
+
+Defaults are the standard loopback ports; override with HUNAR_TEST_POSTGRES_URL,
+HUNAR_TEST_REDIS_URL and HUNAR_TEST_MQTT (host:port).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+POSTGRES_URL = os.environ.get(
+    "HUNAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("HUNAR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+MQTT_HOST, _, _mqtt_port = os.environ.get("HUNAR_TEST_MQTT", "127.0.0.1:1883").partition(":")
+MQTT_PORT = int(_mqtt_port or 1883)
+
+HOW_TO_START = {
+    "PostgreSQL": "apt-get install postgresql, then: pg_ctlcluster --skip-systemctl-redirect "
+    "$(ls /etc/postgresql) main start (trust auth on 127.0.0.1:5432, database 'test')",
+    "Redis": "apt-get install redis-server, then: redis-server --daemonize yes --bind 127.0.0.1 "
+    "--port 6379 --save '' --appendonly no",
+    "Mosquitto": "apt-get install mosquitto, then: mosquitto -d -c /etc/mosquitto/mosquitto.conf",
+}
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _tcp(host: str, port: int) -> str | None:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return None
+    except OSError as exc:
+        return str(exc)
+
+
+def probe_postgres() -> Probe:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(POSTGRES_URL, pool_pre_ping=True)
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return Probe("PostgreSQL", True, POSTGRES_URL)
+    except Exception as exc:  # noqa: BLE001 - reported to the user, the run stops
+        return Probe("PostgreSQL", False, f"{POSTGRES_URL}: {exc.__class__.__name__}: {exc}")
+
+
+def probe_redis() -> Probe:
+    from redis import Redis
+
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return Probe("Redis", True, REDIS_URL)
+    except Exception as exc:  # noqa: BLE001 - reported to the user, the run stops
+        return Probe("Redis", False, f"{REDIS_URL}: {exc}")
+
+
+def probe_mqtt() -> Probe:
+    err = _tcp(MQTT_HOST, MQTT_PORT)
+    return Probe("Mosquitto", err is None, f"{MQTT_HOST}:{MQTT_PORT}" + (f": {err}" if err else ""))
+
+
+def missing_services() -> list[str]:
+    """One line per service that does not answer, saying how to get it."""
+    lines = []
+    for probe in (probe_postgres(), probe_redis(), probe_mqtt()):
+        if not probe.ok:
+            lines.append(f"{probe.name} is not reachable ({probe.detail}). {HOW_TO_START[probe.name]}")
+    return lines
