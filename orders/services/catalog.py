@@ -12,10 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import configurator
+from configurator.pricebook import pricebook
 from orders.errors import InvalidConfiguration, UnknownFamily
 from orders.models import ProductConfiguration, Quote
 
-TIERS = ("economy", "standard", "express")
+
+
+def tiers() -> tuple[str, ...]:
+    """Lead-time tiers offered (economy, standard, express), from the configurator's price book."""
+    return tuple(pricebook().tiers)
 
 
 def validate_or_raise(family_key: str, raw: Mapping[str, Any]) -> configurator.Configuration:
@@ -73,8 +78,23 @@ def price_line(
     promised = promise_for(session, config, quantity, tier, now or datetime.now(UTC))
     quote = Quote(configuration_id=row.id, customer_id=customer_id, quantity=quantity, tier=tier,
                   currency=currency, unit_price=result.unit_price.quantize(Decimal("0.01")),
-                  total=result.total.quantize(Decimal("0.01")), lines=result.as_dict(),
+                  total=result.total.quantize(Decimal("0.01")), lines=quote_body(result),
                   source=result.source, promised_ship_date=promised)  # fmt: skip
     session.add(quote)
     session.flush()
     return quote
+
+
+def quote_body(q: configurator.Quote) -> dict[str, Any]:
+    """The itemised quote as JSON-ready data (amounts as strings: money stays exact)."""
+    m = q.metrics
+    return {
+        "lines": [{"code": ln.code, "label": ln.label, "amount": str(ln.amount),
+                   "detail": ln.detail} for ln in q.lines],
+        "notes": list(q.notes),
+        "source": q.source,
+        "metrics": {"volume_mm3": m.volume_mm3, "area_mm2": m.area_mm2, "bbox_mm": list(m.bbox_mm),
+                    "print_minutes": m.print_minutes, "filament_g": m.filament_g},
+        "routing": [{"step": r.step, "process": r.process.value, "minutes": r.minutes,
+                     "setup_minutes": r.setup_minutes} for r in q.routing],
+    }  # fmt: skip

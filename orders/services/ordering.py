@@ -16,7 +16,7 @@ from orders.errors import DomainError, DuplicateSubmission, InvalidQuantity, Not
 from orders.lifecycle import Status
 from orders.models import Order, OrderLine, ProductConfiguration
 from orders.services.audit import Actor, record_event, transition
-from orders.services.catalog import TIERS, price_line
+from orders.services.catalog import price_line, tiers
 
 MAX_IDEMPOTENCY_KEY = 128
 
@@ -67,9 +67,9 @@ def _validate(session: Session, lines: Sequence[LineRequest], key: str) -> None:
         raise DomainError("an order needs at least one line", fields={"lines": "empty"})
     for i, line in enumerate(lines):
         _check_quantity(line.quantity)
-        if line.tier not in TIERS:
+        if line.tier not in tiers():
             raise DomainError(f"unknown lead-time tier '{line.tier}'",
-                              fields={f"lines[{i}].tier": f"one of {', '.join(TIERS)}"})  # fmt: skip
+                              fields={f"lines[{i}].tier": f"one of {', '.join(tiers())}"})  # fmt: skip
         if session.get(ProductConfiguration, line.configuration_id) is None:
             raise NotFound(f"configuration {line.configuration_id} does not exist",
                            fields={f"lines[{i}].configuration_id": "not found"})  # fmt: skip

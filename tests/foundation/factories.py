@@ -1,0 +1,30 @@
+"""Test-data factories: each call makes fresh rows; nothing mutable is shared between tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import configurator
+from sqlalchemy.orm import Session
+
+from orders.models import ProductConfiguration, Role, User
+from orders.seed import seed_shop
+from orders.services.accounts import create_user
+from orders.services.catalog import save_configuration
+
+
+def make_user(session: Session, role: Role = Role.CUSTOMER) -> User:
+    return create_user(session, f"{role.value}-{uuid.uuid4().hex[:8]}@test.example",
+                       "correct horse battery", role)  # fmt: skip
+
+
+def make_configuration(
+    session: Session, family: str = "enclosure", **overrides: Any
+) -> ProductConfiguration:
+    raw = {**configurator.get_family(family).default_raw(), **overrides}
+    return save_configuration(session, family, raw)
+
+
+def make_shop(session: Session) -> None:
+    seed_shop(session)
