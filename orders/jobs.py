@@ -18,3 +18,67 @@ def health_check(ctx: AppContext, *_ids: int | str, job_record_id: str) -> dict[
     with ctx.db.sessions() as s:
         s.execute(text("select 1"))
     return {"host": socket.gethostname(), "pid": os.getpid(), "record": job_record_id}
+
+
+def build_artifacts(ctx: AppContext, configuration_id: int, *, job_record_id: str) -> dict[str, Any]:
+    """Build, export, analyse and slice one design; record its files; move its order lines.
+
+    Safe to run twice: the store is keyed by config hash + builder version (a cache hit rebuilds
+    nothing) and artifact rows are upserted. Geometry failures put the lines on hold and are not
+    retried; disk and database trouble raise `InfrastructureError`, which RQ retries.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from cad.pipeline import run_pipeline
+    from orders.models import ProductConfiguration
+    from orders.queue import InfrastructureError, report_progress
+    from orders.services.artifacts import record_artifact, store_for
+    from orders.services.capacity import machine_specs
+    from orders.services.catalog import load_config
+
+    with ctx.db.sessions() as s:
+        row = s.get(ProductConfiguration, configuration_id)
+        if row is None:
+            return {"ok": False, "error": f"configuration {configuration_id} does not exist"}
+        config, machines = load_config(row), machine_specs(s)
+
+    def sink(rec: Any) -> None:  # the preview is visible before the full set exists
+        if rec.kind == "glb":
+            with ctx.db.transaction() as s:
+                record_artifact(s, configuration_id, rec)
+
+    try:
+        result = run_pipeline(config, store_for(ctx), machines, on_artifact=sink,
+                              progress=lambda st, fr: report_progress(ctx, job_record_id, st, fr))  # fmt: skip
+        with ctx.db.transaction() as s:
+            return _record_outcome(s, configuration_id, result)
+    except (OSError, OperationalError) as exc:
+        raise InfrastructureError(f"{exc.__class__.__name__}: {exc}") from exc
+
+
+def _record_outcome(s: Any, configuration_id: int, result: Any) -> dict[str, Any]:
+    from orders.services.artifacts import record_artifact
+    from orders.services.audit import Actor
+    from orders.services.production import hold_lines, mark_cad_ready
+
+    actor = Actor.system("cad-worker")
+    findings = result.analysis.get("findings", [])
+    if not result.ok:
+        reason = f"CAD {result.failure} failure: {result.error}"
+        held = hold_lines(s, configuration_id, reason, actor)
+        return {"ok": False, "error": reason, "held_lines": held}
+    m = result.metrics
+    metrics = {"volume_mm3": m.volume_mm3, "area_mm2": m.area_mm2, "bbox_mm": list(m.bbox_mm),
+               "print_minutes": m.print_minutes, "filament_g": m.filament_g}  # fmt: skip
+    summary = {"metrics": metrics, "findings": findings, **result.metadata}
+    for rec in result.artifacts:
+        record_artifact(s, configuration_id, rec, summary if rec.kind == "step" else None)
+    blocking = result.blocking_findings
+    if blocking:
+        reason = "DFM: " + "; ".join(f"{f['code']}: {f.get('hint') or f.get('message', '')}" for f in blocking)
+        held = hold_lines(s, configuration_id, reason, actor, {"findings": blocking})
+        return {"ok": True, "cache_hit": result.cache_hit, "held_lines": held, "findings": findings}
+    fits = {f["machine_id"]: bool(f["fits"]) for f in result.analysis.get("fits", [])}
+    moved = mark_cad_ready(s, configuration_id, result.metrics, fits, actor)
+    return {"ok": True, "cache_hit": result.cache_hit, "ready_lines": moved,
+            "artifacts": len(result.artifacts), "seconds": round(result.seconds, 3)}

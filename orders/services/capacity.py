@@ -6,11 +6,11 @@ from collections import defaultdict
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-import configurator
-from configurator.calendar import Shift
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import configurator
+from configurator.calendar import Shift
 from orders.models import (
     Artifact,
     Calendar,

@@ -17,7 +17,6 @@ from orders.errors import InvalidConfiguration, UnknownFamily
 from orders.models import ProductConfiguration, Quote
 
 
-
 def tiers() -> tuple[str, ...]:
     """Lead-time tiers offered (economy, standard, express), from the configurator's price book."""
     return tuple(pricebook().tiers)

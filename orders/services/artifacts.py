@@ -1,0 +1,133 @@
+"""CAD builds as the order book sees them: request, follow, record, and serve artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orders.errors import NotFound
+from orders.models import Artifact, JobRecord, JobState, OrderLine, ProductConfiguration, Role, User
+
+if TYPE_CHECKING:
+    from cad.store import ArtifactRecord, LocalArtifactStore
+    from orders.context import AppContext
+
+STAFF = (Role.PLANNER, Role.OPERATOR, Role.ADMIN)
+DOWNLOAD_NAMES = {"step": "part.step", "stl": "part.stl", "3mf": "part.3mf", "dxf": "profile.dxf",
+                  "svg": "profile.svg", "glb": "preview.glb", "gcode": "part.gcode"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BuildStatus:
+    state: str  # none | queued | building | ready | failed
+    progress: float = 0.0
+    stage: str = ""
+    preview_artifact_id: int | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] | None = None
+    error: str | None = None
+    job_id: str | None = None
+
+
+def dedupe_key(config_hash: str) -> str:
+    return f"cad:{config_hash}"
+
+
+def store_for(ctx: AppContext) -> LocalArtifactStore:
+    from cad.store import LocalArtifactStore
+
+    return LocalArtifactStore(ctx.settings.resolved_artifact_dir())
+
+
+def request_build(ctx: AppContext, configuration_id: int) -> str:
+    """Enqueue the CAD job for a design once; a build already queued or running is reused."""
+    from orders.jobs import build_artifacts
+
+    with ctx.db.sessions() as s:
+        row = s.get(ProductConfiguration, configuration_id)
+        if row is None:
+            raise NotFound(f"configuration {configuration_id} not found")
+        key = dedupe_key(row.config_hash)
+    return ctx.queue.enqueue(build_artifacts, configuration_id, queue="cad", dedupe_key=key)
+
+
+def _latest_job(s: Session, config_hash: str) -> JobRecord | None:
+    return s.scalars(select(JobRecord).where(JobRecord.dedupe_key == dedupe_key(config_hash))
+                     .order_by(JobRecord.created_at.desc()).limit(1)).first()  # fmt: skip
+
+
+def build_status(ctx: AppContext, configuration_id: int) -> BuildStatus:
+    with ctx.db.sessions() as s:
+        row = s.get(ProductConfiguration, configuration_id)
+        if row is None:
+            raise NotFound(f"configuration {configuration_id} not found")
+        arts = {a.kind: a for a in s.scalars(select(Artifact).where(
+            Artifact.configuration_id == configuration_id))}  # fmt: skip
+        job = _latest_job(s, row.config_hash)
+    preview = arts["glb"].id if "glb" in arts else None
+    summary = arts["step"].meta if "step" in arts else {}
+    done = BuildStatus("ready", 1.0, "done", preview, summary.get("findings", []),
+                       summary.get("metrics"), job_id=job.id if job else None)  # fmt: skip
+    if job is None:
+        return done if "step" in arts else BuildStatus("none", preview_artifact_id=preview)
+    stage = str(job.progress.get("stage", "")) if job.progress else ""
+    frac = float(job.progress.get("fraction", 0.0)) if job.progress else 0.0
+    if job.state == JobState.QUEUED:
+        return BuildStatus("queued", 0.0, "queued", preview, job_id=job.id)
+    if job.state == JobState.STARTED:
+        return BuildStatus("building", frac, stage, preview, job_id=job.id)
+    result = job.result or {}
+    if job.state == JobState.FAILED or not result.get("ok", False):
+        error = result.get("error") or job.error or "the build failed"
+        return BuildStatus("failed", 1.0, "failed", preview, result.get("findings", []),
+                           error=error, job_id=job.id)  # fmt: skip
+    return done
+
+
+def record_artifact(s: Session, configuration_id: int, rec: ArtifactRecord,
+                    extra: dict[str, Any] | None = None) -> Artifact:  # fmt: skip
+    """Insert or update the row for one stored file (unique per design, kind and builder)."""
+    row = s.scalars(select(Artifact).where(
+        Artifact.configuration_id == configuration_id, Artifact.kind == rec.kind,
+        Artifact.builder_version == rec.builder_version)).first()  # fmt: skip
+    if row is None:
+        row = Artifact(configuration_id=configuration_id, kind=rec.kind,
+                       builder_version=rec.builder_version)  # fmt: skip
+        s.add(row)
+    row.path, row.sha256, row.bytes = rec.relpath, rec.sha256, rec.bytes
+    row.meta = {**rec.metadata, **(extra or {})}
+    s.flush()
+    return row
+
+
+def can_see(s: Session, user: User | None, configuration_id: int) -> bool:
+    """Staff see every design; a customer sees designs they made or ordered."""
+    if user is None:
+        return False
+    if user.role in STAFF:
+        return True
+    row = s.get(ProductConfiguration, configuration_id)
+    if row is not None and row.created_by_id == user.id:
+        return True
+    from orders.models import Order
+
+    ordered = s.scalar(select(OrderLine.id).join(Order).where(
+        OrderLine.configuration_id == configuration_id, Order.customer_id == user.id).limit(1))  # fmt: skip
+    return ordered is not None
+
+
+def open_artifact(ctx: AppContext, artifact_id: int, user: User | None) -> tuple[Path, str, str]:
+    """(absolute path, kind, download name) of an artifact the user may see; else NotFound."""
+    with ctx.db.sessions() as s:
+        art = s.get(Artifact, artifact_id)
+        if art is None or not can_see(s, user, art.configuration_id):
+            raise NotFound(f"artifact {artifact_id} not found")
+        path = store_for(ctx).path(art.path)
+        kind = art.kind
+    if not path.is_file():
+        raise NotFound(f"artifact {artifact_id} is not available")
+    return path, kind, DOWNLOAD_NAMES.get(kind, f"artifact.{kind}")

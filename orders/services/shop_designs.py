@@ -1,0 +1,151 @@
+"""Web-facing design queries: who may see a design, live quotes without writes, feasibility.
+
+A design row is shared by every customer who configures the same parameters (it is keyed by
+its config hash), so "mine" means: I created it, I was quoted for it, or I ordered it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import configurator
+from orders.errors import DomainError, NotFound
+from orders.models import Artifact, Order, OrderLine, ProductConfiguration, Quote, Role
+from orders.services.capacity import machine_specs, metrics_for, shop_load, shop_timezone
+from orders.services.catalog import load_config, price_line, quote_body, save_configuration, tiers
+
+STAFF = frozenset({Role.PLANNER, Role.OPERATOR, Role.ADMIN})
+MAX_QTY = 10_000
+
+
+class Viewer(Protocol):
+    """What the checks need from a signed-in user (a User row or the web's session user)."""
+
+    id: int
+    role: str
+
+
+@dataclass(frozen=True)
+class LiveQuote:
+    """A quote computed for display: nothing is written, so it is cheap to repeat per keystroke."""
+
+    config: configurator.Configuration
+    quote: configurator.Quote
+    feasibility: configurator.Feasibility
+    promise: configurator.Promise
+    configuration_id: int | None
+
+    @property
+    def orderable(self) -> bool:
+        return self.feasibility.ok and self.promise.ok
+
+
+def can_see_design(session: Session, viewer: Viewer | None, configuration_id: int) -> bool:
+    if viewer is None:
+        return False
+    if viewer.role in STAFF:
+        return True
+    row = session.get(ProductConfiguration, configuration_id)
+    if row is None:
+        return False
+    if row.created_by_id == viewer.id:
+        return True
+    quoted = session.scalar(select(Quote.id).where(
+        Quote.configuration_id == configuration_id, Quote.customer_id == viewer.id).limit(1))  # fmt: skip
+    if quoted is not None:
+        return True
+    ordered = session.scalar(select(OrderLine.id).join(Order).where(
+        OrderLine.configuration_id == configuration_id, Order.customer_id == viewer.id).limit(1))  # fmt: skip
+    return ordered is not None
+
+
+def get_design(session: Session, viewer: Viewer | None, configuration_id: int) -> ProductConfiguration:
+    """The design if this viewer may see it; someone else's design is simply not found."""
+    if not can_see_design(session, viewer, configuration_id):
+        raise NotFound(f"configuration {configuration_id} not found")
+    return session.get_one(ProductConfiguration, configuration_id)
+
+
+def check_quantity_tier(quantity: object, tier: object) -> tuple[int, str]:
+    """Bad quantity or tier is user input: a DomainError naming the field and the rule."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QTY:
+        raise DomainError(f"quantity must be a whole number from 1 to {MAX_QTY}",
+                          fields={"quantity": f"whole number 1–{MAX_QTY}"})  # fmt: skip
+    if tier not in tiers():
+        raise DomainError(f"unknown lead-time tier {tier!r}",
+                          fields={"tier": f"one of {', '.join(tiers())}"})  # fmt: skip
+    return quantity, str(tier)
+
+
+def live_quote(
+    session: Session, config: configurator.Configuration, quantity: int, tier: str,
+    currency: str, now: datetime | None = None,
+) -> LiveQuote:  # fmt: skip
+    """Price, feasibility and promised date; measured geometry is used once CAD has run."""
+    row = session.scalar(
+        select(ProductConfiguration).where(ProductConfiguration.config_hash == config.config_hash)
+    )
+    metrics = metrics_for(session, row) if row is not None else None
+    q = configurator.quote(config, quantity, tier, metrics, currency=currency)
+    feas = configurator.feasible(config, machine_specs(session), quantity)
+    local_now = (now or datetime.now(UTC)).astimezone(shop_timezone(session))
+    prom = configurator.promise(config, quantity, tier, shop_load(session), local_now,
+                                metrics=metrics)  # fmt: skip
+    return LiveQuote(config, q, feas, prom, row.id if row is not None else None)
+
+
+def live_quote_json(lq: LiveQuote) -> dict[str, Any]:
+    q = lq.quote
+    return {
+        "family": q.family_key, "config_hash": q.config_hash, "quantity": q.qty, "tier": q.tier,
+        "currency": q.currency, "unit_price": str(q.unit_price), "total": str(q.total),
+        "source": q.source, **{k: v for k, v in quote_body(q).items() if k != "source"},
+        "promise": {"ok": lq.promise.ok, "ship_date": _iso(lq.promise.ship_date),
+                    "method": lq.promise.method, "reasons": list(lq.promise.reasons)},
+        "feasibility": feasibility_json(lq.feasibility),
+        "orderable": lq.orderable, "configuration_id": lq.configuration_id,
+    }  # fmt: skip
+
+
+def feasibility_json(f: configurator.Feasibility) -> dict[str, Any]:
+    return {"ok": f.ok, "machine_ids": list(f.machine_ids),
+            "reasons": [{"param": r.param, "code": r.code, "message": r.message,
+                         "machine_id": r.machine_id, "dimension": r.dimension}
+                        for r in f.reasons]}  # fmt: skip
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def save_design(
+    session: Session, viewer: Viewer, family_key: str, raw: Mapping[str, Any], currency: str
+) -> ProductConfiguration:
+    """Store the design and a quote for this customer, which is what makes the design theirs."""
+    row = save_configuration(session, family_key, raw, viewer.id)
+    price_line(session, row, 1, "standard", viewer.id, currency)
+    return row
+
+
+def design_params(row: ProductConfiguration) -> dict[str, Any]:
+    return dict(load_config(row).values)
+
+
+def design_artifact_path(
+    session: Session, viewer: Viewer | None, artifact_id: int, root: Path
+) -> tuple[Path, str]:
+    """(absolute path, kind) of a stored file of a design the viewer may see; else NotFound."""
+    art = session.get(Artifact, artifact_id)
+    if art is None or not can_see_design(session, viewer, art.configuration_id):
+        raise NotFound(f"artifact {artifact_id} not found")
+    path = (root / art.path).resolve()
+    if root.resolve() not in path.parents or not path.is_file():
+        raise NotFound(f"artifact {artifact_id} is not available")
+    return path, art.kind
