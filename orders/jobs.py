@@ -82,3 +82,13 @@ def _record_outcome(s: Any, configuration_id: int, result: Any) -> dict[str, Any
     moved = mark_cad_ready(s, configuration_id, result.metrics, fits, actor)
     return {"ok": True, "cache_hit": result.cache_hit, "ready_lines": moved,
             "artifacts": len(result.artifacts), "seconds": round(result.seconds, 3)}
+
+
+def plan_schedule(ctx: AppContext, schedule_id: int, *, job_record_id: str) -> dict[str, Any]:
+    """Solve one pending proposal (the `plan` queue); the result is stored on the schedule row."""
+    from orders.queue import report_progress
+    from orders.services.planning import solve_proposal
+
+    report_progress(ctx, job_record_id, "solve", 0.1)
+    with ctx.db.transaction() as s:
+        return solve_proposal(s, schedule_id)

@@ -35,6 +35,10 @@ MACHINES: tuple[tuple[str, str, str, tuple[str, ...], tuple[float, float, float]
     ("pack-01", "Packing station", "pack", (), (1000, 1000, 1000), 1.0, "500", "mqtt"),
 )  # fmt: skip
 WEEKLY_SHIFTS = [{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(6)]  # Mon–Sat
+# Printers run unattended overnight; staffed stations (and the mill and laser) work shifts.
+ROUND_THE_CLOCK = [{"weekday": d, "start": "00:00", "end": "00:00"} for d in range(7)]
+UNATTENDED = {"fdm", "resin"}
+CALENDARS = {"two-shift Mon-Sat": WEEKLY_SHIFTS, "unattended 24/7": ROUND_THE_CLOCK}
 ROLES = (Role.CUSTOMER, Role.PLANNER, Role.OPERATOR, Role.ADMIN)
 
 
@@ -55,17 +59,21 @@ def _next_tuesday_morning(now: datetime) -> datetime:
 def seed_shop(session: Session, now: datetime | None = None) -> SeedReport:
     """Idempotent: existing users, machines and calendars are left as they are."""
     now = now or datetime.now(UTC)
-    calendar = session.scalar(select(Calendar).where(Calendar.name == "two-shift Mon-Sat"))
+    calendars: dict[str, Calendar] = {}
     calendars_added = 0
-    if calendar is None:
-        calendar = Calendar(name="two-shift Mon-Sat", timezone=SHOP_TZ, shifts=WEEKLY_SHIFTS)
-        session.add(calendar)
-        session.flush()
-        calendars_added = 1
+    for name, shifts in CALENDARS.items():
+        cal = session.scalar(select(Calendar).where(Calendar.name == name))
+        if cal is None:
+            cal = Calendar(name=name, timezone=SHOP_TZ, shifts=shifts)
+            session.add(cal)
+            session.flush()
+            calendars_added += 1
+        calendars[name] = cal
     added = 0
     for mid, name, process, mats, vol, speed, rate, transport in MACHINES:
         if session.get(Machine, mid) is not None:
             continue
+        calendar = calendars["unattended 24/7" if process in UNATTENDED else "two-shift Mon-Sat"]
         session.add(Machine(id=mid, name=name, process=process, materials=list(mats),
                             build_x_mm=vol[0], build_y_mm=vol[1], build_z_mm=vol[2],
                             speed_factor=speed, hourly_rate=Decimal(rate), transport=transport,

@@ -113,9 +113,21 @@ def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Setting
     return Settings(**{**values, **extra})  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="session")
+def artifact_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One content-addressed artifact store for the session: same design, same files, built once.
+
+    Sharing it is safe by design (keys are config hash + builder version, writes are atomic).
+    """
+    return tmp_path_factory.mktemp("artifacts")
+
+
 @pytest.fixture
-def ctx(backend: str, db_factory: DatabaseFactory, tmp_path: Path) -> Iterator[AppContext]:
+def ctx(
+    backend: str, db_factory: DatabaseFactory, tmp_path: Path, artifact_cache: Path
+) -> Iterator[AppContext]:
     """An application context on a fresh database of the parametrised backend, jobs in-process."""
-    context = AppContext.from_settings(make_settings(tmp_path, db_factory.url(backend)))
+    settings = make_settings(tmp_path, db_factory.url(backend), artifact_dir=artifact_cache)
+    context = AppContext.from_settings(settings)
     yield context
     context.close()

@@ -26,6 +26,10 @@ class Schedule(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(unique=True)
     base_version: Mapped[int | None] = mapped_column(doc="Released version this was planned on.")
+    approval_slot: Mapped[int | None] = mapped_column(
+        unique=True, doc="base_version (0: none) once approved; unique, so one approval wins."
+    )
+    params: Mapped[JsonDict] = mapped_column(JSONType, default=dict, doc="Objective, limits, pins.")
     state: Mapped[ScheduleState] = mapped_column(
         str_enum(ScheduleState, "schedule_state"), default=ScheduleState.PROPOSED, index=True
     )

@@ -61,8 +61,12 @@ def shop_load(session: Session) -> configurator.ShopLoad:
         if op.eligible:
             booked[configurator.Process(op.process)] += min(op.eligible.values()) / 60
     calendar = session.scalars(select(Calendar).order_by(Calendar.id)).first()
+    per_process: dict[configurator.Process, tuple[Shift, ...]] = {}
+    for m in session.scalars(select(Machine).where(Machine.state == MachineState.UP)):
+        if m.calendar is not None:
+            per_process.setdefault(configurator.Process(m.process), _shifts(m.calendar))
     return configurator.ShopLoad(booked_hours=dict(booked), machines=dict(counts),
-                                 shifts=_shifts(calendar))  # fmt: skip
+                                 shifts=_shifts(calendar), process_shifts=per_process)  # fmt: skip
 
 
 def metrics_for(session: Session, row: ProductConfiguration) -> configurator.GeometryMetrics | None:

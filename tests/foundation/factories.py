@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import configurator
 from sqlalchemy.orm import Session
 
+import configurator
 from orders.models import ProductConfiguration, Role, User
 from orders.seed import seed_shop
 from orders.services.accounts import create_user

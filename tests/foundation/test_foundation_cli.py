@@ -42,7 +42,7 @@ def test_upgrade_and_seed_fill_the_shop(backend: str, db_factory, tmp_path: Path
         assert {"fdm", "resin", "cnc", "laser", "post", "qc", "pack"} <= processes
         assert len({(m.build_x_mm, m.build_y_mm) for m in machines if m.process == "fdm"}) >= 2
         assert {u.role for u in s.scalars(select(User))} == set(Role)
-        assert s.scalar(select(func.count()).select_from(Calendar)) == 1
+        assert s.scalar(select(func.count()).select_from(Calendar)) == 2
         assert s.scalar(select(func.count()).select_from(CalendarWindow)) == 1
     db.dispose()
 

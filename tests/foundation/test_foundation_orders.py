@@ -10,8 +10,14 @@ from factories import make_configuration, make_shop, make_user
 from sqlalchemy import func, select
 
 from orders.context import AppContext
-from orders.errors import DuplicateSubmission, IllegalTransition, InvalidQuantity, NotFound
-from orders.errors import InvalidConfiguration, UnknownFamily
+from orders.errors import (
+    DuplicateSubmission,
+    IllegalTransition,
+    InvalidConfiguration,
+    InvalidQuantity,
+    NotFound,
+    UnknownFamily,
+)
 from orders.lifecycle import MAIN_PATH, Status
 from orders.models import Event, Order, OrderLine, ProductConfiguration, Quote
 from orders.services.audit import Actor, transition

@@ -1,0 +1,209 @@
+"""Plans as versions: propose (solve on the plan queue), approve (one winner), release.
+
+Objectives offered to planners map onto the scheduler's terms:
+due dates → weighted tardiness then makespan; makespan; changeovers → setup time then tardiness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from orders.errors import DomainError, NotFound, StaleVersion
+from orders.lifecycle import Status
+from orders.models import Assignment, Operation, OperationStatus, OrderLine, Schedule, ScheduleState
+from orders.services.audit import Actor, record_event, transition
+from orders.services.planning_problem import PlanningProblem, at_minute, build_problem, op_key
+from scheduler.dispatch import dispatch
+from scheduler.schedule import Schedule as SchedulerPlan
+from scheduler.solve import solve
+from scheduler.validate import compute_kpis
+
+if TYPE_CHECKING:
+    from orders.context import AppContext
+
+OBJECTIVES = {
+    "due_dates": "lex:weighted_tardiness,makespan",
+    "makespan": "makespan",
+    "changeovers": "lex:setup_time,weighted_tardiness",
+}
+
+
+def current_release(session: Session) -> Schedule | None:
+    return session.scalars(select(Schedule).where(Schedule.state == ScheduleState.RELEASED)
+                           .order_by(Schedule.version.desc()).limit(1)).first()  # fmt: skip
+
+
+def request_plan(ctx: AppContext, objective: str, time_limit_s: float, horizon_days: int,
+                 actor: Actor) -> int:  # fmt: skip
+    """Create a pending proposal and solve it on the `plan` queue; returns the schedule id."""
+    if objective not in OBJECTIVES:
+        raise DomainError(f"unknown objective '{objective}'",
+                          fields={"objective": f"one of {', '.join(OBJECTIVES)}"})  # fmt: skip
+    if not 1 <= time_limit_s <= 600 or not 1 <= horizon_days <= 90:
+        raise DomainError("time limit must be 1–600 s and horizon 1–90 days",
+                          fields={"time_limit_s": "1..600", "horizon_days": "1..90"})  # fmt: skip
+    with ctx.db.transaction() as s:
+        base = current_release(s)
+        version = (s.scalar(select(func.max(Schedule.version))) or 0) + 1
+        row = Schedule(version=version, base_version=base.version if base else None,
+                       objective=objective, solver_status="PENDING", created_by_id=actor.user_id,
+                       params={"time_limit_s": time_limit_s, "horizon_days": horizon_days})  # fmt: skip
+        s.add(row)
+        s.flush()
+        record_event(s, actor, "schedule", row.id, None, ScheduleState.PROPOSED.value)
+        schedule_id = row.id
+    from orders.jobs import plan_schedule
+
+    ctx.queue.enqueue(plan_schedule, schedule_id, queue="plan")
+    return schedule_id
+
+
+def _kpis(k: Any) -> dict[str, Any]:
+    return asdict(k)
+
+
+def solve_proposal(session: Session, schedule_id: int, now: datetime | None = None,
+                   workers: int = 2) -> dict[str, Any]:  # fmt: skip
+    """Build the problem from the rows, solve it, and store assignments, KPIs and baseline."""
+    row = session.get(Schedule, schedule_id)
+    if row is None:
+        raise NotFound(f"schedule {schedule_id} not found")
+    pp = build_problem(session, now or datetime.now(UTC), int(row.params.get("horizon_days", 21)))
+    previous = _previous_plan(session, pp)
+    result = solve(pp.problem, OBJECTIVES[row.objective], float(row.params.get("time_limit_s", 10)),
+                   workers, previous=previous, stability_weight=1 if previous else 0)  # fmt: skip
+    baseline = dispatch(pp.problem)
+    row.solver_status = result.status.value
+    row.kpis = {
+        "proposal": _kpis(result.kpis),
+        "baseline": _kpis(compute_kpis(pp.problem, baseline)),
+        "released": _kpis(compute_kpis(pp.problem, previous)) if previous else None,
+        "lower_bound": result.lower_bound, "gap": result.gap,
+        "solve_seconds": result.solve_seconds, "status_text": result.status.ui_text,
+        "diagnostics": [asdict(d) for d in result.diagnostics],
+        "origin": pp.origin.isoformat(),
+    }  # fmt: skip
+    if result.schedule is not None:
+        _store_assignments(session, row, pp, result.schedule)
+    return {"status": result.status.value, "assignments": len(row.assignments)}
+
+
+def _previous_plan(session: Session, pp: PlanningProblem) -> SchedulerPlan | None:
+    from scheduler.schedule import Assignment as SA
+
+    base = current_release(session)
+    if base is None:
+        return None
+    ops = pp.problem.op_index()
+    out = []
+    for a in base.assignments:
+        key = op_key(a.operation_id)
+        if key in ops and a.machine_id in ops[key].eligible:
+            start = int((a.start - pp.origin).total_seconds() // 60)
+            end = int((a.end - pp.origin).total_seconds() // 60)
+            out.append(SA(key, ops[key].job_id, a.machine_id, start, end, a.setup_minutes))
+    return SchedulerPlan(tuple(out))
+
+
+def _store_assignments(session: Session, row: Schedule, pp: PlanningProblem,
+                       plan: SchedulerPlan) -> None:  # fmt: skip
+    frozen = {o.id for o in pp.problem.operations if o.frozen is not None}
+    for a in plan.assignments:
+        row.assignments.append(Assignment(
+            operation_id=pp.op_rows[a.op_id], machine_id=a.machine_id,
+            start=at_minute(pp.origin, a.start), end=at_minute(pp.origin, a.end),
+            setup_minutes=a.setup_before, frozen=a.op_id in frozen))  # fmt: skip
+    session.flush()
+
+
+def moves(session: Session, schedule_id: int) -> list[dict[str, Any]]:
+    """What the proposal moves relative to the released plan (machine or start changed)."""
+    row = session.get_one(Schedule, schedule_id)
+    base = current_release(session)
+    if base is None:
+        return []
+    old = {a.operation_id: a for a in base.assignments}
+    out = []
+    for a in row.assignments:
+        b = old.get(a.operation_id)
+        if b is not None and (b.machine_id, b.start) != (a.machine_id, a.start):
+            out.append({"operation_id": a.operation_id, "from_machine": b.machine_id,
+                        "to_machine": a.machine_id, "from_start": b.start.isoformat(),
+                        "to_start": a.start.isoformat()})  # fmt: skip
+    return out
+
+
+def approve(session: Session, schedule_id: int, actor: Actor) -> Schedule:
+    """Approve a proposal if it was planned on the plan that is still released.
+
+    The unique `approval_slot` (= base version) makes concurrent approvals race safely:
+    exactly one proposal per base version is approved; the others get `StaleVersion`.
+    """
+    row = session.get(Schedule, schedule_id)
+    if row is None:
+        raise NotFound(f"schedule {schedule_id} not found")
+    if row.state != ScheduleState.PROPOSED or not row.assignments:
+        raise DomainError(f"schedule v{row.version} is {row.state.value} "
+                          f"({row.solver_status}); only a solved proposal can be approved")  # fmt: skip
+    base = current_release(session)
+    base_version = base.version if base else None
+    if row.base_version != base_version:
+        raise StaleVersion(f"proposal v{row.version} was planned on v{row.base_version}, but "
+                           f"v{base_version} has been released since; propose again")  # fmt: skip
+    slot = row.base_version or 0
+    try:
+        with session.begin_nested():
+            done = session.execute(update(Schedule).where(
+                Schedule.id == row.id, Schedule.state == ScheduleState.PROPOSED).values(
+                state=ScheduleState.APPROVED, approval_slot=slot, approved_at=datetime.now(UTC)))  # fmt: skip
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                raise StaleVersion(f"schedule v{row.version} changed state meanwhile")
+    except IntegrityError as exc:
+        winner = session.scalar(select(Schedule.version).where(Schedule.approval_slot == slot))
+        raise StaleVersion(f"another proposal (v{winner}) on base v{row.base_version} "
+                           "was approved first; propose again on the new plan") from exc  # fmt: skip
+    session.refresh(row)
+    record_event(session, actor, "schedule", row.id, ScheduleState.PROPOSED.value,
+                 ScheduleState.APPROVED.value)  # fmt: skip
+    return row
+
+
+def release(session: Session, schedule_id: int, actor: Actor) -> Schedule:
+    """Make an approved plan the released one: operations and lines follow, in one transaction.
+
+    Job orders for the shop floor are written to the outbox by `orders.outbox` in this same
+    transaction (see `release_to_floor`).
+    """
+    row = session.get_one(Schedule, schedule_id)
+    if row.state != ScheduleState.APPROVED:
+        raise DomainError(f"schedule v{row.version} is {row.state.value}; approve it first")
+    old = current_release(session)
+    if old is not None:
+        old.state = ScheduleState.SUPERSEDED
+        record_event(session, actor, "schedule", old.id, "released", "superseded")
+    row.state, row.released_at = ScheduleState.RELEASED, datetime.now(UTC)
+    record_event(session, actor, "schedule", row.id, "approved", "released")
+    for a in row.assignments:
+        op = session.get_one(Operation, a.operation_id)
+        if op.status in (OperationStatus.PENDING, OperationStatus.SCHEDULED):
+            op.status = OperationStatus.RELEASED
+        _advance_line(session, session.get_one(OrderLine, op.order_line_id), actor)
+    session.flush()
+    return row
+
+
+def _advance_line(session: Session, line: OrderLine, actor: Actor) -> None:
+    if line.status == Status.CAD_READY:
+        transition(session, line, Status.SCHEDULED, actor)
+    if line.status == Status.SCHEDULED:
+        transition(session, line, Status.RELEASED, actor)
+    order = line.order
+    for target, prior in ((Status.SCHEDULED, Status.CAD_READY), (Status.RELEASED, Status.SCHEDULED)):
+        if order.status == prior and all(ln.status in (target, Status.RELEASED) for ln in order.lines):
+            transition(session, order, target, actor)
