@@ -10,10 +10,13 @@ import importlib
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.job import Job
 from sqlalchemy import select
 
 from orders.models import JobRecord, JobState
@@ -86,15 +89,22 @@ class JobQueue:
         with self.ctx.db.transaction() as s:
             s.add(JobRecord(id=record_id, queue=queue, func=path, args=list(ids),
                             dedupe_key=dedupe_key, backend=self.backend))  # fmt: skip
-        if self.backend == "inprocess":
+        if self.backend == "inprocess" and self.ctx.settings.inprocess_jobs == "thread":
+            _background().submit(execute, record_id, path, *ids, ctx=self.ctx)
+        elif self.backend == "inprocess":
             execute(record_id, path, *ids, ctx=self.ctx)
         else:
-            self.rq_queue(queue).enqueue(
-                execute, record_id, path, *ids, job_id=record_id,
-                job_timeout=timeout_s or self._default_timeout(queue),
-                retry=Retry(max=3, interval=[5, 15, 45]),
-                result_ttl=3600, failure_ttl=7 * 86400,
-            )  # fmt: skip
+            try:
+                self.rq_queue(queue).enqueue(
+                    execute, record_id, path, *ids, job_id=record_id,
+                    job_timeout=timeout_s or self._default_timeout(queue),
+                    retry=Retry(max=3, interval=[5, 15, 45]),
+                    result_ttl=3600, failure_ttl=7 * 86400,
+                )  # fmt: skip
+            except (RedisError, OSError) as exc:
+                _mark(self.ctx, record_id, state=JobState.FAILED, ended_at=utcnow(),
+                      error=f"not queued, broker unavailable: {exc}")  # fmt: skip
+                raise
         return record_id
 
     def _default_timeout(self, queue: str) -> int:
@@ -106,15 +116,32 @@ class JobQueue:
             return None
         active = (JobState.QUEUED, JobState.STARTED)
         with self.ctx.db.sessions() as s:
-            return s.scalar(
+            found = s.scalar(
                 select(JobRecord.id).where(
                     JobRecord.dedupe_key == dedupe_key, JobRecord.state.in_(active)
                 )
             )
+        if found is not None and self.backend == "rq" and not Job.exists(found, self.redis()):
+            # The broker lost it (e.g. Redis restarted without persistence): not a duplicate.
+            _mark(self.ctx, found, state=JobState.FAILED, ended_at=utcnow(),
+                  error="lost by the broker; enqueued again")  # fmt: skip
+            return None
+        return found
 
     def status(self, record_id: str) -> JobRecord | None:
         with self.ctx.db.sessions() as s:
             return s.get(JobRecord, record_id)
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _background() -> ThreadPoolExecutor:
+    """One background thread per process for in-process jobs (made on first use, not import)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hunar-job")
+    return _pool
 
 
 def _mark(ctx: AppContext, record_id: str, **values: Any) -> None:

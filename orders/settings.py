@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
     opcua_endpoint: str = "opc.tcp://127.0.0.1:4840/hunar/"
+    inprocess_jobs: Literal["sync", "thread"] = Field(
+        default="thread", description="Without Redis: run jobs in a background thread or inline."
+    )
     cad_job_timeout_s: int = 120
     plan_job_timeout_s: int = 600
 

@@ -109,7 +109,8 @@ def db_factory(
 def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
     values: dict[str, object] = {"var_dir": tmp_path / "var", "database_url": database_url,
                                  "artifact_dir": tmp_path / "artifacts",
-                                 "secret_key": "test-secret", "redis_url": None}  # fmt: skip
+                                 "secret_key": "test-secret", "redis_url": None,
+                                 "inprocess_jobs": "sync"}  # fmt: skip
     return Settings(**{**values, **extra})  # type: ignore[arg-type]
 
 

@@ -130,7 +130,19 @@ def _create(
     for obj in (order, *order.lines):
         transition(session, obj, Status.QUOTED, actor)
         transition(session, obj, Status.PLACED, actor)
+    _request_cad(session, order)
     return order
+
+
+def _request_cad(session: Session, order: Order) -> None:
+    """Ask for every design's CAD build in this transaction (outbox), so none is ever lost."""
+    from orders.outbox import enqueue_later
+
+    for line in order.lines:
+        config = session.get_one(ProductConfiguration, line.configuration_id)
+        enqueue_later(session, "build_artifacts", config.id, queue="cad",
+                      dedupe_key=f"cad:{config.config_hash}",
+                      key=f"cad:{config.config_hash}:order{order.id}")  # fmt: skip
 
 
 def get_order(session: Session, order_id: int, customer_id: int | None = None) -> Order:

@@ -1,0 +1,85 @@
+"""The transactional outbox: messages are written with the state change that causes them and
+delivered afterwards, so a broker outage (Redis, MQTT, a printer) loses nothing.
+
+Kinds: `enqueue` (hand a job to the queue), `job_order` (a packet to the shop floor; delivered by
+the MES bridge's dispatcher over this same table).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orders.models import OutboxMessage, OutboxStatus
+
+if TYPE_CHECKING:
+    from orders.context import AppContext
+
+MAX_BACKOFF_S = 300
+
+
+def add_message(session: Session, *, kind: str, destination: str, transport: str, key: str,
+                payload: dict[str, Any]) -> OutboxMessage:  # fmt: skip
+    """Add a message once per idempotency key (a repeat returns the existing row)."""
+    found = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+    if found is not None:
+        return found
+    msg = OutboxMessage(kind=kind, destination=destination, transport=transport,
+                        idempotency_key=key, payload=payload)  # fmt: skip
+    session.add(msg)
+    session.flush()
+    return msg
+
+
+def enqueue_later(session: Session, func_name: str, *ids: int | str, queue: str,
+                  dedupe_key: str, key: str) -> OutboxMessage:  # fmt: skip
+    """Ask for a queue job as part of the caller's transaction."""
+    payload = {"func": func_name, "args": list(ids), "dedupe_key": dedupe_key}
+    return add_message(session, kind="enqueue", destination=queue, transport="queue", key=key,
+                       payload=payload)  # fmt: skip
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(MAX_BACKOFF_S, 2 ** max(0, attempts)))
+
+
+def due(session: Session, kind: str, limit: int, now: datetime) -> list[OutboxMessage]:
+    query = (select(OutboxMessage)
+             .where(OutboxMessage.kind == kind, OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.next_attempt_at <= now)
+             .order_by(OutboxMessage.id).limit(limit))  # fmt: skip
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def flush_enqueues(ctx: AppContext, limit: int = 100) -> int:
+    """Hand due `enqueue` messages to the queue; a broker outage leaves them for the next pass."""
+    from orders import jobs
+    from orders.queue import JOB_MODULES
+
+    delivered = 0
+    now = datetime.now(UTC)
+    with ctx.db.transaction() as s:
+        for msg in due(s, "enqueue", limit, now):
+            func = getattr(jobs, str(msg.payload["func"]), None)
+            if func is None or func.__module__ not in JOB_MODULES:
+                msg.status, msg.last_error = OutboxStatus.DEAD, f"unknown job {msg.payload['func']!r}"
+                continue
+            try:
+                record = ctx.queue.enqueue(func, *msg.payload["args"], queue=msg.destination,
+                                           dedupe_key=msg.payload.get("dedupe_key"))  # fmt: skip
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                msg.attempts += 1
+                msg.last_error = f"{exc.__class__.__name__}: {exc}"
+                msg.next_attempt_at = now + backoff(msg.attempts)
+                continue
+            msg.status, msg.delivered_at = OutboxStatus.DELIVERED, datetime.now(UTC)
+            msg.receipt = {"job_record_id": record}
+            delivered += 1
+    return delivered

@@ -1,0 +1,80 @@
+"""Placing an order writes its CAD request to the outbox in the same transaction; a queue outage
+leaves the request pending and a later pass delivers it exactly once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from factories import make_configuration, make_shop, make_user
+from redis import Redis
+from sqlalchemy import select
+
+from conftest import make_settings
+from orders.context import AppContext
+from orders.lifecycle import Status
+from orders.models import JobRecord, OrderLine, OutboxMessage, OutboxStatus
+from orders.outbox import flush_enqueues
+from orders.services.audit import Actor
+from orders.services.ordering import LineRequest, place_order
+from services import REDIS_URL
+
+
+def _place(ctx: AppContext) -> int:
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        user = make_user(s)
+        cfg = make_configuration(s)
+        order = place_order(s, user.id, [LineRequest(cfg.id, 1), LineRequest(cfg.id, 2, "express")],
+                            "k", Actor("c", user.id), "PKR").order  # fmt: skip
+        return order.id
+
+
+def test_order_and_cad_request_commit_together(ctx: AppContext) -> None:
+    _place(ctx)
+    with ctx.db.sessions() as s:
+        msgs = s.scalars(select(OutboxMessage)).all()
+    assert len(msgs) == 1, "two lines of one design ask for one build"
+    assert msgs[0].status == OutboxStatus.PENDING and msgs[0].payload["func"] == "build_artifacts"
+    assert flush_enqueues(ctx) == 1
+    assert flush_enqueues(ctx) == 0, "delivered once"
+    with ctx.db.sessions() as s:
+        assert {ln.status for ln in s.scalars(select(OrderLine))} == {Status.CAD_READY}
+
+
+def test_queue_outage_keeps_the_request_until_it_can_be_delivered(
+    backend: str, db_factory, tmp_path: Path, artifact_cache: Path
+) -> None:  # type: ignore[no-untyped-def]
+    url = db_factory.url(backend)
+    dead = AppContext.from_settings(make_settings(tmp_path, url, redis_url="redis://127.0.0.1:1/0",
+                                                  artifact_dir=artifact_cache))  # fmt: skip
+    _place(dead)
+    assert flush_enqueues(dead) == 0
+    with dead.db.sessions() as s:
+        msg = s.scalars(select(OutboxMessage)).one()
+        assert msg.status == OutboxStatus.PENDING and msg.attempts == 1
+        assert "ConnectionError" in (msg.last_error or "")
+        records = s.scalars(select(JobRecord)).all()
+        assert [r.state.value for r in records] == ["failed"], "a record that never got queued"
+        assert "broker unavailable" in (records[0].error or "")
+    redis_url = REDIS_URL.rsplit("/", 1)[0] + "/14"
+    Redis.from_url(redis_url).flushdb()
+    live = AppContext.from_settings(make_settings(tmp_path, url, redis_url=redis_url,
+                                                  artifact_dir=artifact_cache))  # fmt: skip
+    with live.db.transaction() as s:  # the retry is due now (as if the backoff had passed)
+        s.scalars(select(OutboxMessage)).one().next_attempt_at = msg.created_at
+    assert flush_enqueues(live) == 1
+    env = {**os.environ, "HUNAR_DATABASE_URL": url, "HUNAR_REDIS_URL": redis_url,
+           "HUNAR_ARTIFACT_DIR": str(artifact_cache)}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "orders.cli", "worker", "cad", "--burst"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with live.db.sessions() as s:
+        assert {ln.status for ln in s.scalars(select(OrderLine))} == {Status.CAD_READY}
+        states = sorted(r.state.value for r in s.scalars(select(JobRecord)))
+        assert states == ["failed", "finished"]
+    Redis.from_url(redis_url).flushdb()
+    dead.close()
+    live.close()
