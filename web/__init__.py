@@ -1,41 +1,81 @@
-"""Hunar's web app: `create_app(settings)` wires the order book into Flask, connecting nothing yet."""
+"""Hunar's web app: `create_app(settings)` wires the order book into Flask, connecting nothing yet.
+
+Blueprints per role: `shop` (customers), `api` (JSON for pages and machine clients),
+`planner` and `operator` (staff). Views stay thin and call `orders` services.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, Response
+from flask_wtf.csrf import CSRFProtect
 
 from orders.context import AppContext
 from orders.settings import Settings, load_settings
+
+MAX_BODY_BYTES = 256 * 1024
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data: blob:; connect-src 'self' blob: data:; worker-src 'self' blob:; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")  # fmt: skip
+LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
+    secure = not settings.public_url.startswith(LOCAL_PREFIXES)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=1 * 1024 * 1024,
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        JSON_SORT_KEYS=False,
     )
     ctx = AppContext.from_settings(settings)
     app.extensions["hunar"] = ctx
-
-    @app.get("/")
-    def index() -> str:
-        import configurator
-
-        return render_template("index.html", families=configurator.all_families())
+    _init_extensions(app, settings)
+    _register_blueprints(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.after_request
-    def security_headers(resp):  # type: ignore[no-untyped-def]
+    def security_headers(resp: Response) -> Response:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("Content-Security-Policy", "default-src 'self'")
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if secure:
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return resp
 
     return app
+
+
+def _init_extensions(app: Flask, settings: Settings) -> None:
+    from web import auth, errors
+    from web.ratelimit import DEFAULT_LIMITS, RateLimiter
+
+    app.config["HUNAR_RATE_LIMITS"] = dict(DEFAULT_LIMITS)
+    app.extensions["hunar_ratelimit"] = RateLimiter(settings.redis_url)
+    app.extensions["hunar_csrf"] = CSRFProtect(app)
+    auth.init_app(app)
+    errors.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from web.api import bp as api_bp
+    from web.operator import bp as operator_bp
+    from web.planner import bp as planner_bp
+    from web.shop import bp as shop_bp
+
+    app.extensions["hunar_csrf"].exempt(api_bp)  # the API checks X-CSRFToken for cookie users
+    for bp in (shop_bp, api_bp, planner_bp, operator_bp):
+        app.register_blueprint(bp)

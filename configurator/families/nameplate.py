@@ -1,0 +1,181 @@
+"""Nameplate or sign with engraved or raised text, laser cut or FDM printed.
+
+Geometry contract for cad/builders/nameplate.py (mm; plate centred on the origin, z up):
+- plate width x height x thickness (z in [0, thickness]), vertical edges filleted with
+  corner_radius (0 = sharp);
+- text: `text` (already allow-listed), font DejaVu Sans Bold, font size text_height, centred on
+  the top face; "engraved" cuts text_depth into the top face, "raised" adds text_depth on top;
+- mounting holes of hole_diameter at hole_positions [(x, y), ...].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from configurator.families._common import colour_param, material_param, process_param
+from configurator.family import Family
+from configurator.materials import get_material
+from configurator.model import GeometryMetrics
+from configurator.params import Choice, Text, length
+from configurator.processes import Process
+from configurator.registry import register
+from configurator.rules import Rule, fmt, min_wall_rule
+
+V = Mapping[str, Any]
+MARGIN_MM = 3.0
+# Generous advance widths (em) for DejaVu Sans Bold, so the estimate errs on the wide side.
+WIDE, NARROW = set("MWmw@%&"), set("iIl.,:;'!|() -")
+ENGRAVE_MM2_PER_MIN = 600.0
+
+
+def _hole_positions(v: V) -> list[tuple[float, float]]:
+    inset = v["hole_diameter"] / 2 + MARGIN_MM + 0.3 * v["corner_radius"]
+    x = round(v["width"] / 2 - inset, 3)
+    y = round(v["height"] / 2 - inset, 3)
+    if v["mount_holes"] == "2":
+        return [(-x, 0.0), (x, 0.0)]
+    if v["mount_holes"] == "4":
+        return [(-x, -y), (x, -y), (-x, y), (x, y)]
+    return []
+
+
+def text_width_em(text: str) -> float:
+    """Estimated advance of `text` in em: wide, narrow and ordinary glyphs."""
+    return sum(1.05 if ch in WIDE else 0.45 if ch in NARROW else 0.78 for ch in text)
+
+
+def derived(v: V) -> dict[str, Any]:
+    holes = _hole_positions(v)
+    hole_band = 2 * (v["hole_diameter"] + 0.3 * v["corner_radius"] + MARGIN_MM) if holes else 0.0
+    return {
+        "text_depth": 0.5 if v["process"] == "laser" else round(min(1.0, v["thickness"] * 0.4), 2),
+        "hole_positions": holes,
+        "text_width_estimate": round(text_width_em(v["text"]) * v["text_height"], 2),
+        "text_room": round(v["width"] - 2 * MARGIN_MM - hole_band, 2),
+    }
+
+
+def _sheet(v: V) -> str | None:
+    mat = get_material(v["material"])
+    if v["process"] == "laser" and mat.sheet(v["thickness"]) is None:
+        stocked = ", ".join(f"{t:g}" for t in mat.sheet_thicknesses)
+        return (
+            f"thickness {fmt(v['thickness'])} mm is not stocked in {mat.name}; choose {stocked} mm"
+        )
+    return None
+
+
+def _raised(v: V) -> str | None:
+    if v["style"] == "raised" and v["process"] == "laser":
+        return "raised text is made on FDM only; choose engraved text for laser cutting"
+    return None
+
+
+def _fits(v: V) -> str | None:
+    if v["text_width_estimate"] > v["text_room"]:
+        return (
+            f"text of {len(v['text'])} characters at {fmt(v['text_height'])} mm needs about "
+            f"{fmt(v['text_width_estimate'])} mm but the width leaves {fmt(max(v['text_room'], 0))} mm "
+            f"(margins and holes); shorten the text, lower the text height or widen the plate"
+        )
+    if v["text_height"] > v["height"] - 2 * MARGIN_MM:
+        return f"text height {fmt(v['text_height'])} mm exceeds the plate height {fmt(v['height'])} mm minus margins"
+    return None
+
+
+def _text_min(v: V) -> str | None:
+    need = 6.0 if v["process"] == "fdm" else 4.0
+    if v["text_height"] < need:
+        return f"text height {fmt(v['text_height'])} mm is below the {fmt(need)} mm minimum on {v['process'].upper()}"
+    return None
+
+
+def _corners(v: V) -> str | None:
+    limit = min(v["width"], v["height"]) / 2 - 1
+    if v["corner_radius"] > limit:
+        return f"corner radius {fmt(v['corner_radius'])} mm must be at most {fmt(limit)} mm for this width and height"
+    return None
+
+
+def _holes(v: V) -> str | None:
+    if not v["hole_positions"]:
+        return None
+    x, y = v["hole_positions"][-1]
+    if x < v["hole_diameter"] or (v["mount_holes"] == "4" and y < v["hole_diameter"]):
+        return f"{v['mount_holes']} mounting holes of {fmt(v['hole_diameter'])} mm do not fit this plate"
+    return None
+
+
+HOLES = ("mount_holes", "hole_diameter", "corner_radius", "width", "height")
+RULES = (
+    min_wall_rule("thickness"),
+    Rule("thickness_not_stocked", ("thickness", "material", "process"), _sheet),
+    Rule("raised_text_needs_fdm", ("style", "process"), _raised),
+    Rule("text_too_small", ("text_height", "process"), _text_min),
+    Rule("text_does_not_fit", ("text", "text_height", *HOLES), _fits),
+    Rule("corner_radius_too_large", ("corner_radius", "width", "height"), _corners),
+    Rule("holes_do_not_fit", HOLES, _holes),
+)
+
+
+def geometry(v: V) -> GeometryMetrics:
+    w, h, t = v["width"], v["height"], v["thickness"]
+    raised = v["text_depth"] if v["style"] == "raised" else 0.0
+    volume = w * h * t
+    area = 2 * w * h + 2 * (w + h) * t
+    for _ in v["hole_positions"]:
+        d = v["hole_diameter"]
+        volume -= 3.1416 * d * d / 4 * t
+        area += 3.1416 * d * t - 2 * 3.1416 * d * d / 4
+    return GeometryMetrics(volume_mm3=volume, area_mm2=area, bbox_mm=(w, h, t + raised))
+
+
+def engrave_minutes(v: V) -> float:
+    """Laser raster time for the text; FDM prints text with the plate."""
+    if v["process"] != "laser":
+        return 0.0
+    return round(v["text_width_estimate"] * v["text_height"] * 0.5 / ENGRAVE_MM2_PER_MIN, 2)
+
+
+NAMEPLATE = register(
+    Family(
+        key="nameplate",
+        name="Nameplate / sign",
+        version=1,
+        description="Door sign, desk nameplate or equipment label with engraved or raised text.",
+        category="signs",
+        processes=(Process.LASER, Process.FDM),
+        params=(
+            Text(name="text", label="Text", max_length=40, default="HUNAR", group="text"),
+            length("text_height", "Text height", 4, 120, 0.5, 12, group="text"),
+            Choice(
+                name="style",
+                label="Text style",
+                options=("engraved", "raised"),
+                default="engraved",
+                group="text",
+            ),
+            length("width", "Width", 40, 600, 1, 150, group="size"),
+            length("height", "Height", 15, 300, 1, 50, group="size"),
+            length("thickness", "Thickness", 1.5, 10, 0.5, 3, group="size"),
+            length("corner_radius", "Corner radius", 0, 50, 0.5, 3, group="size"),
+            Choice(
+                name="mount_holes",
+                label="Mounting holes",
+                options=("none", "2", "4"),
+                default="2",
+                group="mounting",
+            ),
+            length("hole_diameter", "Hole diameter", 2.5, 8, 0.5, 4, group="mounting"),
+            process_param(Process.LASER, Process.FDM),
+            material_param("acrylic", "plywood", "pla", "petg"),
+            colour_param(),
+        ),
+        derived=derived,
+        rules=RULES,
+        geometry=geometry,
+        extra_primary_minutes=engrave_minutes,
+        max_qty=2000,
+    )
+)

@@ -1,0 +1,1 @@
+"""Hunar scheduler package."""

@@ -1,0 +1,41 @@
+"""The dispatch baseline: always valid, frozen work untouched, rules differ where they should."""
+
+from __future__ import annotations
+
+import pytest
+from sched_helpers import BENCH, needs_bench
+
+from scheduler.dispatch import dispatch
+from scheduler.formats import read_any
+from scheduler.generate import realistic_shop
+from scheduler.validate import compute_kpis, validate
+
+
+@pytest.mark.parametrize("rule", ["ect", "edd", "atc"])
+def test_dispatch_on_generated_shop_is_valid(rule: str) -> None:
+    p = realistic_shop(300, 12, seed=7)
+    assert any(o.frozen for o in p.operations)
+    s = dispatch(p, rule)
+    assert validate(p, s) == []
+
+
+def test_atc_beats_ect_on_weighted_tardiness() -> None:
+    p = realistic_shop(400, 12, seed=3, load=1.1)
+    ect = compute_kpis(p, dispatch(p, "ect")).weighted_tardiness
+    atc = compute_kpis(p, dispatch(p, "atc")).weighted_tardiness
+    assert atc < ect
+
+
+def test_unknown_rule_is_a_programmer_error() -> None:
+    with pytest.raises(ValueError, match="rule must be one of"):
+        dispatch(realistic_shop(10, 4), "fifo")
+
+
+@needs_bench
+@pytest.mark.parametrize(
+    "rel", ["jssp/ft10.txt", "fjsp/brandimarte/mk10.fjs", "fjsp_sdst/BrandimarteMk15.fjs"]
+)
+def test_dispatch_valid_on_public_instances(rel: str) -> None:
+    p = read_any(BENCH / rel)
+    s = dispatch(p, "ect")
+    assert validate(p, s) == []

@@ -1,0 +1,105 @@
+"""A new customer in a real browser (Playwright + Debian's Chromium): sign up, configure an
+enclosure (invalid then valid wall), see the error, the quote and the 3D preview, order, track.
+
+Screenshots go to test-artifacts/web/ at the repo root (git-ignored).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from webshop_helpers import MakeShop, WebShop
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--enable-unsafe-swiftshader"]  # fmt: skip
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+
+
+@pytest.fixture
+def live_shop(make_shop: MakeShop) -> Iterator[tuple[WebShop, str]]:
+    shop = make_shop()
+    server = make_server("127.0.0.1", 0, shop.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield shop, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    assert Path(CHROMIUM).exists(), f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield pg
+        browser.close()
+        assert not errors, errors
+
+
+def _distinct_colours(png: bytes) -> int:
+    img = Image.open(io.BytesIO(png)).convert("RGB").resize((120, 120))
+    return len(set(img.getdata()))
+
+
+def test_new_customer_signs_up_configures_orders_and_follows(
+    live_shop: tuple[WebShop, str], page: Page
+) -> None:
+    _, base = live_shop
+    page.goto(f"{base}/signup")
+    page.fill("input[name=email]", f"new-{uuid.uuid4().hex[:6]}@example.com")
+    page.fill("input[name=name]", "Ayesha")
+    page.fill("input[name=password]", "a long enough password")
+    page.click("#signup-form button[type=submit]")
+    expect(page.locator(".flashes")).to_contain_text("Welcome")
+
+    page.goto(f"{base}/shop/enclosure")
+    expect(page.locator("#quote-total")).to_be_visible(timeout=30_000)
+    page.fill("#p-wall", "0.2")
+    error = page.locator('[data-error-for="wall"]')
+    expect(error).to_contain_text("outside", timeout=30_000)
+    expect(page.locator("#add-to-cart")).to_be_disabled()
+    page.screenshot(path=str(SHOTS / "1-invalid-wall.png"), full_page=True)
+
+    page.fill("#p-wall", "2.5")
+    expect(error).to_have_text("", timeout=30_000)
+    expect(page.locator("#quote-total")).to_be_visible()
+    expect(page.locator("#quote-source")).to_contain_text("analytic")
+    expect(page.locator("#ship-date")).to_be_visible()
+    expect(page.locator("#add-to-cart")).to_be_enabled()
+
+    viewer = page.locator("#preview")
+    expect(viewer).to_have_attribute("data-loaded", "true", timeout=240_000)
+    expect(page.locator("#preview-state")).to_contain_text("up to date", timeout=240_000)
+    page.wait_for_timeout(1500)  # let model-viewer finish its first frames
+    shot = viewer.screenshot(path=str(SHOTS / "2-preview.png"))
+    assert _distinct_colours(shot) > 20, "the 3D preview canvas is blank"
+    page.screenshot(path=str(SHOTS / "3-valid-quote.png"), full_page=True)
+
+    page.click("#add-to-cart")
+    expect(page).to_have_url(f"{base}/cart")
+    page.click("#place-order")
+    expect(page.locator("#confirmation")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "4-confirmation.png"), full_page=True)
+
+    page.goto(f"{base}/orders")
+    page.locator("table a").first.click()
+    expect(page.locator('[data-status="placed"]')).to_have_class("done")
+    expect(page.locator("#order-status")).to_contain_text("placed")
+    page.screenshot(path=str(SHOTS / "5-tracking.png"), full_page=True)

@@ -1,0 +1,218 @@
+"""API views: thin wrappers over the configurator and `orders` services, one error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+import configurator
+from configurator.errors import UnknownFamilyError
+from orders.errors import DomainError, UnknownFamily
+from orders.models import Role
+from orders.services.artifacts import build_status, request_build
+from orders.services.audit import Actor
+from orders.services.catalog import validate_or_raise
+from orders.services.ordering import LineRequest, place_order
+from orders.services.shop_designs import (
+    check_quantity_tier,
+    design_params,
+    get_design,
+    live_quote,
+    live_quote_json,
+    save_design,
+)
+from orders.services.shop_tracking import list_orders, track_order, tracking_json
+from web.api import bp
+from web.api.body import family_key, json_object, params, quantity_tier
+from web.auth import SessionUser, api_roles, api_user, hunar
+from web.errors import ApiError
+from web.ratelimit import check as rate_check
+from web.shop.forms import family_detail, family_summary
+
+MAX_LINES = 20
+
+
+def _me() -> SessionUser:
+    user = api_user()
+    assert user is not None  # api_roles has checked
+    return user
+
+
+def _customer_scope(user: SessionUser) -> int | None:
+    return user.id if user.role == Role.CUSTOMER else None
+
+
+@bp.get("/families")
+def families() -> Response:
+    return jsonify({"families": [family_summary(f) for f in configurator.all_families()]})
+
+
+@bp.get("/families/<key>")
+def family(key: str) -> Response:
+    try:
+        return jsonify(family_detail(configurator.get_family(key)))
+    except UnknownFamilyError as exc:
+        raise UnknownFamily(key[:64]) from exc
+
+
+@bp.post("/validate")
+def validate() -> Response:
+    api_user()  # cookie users must send the CSRF header
+    rate_check("quote")
+    body = json_object({"family", "params"}, {"family"})
+    result = configurator.validate(family_key(body), params(body))
+    if any(e.code == "unknown_family" for e in result.errors):
+        raise UnknownFamily(str(body["family"])[:64])
+    return jsonify({"ok": result.ok,
+                    "config_hash": result.config.config_hash if result.config else None,
+                    "errors": [{"param": e.param, "code": e.code, "message": e.message}
+                               for e in result.errors]})  # fmt: skip
+
+
+def _quote_request() -> tuple[configurator.Configuration, int, str]:
+    api_user()
+    rate_check("quote")
+    body = json_object({"family", "params", "quantity", "tier"}, {"family"})
+    config = validate_or_raise(family_key(body), params(body))
+    qty, tier = check_quantity_tier(*quantity_tier(body))
+    return config, qty, tier
+
+
+@bp.post("/quote")
+def quote() -> Response:
+    config, qty, tier = _quote_request()
+    ctx = hunar()
+    with ctx.db.sessions() as s:
+        lq = live_quote(s, config, qty, tier, ctx.settings.currency)
+    return jsonify(live_quote_json(lq))
+
+
+@bp.post("/promise")
+def promise() -> Response:
+    config, qty, tier = _quote_request()
+    ctx = hunar()
+    with ctx.db.sessions() as s:
+        lq = live_quote(s, config, qty, tier, ctx.settings.currency)
+    body = live_quote_json(lq)
+    return jsonify({"quantity": qty, "tier": tier, "promise": body["promise"],
+                    "feasibility": body["feasibility"], "orderable": body["orderable"]})  # fmt: skip
+
+
+@bp.post("/configurations")
+@api_roles(Role.CUSTOMER)
+def save_configuration() -> tuple[Response, int]:
+    body = json_object({"family", "params"}, {"family"})
+    ctx = hunar()
+    with ctx.db.transaction() as s:
+        row = save_design(s, _me(), family_key(body), params(body), ctx.settings.currency)
+        out = _design_json(row)
+    return jsonify(out), 201
+
+
+def _design_json(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "family": row.family_key, "version": row.family_version,
+            "config_hash": row.config_hash, "params": design_params(row)}  # fmt: skip
+
+
+@bp.get("/configurations/<int:config_id>")
+@api_roles(Role.CUSTOMER)
+def get_configuration(config_id: int) -> Response:
+    with hunar().db.sessions() as s:
+        return jsonify(_design_json(get_design(s, _me(), config_id)))
+
+
+@bp.route("/configurations/<int:config_id>/preview", methods=["GET", "POST"])
+@api_roles(Role.CUSTOMER)
+def preview(config_id: int) -> tuple[Response, int]:
+    """GET: the CAD build's state; POST: start it (deduplicated by config hash)."""
+    ctx = hunar()
+    with ctx.db.sessions() as s:
+        get_design(s, _me(), config_id)
+    status = 200
+    if request.method == "POST":
+        status = 202
+        if build_status(ctx, config_id).state in ("none", "failed"):
+            request_build(ctx, config_id)
+    st = build_status(ctx, config_id)
+    url = f"/files/{st.preview_artifact_id}" if st.preview_artifact_id else None
+    return jsonify({"configuration_id": config_id, "state": st.state, "progress": st.progress,
+                    "stage": st.stage, "preview_artifact_id": st.preview_artifact_id,
+                    "preview_url": url, "findings": st.findings, "metrics": st.metrics,
+                    "error": st.error}), status  # fmt: skip
+
+
+@bp.get("/orders")
+@api_roles(Role.CUSTOMER)
+def orders() -> Response:
+    with hunar().db.sessions() as s:
+        rows = list_orders(s, _me().id)
+    return jsonify({"orders": [{"id": o.order_id, "status": o.status, "currency": o.currency,
+                                "total": o.total, "created_at": o.created_at.isoformat(),
+                                "lines": o.line_count} for o in rows]})  # fmt: skip
+
+
+@bp.post("/orders")
+@api_roles(Role.CUSTOMER)
+def create_order() -> tuple[Response, int]:
+    body = json_object({"lines", "idempotency_key"}, {"lines"})
+    key = body.get("idempotency_key") or request.headers.get("Idempotency-Key", "")
+    if not isinstance(key, str) or not 1 <= len(key) <= 128:
+        raise ApiError(422, "invalid_field", "idempotency_key must be 1-128 characters",
+                       {"idempotency_key": "required, 1-128 characters"})  # fmt: skip
+    reqs = _line_requests(body.get("lines"))
+    ctx, me = hunar(), _me()
+    with ctx.db.transaction() as s:
+        for i, r in enumerate(reqs):
+            get_design(s, me, r.configuration_id)
+            lq = live_quote(s, _config_of(s, r.configuration_id), r.quantity, r.tier,
+                            ctx.settings.currency)  # fmt: skip
+            if not lq.orderable:
+                why = "; ".join(x.message for x in lq.feasibility.reasons) or "no ship date"
+                raise DomainError(f"line {i + 1} cannot be made: {why}",
+                                  fields={f"lines[{i}]": "not orderable"})  # fmt: skip
+        result = place_order(s, me.id, reqs, key, Actor(me.email, me.id), ctx.settings.currency)
+        order_id = result.order.id
+    with ctx.db.sessions() as s:
+        out = tracking_json(track_order(s, order_id, me.id))
+    return jsonify(out), 201 if result.created else 200
+
+
+def _config_of(s: Any, config_id: int) -> configurator.Configuration:
+    from orders.models import ProductConfiguration
+    from orders.services.catalog import load_config
+
+    return load_config(s.get_one(ProductConfiguration, config_id))
+
+
+def _line_requests(raw: object) -> list[LineRequest]:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_LINES:
+        raise ApiError(422, "invalid_field", f"lines must hold 1 to {MAX_LINES} lines",
+                       {"lines": f"1-{MAX_LINES} lines"})  # fmt: skip
+    out = []
+    for i, line in enumerate(raw):
+        if not isinstance(line, dict) or set(line) - {"configuration_id", "quantity", "tier"}:
+            raise ApiError(422, "invalid_field", f"line {i + 1} must be an object with "
+                           "configuration_id, quantity and tier", {f"lines[{i}]": "bad shape"})  # fmt: skip
+        cid = line.get("configuration_id")
+        if isinstance(cid, bool) or not isinstance(cid, int) or not 1 <= cid <= 2**31 - 1:
+            raise ApiError(422, "invalid_field", f"line {i + 1}: configuration_id must be an id",
+                           {f"lines[{i}].configuration_id": "positive integer"})  # fmt: skip
+        qty, tier = check_quantity_tier(line.get("quantity", 1), line.get("tier", "standard"))
+        out.append(LineRequest(cid, qty, tier))
+    return out
+
+
+@bp.get("/orders/<int:order_id>")
+@api_roles(Role.CUSTOMER)
+def order(order_id: int) -> Response:
+    me = _me()
+    with hunar().db.sessions() as s:
+        return jsonify(tracking_json(track_order(s, order_id, _customer_scope(me))))
+
+
+@bp.get("/me")
+@api_roles(Role.CUSTOMER, Role.PLANNER, Role.OPERATOR)
+def me() -> Response:
+    user = _me()
+    return jsonify({"id": user.id, "email": user.email, "role": user.role})

@@ -1,0 +1,131 @@
+"""Who is asking: Flask-Login sessions for people, bearer tokens for machine clients, roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import Flask, abort, current_app, g, request
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
+
+from orders.context import AppContext
+from orders.models import Role, User
+from orders.services.accounts import user_for_token
+from web.errors import ApiError
+
+STAFF = (Role.PLANNER, Role.OPERATOR, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """A plain snapshot of the signed-in user: no ORM object outlives its session."""
+
+    id: int
+    email: str
+    display_name: str
+    role: str
+    active: bool = True
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @classmethod
+    def of(cls, user: User) -> SessionUser:
+        return cls(user.id, user.email, user.display_name, str(user.role), user.active)
+
+
+def hunar() -> AppContext:
+    ctx: AppContext = current_app.extensions["hunar"]
+    return ctx
+
+
+def init_app(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "shop.login"
+    manager.login_message = "Please sign in to continue."
+
+    @manager.user_loader
+    def _load(user_id: str) -> SessionUser | None:
+        if not user_id.isdigit():
+            return None
+        with hunar().db.sessions() as s:
+            user = s.get(User, int(user_id))
+            return SessionUser.of(user) if user is not None and user.active else None
+
+
+def page_roles(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Pages: anonymous -> the login page; signed in with another role -> 403."""
+
+    def deco(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            if current_user.role not in roles and current_user.role != Role.ADMIN:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def api_user() -> SessionUser | None:
+    """The bearer-token user, else the session user (whose writes must carry the CSRF token)."""
+    if "api_user" in g:
+        return g.api_user  # type: ignore[no-any-return]
+    header = request.headers.get("Authorization", "")
+    user: SessionUser | None = None
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthorized", "use 'Authorization: Bearer <token>'")
+        with hunar().db.sessions() as s:
+            row = user_for_token(s, token.strip())
+            if row is None or not row.active:
+                raise ApiError(401, "unauthorized", "the API token is unknown or revoked")
+            user = SessionUser.of(row)
+    elif current_user.is_authenticated:
+        _check_session_csrf()
+        user = current_user._get_current_object()
+    g.api_user = user
+    return user
+
+
+def _check_session_csrf() -> None:
+    """Cookie-authenticated API writes need the page's CSRF token in X-CSRFToken."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError as exc:
+        raise ApiError(400, "csrf_failed", f"CSRF check failed: {exc}") from exc
+
+
+def api_roles(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """API: no credentials -> 401, another role -> 403, both in the one error shape."""
+
+    def deco(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = api_user()
+            if user is None:
+                raise ApiError(401, "unauthorized", "sign in or send a bearer token")
+            if user.role not in roles and user.role != Role.ADMIN:
+                raise ApiError(403, "forbidden", f"this endpoint is for: {', '.join(roles)}")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return deco

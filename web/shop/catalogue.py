@@ -1,0 +1,117 @@
+"""Catalogue and the per-family configurator page (works without JS; JS makes it live)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+import configurator
+from configurator.errors import UnknownFamilyError
+from orders.errors import DomainError
+from orders.models import Role
+from orders.services.catalog import tiers
+from orders.services.shop_designs import (
+    check_quantity_tier,
+    design_params,
+    get_design,
+    live_quote,
+    live_quote_json,
+    save_design,
+)
+from web.auth import hunar
+from web.ratelimit import check as rate_check
+from web.shop import bp
+from web.shop.cart import add_line
+from web.shop.forms import (
+    all_materials,
+    categories,
+    family_detail,
+    filter_families,
+    read_form_params,
+)
+
+
+@bp.get("/")
+def index() -> str:
+    category = request.args.get("category") or None
+    material = request.args.get("material") or None
+    return render_template("index.html", families=filter_families(category, material),
+                           categories=categories(), materials=all_materials(),
+                           category=category, material=material)  # fmt: skip
+
+
+def _family(key: str) -> configurator.Family:
+    try:
+        return configurator.get_family(key)
+    except UnknownFamilyError:
+        abort(404, description=f"there is no product called '{key[:40]}'")
+
+
+@bp.get("/shop/<key>")
+def configure(key: str) -> str:
+    family = _family(key)
+    values: dict[str, Any] = family.default_raw()
+    from_id = request.args.get("from", type=int)
+    if from_id is not None and current_user.is_authenticated:
+        with hunar().db.sessions() as s:
+            row = get_design(s, current_user, from_id)
+            if row.family_key == family.key:
+                values |= design_params(row)
+    return _render(family, values, {}, None, 1, "standard")
+
+
+@bp.post("/shop/<key>")
+def configure_submit(key: str) -> Response | str:
+    """The no-JS path: 'quote' re-renders with the price; 'add' also puts it in the cart."""
+    family = _family(key)
+    rate_check("quote")
+    raw = read_form_params(family, request.form)
+    try:
+        qty, tier = check_quantity_tier(_int(request.form.get("quantity")),
+                                        request.form.get("tier", "standard"))  # fmt: skip
+    except DomainError as exc:
+        return _render(family, raw, exc.fields, None, 1, "standard", status=422)
+    result = configurator.validate(family.key, raw)
+    if not result.ok or result.config is None:
+        errors = {e.param: e.message for e in result.errors}
+        return _render(family, raw, errors, None, qty, tier, status=422)
+    ctx = hunar()
+    with ctx.db.sessions() as s:
+        lq = live_quote(s, result.config, qty, tier, ctx.settings.currency)
+    quote = live_quote_json(lq)
+    if request.form.get("action") != "add":
+        return _render(family, raw, {}, quote, qty, tier)
+    if not current_user.is_authenticated:
+        flash("Sign in to add designs to your cart.")
+        return redirect(url_for("shop.login", next=url_for("shop.configure", key=family.key)))
+    if current_user.role != Role.CUSTOMER:
+        abort(403)
+    if not lq.orderable:
+        flash("This design cannot be ordered as configured; see the reasons below.")
+        return _render(family, raw, {}, quote, qty, tier, status=422)
+    with ctx.db.transaction() as s:
+        row = save_design(s, current_user, family.key, raw, ctx.settings.currency)
+        config_id = row.id
+    add_line(session, config_id, family.key, qty, tier)
+    flash(f"Added {qty} × {family.name} to your cart.")
+    return redirect(url_for("shop.cart"))
+
+
+def _int(raw: str | None) -> object:
+    try:
+        return int(raw or "1")
+    except ValueError:
+        return raw
+
+
+def _render(family: configurator.Family, values: dict[str, Any], errors: dict[str, str],
+            quote: dict[str, Any] | None, qty: int, tier: str, status: int = 200) -> Any:  # fmt: skip
+    detail = family_detail(family)
+    html = render_template("shop/configure.html", family=family, detail=detail,
+                           values=values, errors=errors, quote=quote, qty=qty, tier=tier,
+                           tiers=tiers(), max_qty=family.max_qty,
+                           currency=current_app.extensions["hunar"].settings.currency)  # fmt: skip
+    return html, status

@@ -1,0 +1,117 @@
+"""Cart, checkout (idempotent), my orders, the tracked order page and file downloads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import flash, redirect, render_template, request, send_file, session, url_for
+from werkzeug.wrappers import Response
+
+from orders.errors import NotFound
+from orders.models import Role
+from orders.services.audit import Actor
+from orders.services.catalog import load_config
+from orders.services.ordering import LineRequest, place_order
+from orders.services.shop_designs import design_artifact_path, get_design, live_quote
+from orders.services.shop_tracking import list_orders, order_for_key, track_order
+from web.auth import SessionUser, hunar, page_roles
+from web.shop import bp
+from web.shop.cart import clear, lines, remove_line
+
+INLINE_KINDS = {"glb": "model/gltf-binary"}
+
+
+def _me() -> SessionUser:
+    from flask_login import current_user
+
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _priced_cart() -> list[dict[str, Any]]:
+    """Cart lines with a fresh live price, feasibility and date (the cart never goes stale)."""
+    ctx, out = hunar(), []
+    with ctx.db.sessions() as s:
+        for line in lines(session):
+            try:
+                row = get_design(s, _me(), int(line["configuration_id"]))
+            except (NotFound, KeyError, TypeError, ValueError):
+                continue
+            lq = live_quote(s, load_config(row), int(line["quantity"]), str(line["tier"]),
+                            ctx.settings.currency)  # fmt: skip
+            out.append(line | {"quote": lq.quote, "orderable": lq.orderable,
+                               "ship_date": lq.promise.ship_date,
+                               "reasons": [r.message for r in lq.feasibility.reasons]})  # fmt: skip
+    return out
+
+
+@bp.get("/cart")
+@page_roles(Role.CUSTOMER)
+def cart() -> str:
+    priced = _priced_cart()
+    return render_template("shop/cart.html", lines=priced, idempotency_key=uuid.uuid4().hex,
+                           orderable=bool(priced) and all(x["orderable"] for x in priced))  # fmt: skip
+
+
+@bp.post("/cart/remove/<int:index>")
+@page_roles(Role.CUSTOMER)
+def cart_remove(index: int) -> Response:
+    remove_line(session, index)
+    return redirect(url_for("shop.cart"))
+
+
+@bp.post("/checkout")
+@page_roles(Role.CUSTOMER)
+def checkout() -> Response | tuple[str, int]:
+    key = request.form.get("idempotency_key", "").strip()[:128]
+    ctx, me = hunar(), _me()
+    if key:
+        with ctx.db.sessions() as s:
+            existing = order_for_key(s, me.id, key)
+        if existing is not None:  # a double click: the first submit already placed it
+            return redirect(url_for("shop.order", order_id=existing))
+    priced = _priced_cart()
+    if not priced or not all(x["orderable"] for x in priced):
+        flash("Your cart is empty or holds a design that cannot be made; nothing was ordered.")
+        return redirect(url_for("shop.cart"))
+    reqs = [LineRequest(int(x["configuration_id"]), int(x["quantity"]), str(x["tier"]))
+            for x in priced]  # fmt: skip
+    with ctx.db.transaction() as s:
+        result = place_order(s, me.id, reqs, key, Actor(me.email, me.id), ctx.settings.currency)
+        order_id = result.order.id
+    clear(session)
+    flash(f"Thank you! Order #{order_id} is placed.")
+    return redirect(url_for("shop.order", order_id=order_id, placed=1))
+
+
+@bp.get("/orders")
+@page_roles(Role.CUSTOMER)
+def my_orders() -> str:
+    with hunar().db.sessions() as s:
+        orders = list_orders(s, _me().id)
+    return render_template("shop/orders.html", orders=orders)
+
+
+@bp.get("/orders/<int:order_id>")
+@page_roles(Role.CUSTOMER)
+def order(order_id: int) -> str:
+    me = _me()
+    with hunar().db.sessions() as s:
+        tracking = track_order(s, order_id, None if me.role != Role.CUSTOMER else me.id)
+    return render_template("shop/order.html", t=tracking, placed=bool(request.args.get("placed")))
+
+
+@bp.get("/files/<int:artifact_id>")
+@page_roles(Role.CUSTOMER)
+def download(artifact_id: int) -> Response:
+    """Files by artifact id only; the owner check happens before any path is touched."""
+    ctx = hunar()
+    with ctx.db.sessions() as s:
+        path, kind = design_artifact_path(s, _me(), artifact_id,
+                                          ctx.settings.resolved_artifact_dir())  # fmt: skip
+    inline = kind in INLINE_KINDS
+    name = f"hunar-{artifact_id}.{kind}"
+    resp = send_file(path, mimetype=INLINE_KINDS.get(kind, "application/octet-stream"),
+                     as_attachment=not inline, download_name=name, max_age=3600)  # fmt: skip
+    resp.headers["Cache-Control"] = "private, max-age=3600"
+    return resp
