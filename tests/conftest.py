@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Hypothesis keeps its cache outside the working tree (tests never write into the checkout).
+from hypothesis import configuration as _hypothesis_configuration  # noqa: E402
+
+_hypothesis_configuration.set_hypothesis_home_dir(
+    str(Path(tempfile.gettempdir()) / "hunar-hypothesis")
+)
 
 from orders import migrate  # noqa: E402
 from orders.context import AppContext  # noqa: E402

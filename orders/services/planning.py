@@ -39,28 +39,43 @@ def current_release(session: Session) -> Schedule | None:
                            .order_by(Schedule.version.desc()).limit(1)).first()  # fmt: skip
 
 
-def request_plan(ctx: AppContext, objective: str, time_limit_s: float, horizon_days: int,
-                 actor: Actor) -> int:  # fmt: skip
-    """Create a pending proposal and solve it on the `plan` queue; returns the schedule id."""
+def _check_request(objective: str, time_limit_s: float, horizon_days: int) -> None:
     if objective not in OBJECTIVES:
         raise DomainError(f"unknown objective '{objective}'",
                           fields={"objective": f"one of {', '.join(OBJECTIVES)}"})  # fmt: skip
     if not 1 <= time_limit_s <= 600 or not 1 <= horizon_days <= 90:
         raise DomainError("time limit must be 1–600 s and horizon 1–90 days",
                           fields={"time_limit_s": "1..600", "horizon_days": "1..90"})  # fmt: skip
-    with ctx.db.transaction() as s:
-        base = current_release(s)
-        version = (s.scalar(select(func.max(Schedule.version))) or 0) + 1
-        row = Schedule(version=version, base_version=base.version if base else None,
-                       objective=objective, solver_status="PENDING", created_by_id=actor.user_id,
-                       params={"time_limit_s": time_limit_s, "horizon_days": horizon_days})  # fmt: skip
-        s.add(row)
-        s.flush()
-        record_event(s, actor, "schedule", row.id, None, ScheduleState.PROPOSED.value)
-        schedule_id = row.id
-    from orders.jobs import plan_schedule
 
-    ctx.queue.enqueue(plan_schedule, schedule_id, queue="plan")
+
+def create_proposal(session: Session, objective: str, time_limit_s: float, horizon_days: int,
+                    actor: Actor, note: str | None = None) -> Schedule:  # fmt: skip
+    """A pending proposal whose solve is requested through the outbox (same transaction)."""
+    from orders.outbox import enqueue_later
+
+    _check_request(objective, time_limit_s, horizon_days)
+    base = current_release(session)
+    version = (session.scalar(select(func.max(Schedule.version))) or 0) + 1
+    row = Schedule(version=version, base_version=base.version if base else None,
+                   objective=objective, solver_status="PENDING", created_by_id=actor.user_id,
+                   note=note, params={"time_limit_s": time_limit_s, "horizon_days": horizon_days})  # fmt: skip
+    session.add(row)
+    session.flush()
+    record_event(session, actor, "schedule", row.id, None, ScheduleState.PROPOSED.value,
+                 {"note": note} if note else None)  # fmt: skip
+    enqueue_later(session, "plan_schedule", row.id, queue="plan", dedupe_key=f"plan:{row.id}",
+                  key=f"plan:{row.id}")  # fmt: skip
+    return row
+
+
+def request_plan(ctx: AppContext, objective: str, time_limit_s: float, horizon_days: int,
+                 actor: Actor) -> int:  # fmt: skip
+    """Create a proposal and hand its solve to the `plan` queue; returns the schedule id."""
+    from orders.outbox import flush_enqueues
+
+    with ctx.db.transaction() as s:
+        schedule_id = create_proposal(s, objective, time_limit_s, horizon_days, actor).id
+    flush_enqueues(ctx)
     return schedule_id
 
 

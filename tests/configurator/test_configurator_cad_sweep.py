@@ -28,7 +28,9 @@ def test_builder_registered_for_every_family(key: str) -> None:
     assert key in cad_build.registered_families()
 
 
-@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=24, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(key=st.sampled_from(FAMILIES), seed=st.integers(0, 2**32 - 1))
 def test_random_accepted_design_builds(key: str, seed: int) -> None:
     cfg = random_config(get_family(key), random.Random(seed))

@@ -17,7 +17,9 @@ from configurator.processes import Process
 from configurator.samples import edge_configs, random_raw, sample_configs
 
 FAMILIES = [f.key for f in all_families()]
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 scalars = st.one_of(
     st.none(),

@@ -1,0 +1,193 @@
+"""Shop-floor events applied to the order book: the same effect whether they come from a
+button, MQTT, OPC UA or REST. Replays and out-of-order events are refused with a reason, logged
+as events, and leave state untouched."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mes_bridge.intake import StatusEvent
+from orders.lifecycle import Status
+from orders.models import (
+    CalendarWindow,
+    Event,
+    Machine,
+    MachineState,
+    Operation,
+    OperationStatus,
+    OrderLine,
+    WindowKind,
+)
+from orders.services.audit import Actor, record_event, transition
+
+JOB_ORDER = re.compile(r"^JO-(\d+)-v(\d+)$")
+ACTIVE = (OperationStatus.RUNNING, OperationStatus.PAUSED)
+
+
+@dataclass(frozen=True)
+class Applied:
+    ok: bool
+    code: str  # applied | duplicate | unknown_job | out_of_order | unknown_machine
+    message: str = ""
+    new_line_id: int | None = None
+    proposal_requested: bool = False
+
+
+def job_order_id(operation_id: int, schedule_version: int) -> str:
+    return f"JO-{operation_id}-v{schedule_version}"
+
+
+def operation_of(job_order: str) -> int | None:
+    m = JOB_ORDER.match(job_order)
+    return int(m.group(1)) if m else None
+
+
+def _seen(session: Session, event_id: str) -> bool:
+    return session.scalar(select(Event.id).where(
+        Event.entity_type == "floor_event", Event.entity_id == event_id).limit(1)) is not None  # fmt: skip
+
+
+def apply_event(session: Session, ev: StatusEvent, actor: Actor | None = None) -> Applied:
+    """Apply one validated event in the caller's transaction; refusals are recorded, not raised."""
+    actor = actor or Actor(f"{ev.source}")
+    if _seen(session, ev.event_id):
+        return _refuse(session, ev, actor, "duplicate", f"event {ev.event_id} was already applied")
+    if ev.kind in ("machine_down", "machine_up"):
+        result = _machine(session, ev, actor)
+    else:
+        result = _operation(session, ev, actor)
+    if result.ok:
+        record_event(session, actor, "floor_event", ev.event_id, None, ev.kind,
+                     {"job_order_id": ev.job_order_id, "source": ev.source,
+                      "qty": ev.qty, "reason": ev.reason, "progress_pct": ev.progress_pct})  # fmt: skip
+    return result
+
+
+def _refuse(session: Session, ev: StatusEvent, actor: Actor, code: str, msg: str) -> Applied:
+    record_event(session, actor, "floor_rejection", ev.event_id or "-", None, code,
+                 {"job_order_id": ev.job_order_id, "kind": ev.kind, "reason": msg})  # fmt: skip
+    return Applied(False, code, msg)
+
+
+def _operation(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
+    op_id = operation_of(ev.job_order_id)
+    op = session.get(Operation, op_id) if op_id is not None else None
+    if op is None:
+        return _refuse(session, ev, actor, "unknown_job", f"no job order {ev.job_order_id!r}")
+    handler = {"started": _started, "paused": _paused, "progress": _progress,
+               "completed": _completed, "scrapped": _scrapped}[ev.kind]  # fmt: skip
+    problem = handler(session, op, ev, actor)
+    if isinstance(problem, str):
+        return _refuse(session, ev, actor, "out_of_order", problem)
+    return problem
+
+
+def _started(session: Session, op: Operation, ev: StatusEvent, actor: Actor) -> Applied | str:
+    if op.status == OperationStatus.PAUSED:
+        op.status = OperationStatus.RUNNING
+        return Applied(True, "applied", "resumed")
+    if op.status != OperationStatus.RELEASED:
+        return f"operation {op.id} is {op.status.value}; only a released job can start"
+    op.status, op.started_at = OperationStatus.RUNNING, ev.at
+    line = session.get_one(OrderLine, op.order_line_id)
+    target = Status.QC if op.process == "qc" else Status.IN_PRODUCTION
+    _move_line(session, line, target, actor)
+    return Applied(True, "applied")
+
+
+def _paused(session: Session, op: Operation, ev: StatusEvent, actor: Actor) -> Applied | str:
+    if op.status != OperationStatus.RUNNING:
+        return f"operation {op.id} is {op.status.value}; only a running job can pause"
+    op.status = OperationStatus.PAUSED
+    return Applied(True, "applied")
+
+
+def _progress(session: Session, op: Operation, ev: StatusEvent, actor: Actor) -> Applied | str:
+    if op.status not in ACTIVE:
+        return f"progress for operation {op.id}, which is {op.status.value}"
+    return Applied(True, "applied")
+
+
+def _completed(session: Session, op: Operation, ev: StatusEvent, actor: Actor) -> Applied | str:
+    if op.status not in ACTIVE:
+        return f"operation {op.id} is {op.status.value}; it must start before it completes"
+    op.status, op.ended_at = OperationStatus.DONE, ev.at
+    line = session.get_one(OrderLine, op.order_line_id)
+    ops = session.scalars(select(Operation).where(Operation.order_line_id == line.id)).all()
+    if all(o.status == OperationStatus.DONE for o in ops):
+        _move_line(session, line, Status.COMPLETED, actor)
+    return Applied(True, "applied")
+
+
+def _scrapped(session: Session, op: Operation, ev: StatusEvent, actor: Actor) -> Applied | str:
+    """Scrap re-queues only the scrapped parts: a new line of the same design, same artifacts."""
+    qty = int(ev.qty or 0)
+    if op.status not in (*ACTIVE, OperationStatus.DONE):
+        return f"operation {op.id} is {op.status.value}; nothing made yet to scrap"
+    if qty < 1 or op.scrapped_qty + qty > op.quantity:
+        return f"scrap of {qty} on operation {op.id} exceeds the {op.quantity - op.scrapped_qty} made"
+    op.scrapped_qty += qty
+    line = session.get_one(OrderLine, op.order_line_id)
+    remake = OrderLine(order_id=line.order_id, configuration_id=line.configuration_id,
+                       quote_id=line.quote_id, quantity=qty, tier=line.tier,
+                       unit_price=line.unit_price, status=Status.CAD_READY,
+                       promised_ship_date=line.promised_ship_date, parent_line_id=line.id)  # fmt: skip
+    session.add(remake)
+    session.flush()
+    record_event(session, actor, "order_line", remake.id, None, Status.CAD_READY.value,
+                 {"remake_of": line.id, "scrapped": qty, "reason": ev.reason})  # fmt: skip
+    from orders.services.production import create_operations
+
+    create_operations(session, remake, None, {}, ev.at)
+    return Applied(True, "applied", f"re-queued {qty} as line {remake.id}", new_line_id=remake.id)
+
+
+def _move_line(session: Session, line: OrderLine, target: Status, actor: Actor) -> None:
+    """Walk a line (and its order) forward to `target` through the legal states in between."""
+    from orders.lifecycle import MAIN_PATH
+
+    for obj in (line, line.order):
+        if obj.status not in MAIN_PATH or target not in MAIN_PATH:
+            continue
+        while MAIN_PATH.index(obj.status) < MAIN_PATH.index(target):
+            nxt = MAIN_PATH[MAIN_PATH.index(obj.status) + 1]
+            if obj is line.order and not _order_may_reach(line.order, nxt):
+                break
+            transition(session, obj, nxt, actor)
+
+
+def _order_may_reach(order, status: Status) -> bool:  # type: ignore[no-untyped-def]
+    """An order moves on when its slowest original line does (remakes follow their parent)."""
+    from orders.lifecycle import MAIN_PATH
+
+    lines = [ln for ln in order.lines if ln.status != Status.CANCELLED]
+    return all(ln.status in MAIN_PATH and MAIN_PATH.index(ln.status) >= MAIN_PATH.index(status)
+               for ln in lines)  # fmt: skip
+
+
+def _machine(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
+    machine = session.get(Machine, ev.machine_id) if ev.machine_id else None
+    if machine is None:
+        return _refuse(session, ev, actor, "unknown_machine", f"no machine {ev.machine_id!r}")
+    if ev.kind == "machine_up":
+        machine.state = MachineState.UP
+        for w in machine.windows:
+            if w.kind == WindowKind.DOWNTIME and w.end is None:
+                w.end = ev.at
+        return Applied(True, "applied")
+    machine.state = MachineState.DOWN
+    session.add(CalendarWindow(machine_id=machine.id, kind=WindowKind.DOWNTIME, start=ev.at,
+                               end=None, note=ev.reason or "reported down"))  # fmt: skip
+    from orders.services.planning import create_proposal
+
+    create_proposal(session, "due_dates", 10, 14, actor, note=f"{machine.id} down: {ev.reason}")
+    return Applied(True, "applied", proposal_requested=True)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,100 @@
+"""Floor events move operations, lines and orders; replays and out-of-order events are refused;
+scrap re-queues only the scrapped parts; a machine going down asks for a new plan."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from factories import make_configuration, make_shop, make_user
+from sqlalchemy import func, select
+
+from mes_bridge.intake import StatusEvent
+from orders.context import AppContext
+from orders.lifecycle import Status
+from orders.models import (
+    Event,
+    Machine,
+    MachineState,
+    Operation,
+    OperationStatus,
+    Order,
+    OrderLine,
+    Schedule,
+)
+from orders.outbox import flush_enqueues
+from orders.services.audit import Actor
+from orders.services.floor import apply_event, job_order_id
+from orders.services.ordering import LineRequest, place_order
+from orders.services.planning import approve, release, request_plan
+
+P = Actor("planner")
+
+
+def _released(ctx: AppContext) -> tuple[int, int]:
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        user = make_user(s)
+        cfg = make_configuration(s)
+        oid = place_order(s, user.id, [LineRequest(cfg.id, 4)], "k", Actor("c", user.id), "PKR").order.id
+    flush_enqueues(ctx)
+    sid = request_plan(ctx, "due_dates", 5, 14, P)
+    with ctx.db.transaction() as s:
+        approve(s, sid, P)
+        version = release(s, sid, P).version
+    return oid, version
+
+
+def ev(op: int, version: int, kind: str, **kw: object) -> StatusEvent:
+    return StatusEvent(job_order_id=job_order_id(op, version), kind=kind, at=datetime.now(UTC),
+                       event_id=str(uuid.uuid4()), source="button", **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_events_walk_a_line_to_completion_and_scrap_requeues(ctx: AppContext) -> None:
+    oid, v = _released(ctx)
+    with ctx.db.transaction() as s:
+        ops = s.scalars(select(Operation).order_by(Operation.seq)).all()
+        first = ops[0].id
+        start = ev(first, v, "started")
+        assert apply_event(s, start).ok
+        assert apply_event(s, start).code == "duplicate"
+        assert s.get_one(Order, oid).status == Status.IN_PRODUCTION
+        assert apply_event(s, ev(ops[1].id, v, "completed")).code == "out_of_order"
+        assert apply_event(s, ev(first, v, "completed")).ok
+        scrap = apply_event(s, ev(first, v, "scrapped", qty=1, reason="warped corner"))
+        assert scrap.ok and scrap.new_line_id
+        assert apply_event(s, ev(first, v, "scrapped", qty=9)).code == "out_of_order"
+        remake = s.get_one(OrderLine, scrap.new_line_id)
+        assert remake.quantity == 1 and remake.parent_line_id is not None
+        assert remake.status == Status.CAD_READY
+        assert s.scalar(select(func.count()).select_from(Operation)
+                        .where(Operation.order_line_id == remake.id)) == len(ops)  # fmt: skip
+        for op in ops[1:]:
+            assert apply_event(s, ev(op.id, v, "started")).ok
+            assert apply_event(s, ev(op.id, v, "completed")).ok
+        line = s.get_one(OrderLine, ops[0].order_line_id)
+        assert line.status == Status.COMPLETED
+        assert {o.status for o in ops} == {OperationStatus.DONE}
+        assert s.get_one(Order, oid).status != Status.COMPLETED, "the remake is still open"
+        assert apply_event(s, ev(99999, v, "started")).code == "unknown_job"
+        refusals = s.scalar(select(func.count()).select_from(Event)
+                            .where(Event.entity_type == "floor_rejection"))  # fmt: skip
+        assert refusals == 4
+
+
+def test_machine_down_requests_a_rescheduling_proposal(ctx: AppContext) -> None:
+    _released(ctx)
+    with ctx.db.transaction() as s:
+        before = s.scalar(select(func.count()).select_from(Schedule))
+        down = StatusEvent(job_order_id="", kind="machine_down", at=datetime.now(UTC),
+                           event_id="d1", source="mqtt", machine_id="fdm-mk4-02", reason="heater")  # fmt: skip
+        res = apply_event(s, down)
+        assert res.ok and res.proposal_requested
+        assert s.get_one(Machine, "fdm-mk4-02").state == MachineState.DOWN
+    flush_enqueues(ctx)
+    with ctx.db.sessions() as s:
+        newest = s.scalars(select(Schedule).order_by(Schedule.version.desc())).first()
+        assert s.scalar(select(func.count()).select_from(Schedule)) == before + 1
+        assert newest is not None and newest.solver_status in ("OPTIMAL", "FEASIBLE")
+        assert "fdm-mk4-02" in (newest.note or "")
+        assert all(a.machine_id != "fdm-mk4-02" or a.frozen for a in newest.assignments)
