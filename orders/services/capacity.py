@@ -87,7 +87,40 @@ def metrics_for(session: Session, row: ProductConfiguration) -> configurator.Geo
 def promise_for(
     session: Session, config: configurator.Configuration, qty: int, tier: str, now: datetime
 ) -> date | None:
-    """Earliest ship date from the current load, in the shop's time zone; None if none fits."""
+    """Earliest ship date in the shop's time zone; None if nothing fits.
+
+    With a released plan, the scheduler's capable-to-promise slots the order into it without
+    moving committed work; otherwise a capacity estimate over the machine calendars is used.
+    """
     local_now = now.astimezone(shop_timezone(session))
-    result = configurator.promise(config, qty, tier, shop_load(session), local_now)
+    ctp = capable_to_promise(session, now)
+    result = configurator.promise(config, qty, tier, shop_load(session), local_now, ctp=ctp)
     return result.ship_date if result.ok else None
+
+
+def capable_to_promise(session: Session, now: datetime) -> configurator.CapableToPromise | None:
+    """The scheduler's CTP over the released plan, as the configurator's `ctp` seam."""
+    from orders.services.planning import released_plan
+    from orders.services.planning_problem import at_minute, build_problem
+    from orders.services.production import eligible_minutes, setup_family
+    from scheduler.problem import Job
+    from scheduler.problem import Operation as SOp
+    from scheduler.promise import promise as ctp_promise
+
+    pp = build_problem(session, now)
+    plan = released_plan(session, pp)
+    if plan is None or not plan.assignments:
+        return None
+    machines = list(session.scalars(select(Machine)))
+
+    def ctp(req: configurator.PromiseRequest) -> datetime | None:
+        ops = []
+        for i, step in enumerate(req.routing):
+            bbox = step.requirements.get("bbox_mm")
+            fits = {m.id: to_spec(m).fits(tuple(bbox)) for m in machines} if bbox else {}
+            eligible = eligible_minutes(step, req.qty, machines, fits)
+            ops.append(SOp(f"new{i}", "new", eligible, setup_family(step)))
+        result = ctp_promise(pp.problem, plan, Job("new", tuple(ops)))
+        return at_minute(pp.origin, result.completion) if result.ok and result.completion else None
+
+    return ctp

@@ -90,7 +90,7 @@ def solve_proposal(session: Session, schedule_id: int, now: datetime | None = No
     if row is None:
         raise NotFound(f"schedule {schedule_id} not found")
     pp = build_problem(session, now or datetime.now(UTC), int(row.params.get("horizon_days", 21)))
-    previous = _previous_plan(session, pp)
+    previous = released_plan(session, pp)
     result = solve(pp.problem, OBJECTIVES[row.objective], float(row.params.get("time_limit_s", 10)),
                    workers, previous=previous, stability_weight=1 if previous else 0)  # fmt: skip
     baseline = dispatch(pp.problem)
@@ -109,7 +109,7 @@ def solve_proposal(session: Session, schedule_id: int, now: datetime | None = No
     return {"status": result.status.value, "assignments": len(row.assignments)}
 
 
-def _previous_plan(session: Session, pp: PlanningProblem) -> SchedulerPlan | None:
+def released_plan(session: Session, pp: PlanningProblem) -> SchedulerPlan | None:
     from scheduler.schedule import Assignment as SA
 
     base = current_release(session)

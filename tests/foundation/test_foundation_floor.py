@@ -98,3 +98,20 @@ def test_machine_down_requests_a_rescheduling_proposal(ctx: AppContext) -> None:
         assert newest is not None and newest.solver_status in ("OPTIMAL", "FEASIBLE")
         assert "fdm-mk4-02" in (newest.note or "")
         assert all(a.machine_id != "fdm-mk4-02" or a.frozen for a in newest.assignments)
+
+
+def test_promise_uses_capable_to_promise_once_a_plan_is_released(ctx: AppContext) -> None:
+    from orders.services.capacity import capable_to_promise, promise_for
+    from orders.services.catalog import load_config
+
+    with ctx.db.sessions() as s:
+        assert capable_to_promise(s, datetime.now(UTC)) is None, "no released plan yet"
+    _released(ctx)
+    with ctx.db.sessions() as s:
+        ctp = capable_to_promise(s, datetime.now(UTC))
+        assert ctp is not None
+        from orders.models import ProductConfiguration
+
+        config = load_config(s.scalars(select(ProductConfiguration)).first())  # type: ignore[arg-type]
+        ship = promise_for(s, config, 2, "express", datetime.now(UTC))
+        assert ship is not None and ship >= datetime.now(UTC).date()
