@@ -89,6 +89,33 @@ def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
     w.work(burst=burst, max_jobs=max_jobs, with_scheduler=True)
 
 
+@main.command()
+@click.option("--loop", is_flag=True, help="Keep dispatching until interrupted.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+def dispatch(loop: bool, interval: float) -> None:
+    """Deliver the outbox: queue requests and job orders to the shop floor (with retries)."""
+    import time
+
+    from orders.context import AppContext
+    from orders.outbox import flush_enqueues
+    from orders.services.shopfloor import dispatch_job_orders, transports_for
+
+    ctx = AppContext.from_settings(load_settings())
+    transports = transports_for(ctx)
+    try:
+        while True:
+            queued = flush_enqueues(ctx)
+            report = dispatch_job_orders(ctx, transports)
+            click.echo(f"queued {queued}, delivered {report['delivered']}, "
+                       f"retry later {report['retry_later']}, rejected {report['rejected']}")  # fmt: skip
+            if not loop:
+                break
+            time.sleep(interval)
+    finally:
+        for t in transports.values():
+            t.close()
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -189,12 +189,15 @@ def approve(session: Session, schedule_id: int, actor: Actor) -> Schedule:
     return row
 
 
-def release(session: Session, schedule_id: int, actor: Actor) -> Schedule:
+def release(session: Session, schedule_id: int, actor: Actor,
+            base_url: str = "http://127.0.0.1:5000") -> Schedule:  # fmt: skip
     """Make an approved plan the released one: operations and lines follow, in one transaction.
 
-    Job orders for the shop floor are written to the outbox by `orders.outbox` in this same
-    transaction (see `release_to_floor`).
+    Job orders for the shop floor are written to the outbox in this same transaction, so a
+    release is never half-sent: the dispatcher delivers them afterwards.
     """
+    from orders.services.shopfloor import release_to_floor
+
     row = session.get_one(Schedule, schedule_id)
     if row.state != ScheduleState.APPROVED:
         raise DomainError(f"schedule v{row.version} is {row.state.value}; approve it first")
@@ -210,6 +213,7 @@ def release(session: Session, schedule_id: int, actor: Actor) -> Schedule:
             op.status = OperationStatus.RELEASED
         _advance_line(session, session.get_one(OrderLine, op.order_line_id), actor)
     session.flush()
+    release_to_floor(session, row, base_url)
     return row
 
 
