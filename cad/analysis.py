@@ -110,7 +110,9 @@ class Analysis:
             "watertight": self.watertight,
             "min_wall_mm": None if self.min_wall_mm is None else round(self.min_wall_mm, 3),
             "overhang_area_mm2": round(self.overhang_area_mm2, 2),
-            "min_feature_mm": None if self.min_feature_mm is None else round(self.min_feature_mm, 3),
+            "min_feature_mm": None
+            if self.min_feature_mm is None
+            else round(self.min_feature_mm, 3),
             "fits": [f.__dict__ | {"fits": f.fits} for f in self.fits],
             "findings": [f.to_dict() for f in self.findings],
         }
@@ -135,8 +137,15 @@ def analyse(
     watertight = bool(mesh.is_watertight)
     if not watertight:
         findings.append(
-            Finding("NOT_WATERTIGHT", "required", float(len(mesh.faces)), 0.0, None,
-                    "The mesh has open edges; the part cannot be sliced or priced reliably.", "faces")
+            Finding(
+                "NOT_WATERTIGHT",
+                "required",
+                float(len(mesh.faces)),
+                0.0,
+                None,
+                "The mesh has open edges; the part cannot be sliced or priced reliably.",
+                "faces",
+            )
         )
     volume = float(abs(mesh.volume)) if watertight else float(mesh.convex_hull.volume)
     if exact_volume_mm3 is not None:
@@ -151,9 +160,16 @@ def analyse(
     overhang, overhang_at = overhang_area(mesh) if process == "fdm" else (0.0, None)
     if overhang > 0:
         findings.append(
-            Finding("OVERHANG", "advisory", overhang, 0.0, overhang_at,
-                    f"{overhang:.0f} mm² face down steeper than {OVERHANG_DEG:.0f}°: "
-                    "supports will be generated, or reorient the part.", "mm2")
+            Finding(
+                "OVERHANG",
+                "advisory",
+                overhang,
+                0.0,
+                overhang_at,
+                f"{overhang:.0f} mm² face down steeper than {OVERHANG_DEG:.0f}°: "
+                "supports will be generated, or reorient the part.",
+                "mm2",
+            )
         )
     feature = None
     if process == "laser":
@@ -208,13 +224,20 @@ def _fit_findings(fits: Sequence[MachineFit], extents: Vec3) -> list[Finding]:
         return []
     largest = max(max(f.envelope_mm) for f in fits)
     return [
-        Finding("NO_MACHINE_FIT", "required", max(extents), largest, None,
-                "The part fits no eligible machine in any orientation; reduce its size "
-                "or split it.")
+        Finding(
+            "NO_MACHINE_FIT",
+            "required",
+            max(extents),
+            largest,
+            None,
+            "The part fits no eligible machine in any orientation; reduce its size or split it.",
+        )
     ]
 
 
-def min_wall(mesh: trimesh.Trimesh, rays: int = WALL_RAYS, seed: int = 0) -> tuple[float | None, Vec3 | None]:
+def min_wall(
+    mesh: trimesh.Trimesh, rays: int = WALL_RAYS, seed: int = 0
+) -> tuple[float | None, Vec3 | None]:
     """Wall thickness estimated by casting rays inward from sampled surface points.
 
     Rays that hit the far side at a grazing angle (edges, fillets) are discarded; the 2nd
@@ -243,15 +266,33 @@ def _wall_findings(wall: float, at: Vec3 | None, limit: float) -> list[Finding]:
     if limit <= 0:
         return []
     if wall < limit:
-        return [Finding("THIN_WALL", "required", wall, limit, at,
-                        f"Walls must be at least {limit} mm for this process; thicken the part here.")]
+        return [
+            Finding(
+                "THIN_WALL",
+                "required",
+                wall,
+                limit,
+                at,
+                f"Walls must be at least {limit} mm for this process; thicken the part here.",
+            )
+        ]
     if wall < 1.5 * limit:
-        return [Finding("THIN_WALL", "advisory", wall, 1.5 * limit, at,
-                        "Wall is near the process minimum; it may print weak or warp.")]
+        return [
+            Finding(
+                "THIN_WALL",
+                "advisory",
+                wall,
+                1.5 * limit,
+                at,
+                "Wall is near the process minimum; it may print weak or warp.",
+            )
+        ]
     return []
 
 
-def overhang_area(mesh: trimesh.Trimesh, degrees: float = OVERHANG_DEG) -> tuple[float, Vec3 | None]:
+def overhang_area(
+    mesh: trimesh.Trimesh, degrees: float = OVERHANG_DEG
+) -> tuple[float, Vec3 | None]:
     """Area facing down steeper than ``degrees`` from vertical, excluding the bed contact."""
     nz = mesh.face_normals[:, 2]
     down = nz < -math.cos(math.radians(degrees))
@@ -292,33 +333,66 @@ def laser_findings(mesh: trimesh.Trimesh, rules: LaserRules) -> tuple[float | No
 
     polys = profile_polygons(mesh)
     if not polys:
-        return None, [Finding("NO_PROFILE", "required", 0.0, 0.0, None,
-                              "The part has no cuttable profile at mid-height.")]
+        return None, [
+            Finding(
+                "NO_PROFILE",
+                "required",
+                0.0,
+                0.0,
+                None,
+                "The part has no cuttable profile at mid-height.",
+            )
+        ]
     shape = unary_union(polys)
     span = float(max(mesh.extents[:2]))
     width, at = _min_feature(shape, span)
     limit = rules.feature_threshold
-    out = [Finding("KERF", "advisory", rules.kerf_mm, width / 2 if width else 0.0, None,
-                   f"Offset the cut path outward by {rules.kerf_mm / 2:.3f} mm (half the kerf) "
-                   "so the part keeps its nominal size.")]
+    out = [
+        Finding(
+            "KERF",
+            "advisory",
+            rules.kerf_mm,
+            width / 2 if width else 0.0,
+            None,
+            f"Offset the cut path outward by {rules.kerf_mm / 2:.3f} mm (half the kerf) "
+            "so the part keeps its nominal size.",
+        )
+    ]
     if width is not None and width < limit:
-        out.append(Finding("MIN_FEATURE", "required", width, limit, at,
-                           f"A web, slot or hole is {width:.2f} mm wide; the laser needs at least "
-                           f"{limit:.2f} mm. Widen it or remove it."))
+        out.append(
+            Finding(
+                "MIN_FEATURE",
+                "required",
+                width,
+                limit,
+                at,
+                f"A web, slot or hole is {width:.2f} mm wide; the laser needs at least "
+                f"{limit:.2f} mm. Widen it or remove it.",
+            )
+        )
     return width, out
 
 
+def _topology(shape: Any) -> tuple[int, int]:
+    """(number of pieces, number of holes) of a shapely (multi)polygon."""
+    if shape.is_empty:
+        return 0, 0
+    parts = list(getattr(shape, "geoms", [shape]))
+    return len(parts), sum(len(p.interiors) for p in parts)
+
+
 def _vanishes(shape: Any, w: float) -> Any | None:
-    """The region lost when features narrower than ``w`` collapse, or None if none do."""
+    """The region that changes when features narrower than ``w`` collapse, or None.
+
+    Eroding by w/2 cuts webs narrower than w (pieces split/vanish, holes merge); dilating
+    by w/2 closes slots and holes narrower than w (holes vanish, pieces merge).
+    """
+    before = _topology(shape)
     eroded = shape.buffer(-w / 2, join_style=2)
-    parts_before = len(getattr(shape, "geoms", [shape]))
-    parts_after = 0 if eroded.is_empty else len(getattr(eroded, "geoms", [eroded]))
-    if parts_after != parts_before:
+    if _topology(eroded) != before:
         return shape.difference(eroded.buffer(w / 2, join_style=2))
-    holes_before = sum(len(p.interiors) for p in getattr(shape, "geoms", [shape]))
     dilated = shape.buffer(w / 2, join_style=2)
-    holes_after = sum(len(p.interiors) for p in getattr(dilated, "geoms", [dilated]))
-    if holes_after < holes_before:
+    if _topology(dilated) != before:
         return dilated.buffer(-w / 2, join_style=2).difference(shape)
     return None
 

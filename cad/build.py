@@ -73,7 +73,9 @@ class BuildResult:
 _BUILDERS: dict[tuple[str, int], Builder] = {}
 
 
-def register_builder(family_key: str, version: int, fn: BuilderFn, font: str | None = None) -> Builder:
+def register_builder(
+    family_key: str, version: int, fn: BuilderFn, font: str | None = None
+) -> Builder:
     """Register ``fn`` for (family_key, version); re-registering the same fn is harmless."""
     key = (family_key, version)
     existing = _BUILDERS.get(key)

@@ -93,7 +93,10 @@ def run_pipeline(
 
     material = material or get_material(str(config.values["material"]))
     process = process_of(config)
-    eligible = [m for m in machines if str(m.process) == process]
+    eligible = [
+        m for m in machines
+        if str(m.process) == process and (not m.materials or material.key in m.materials)
+    ]  # fmt: skip
     report("build", 0.05)
     built = build(config)
     base = PipelineResult(False, False, config.config_hash, version, metadata=built.metadata)
@@ -113,8 +116,9 @@ def run_pipeline(
         report("analysis", 0.6)
         laser = LaserRules(min_feature_mm=material.min_wall(process) or None)
         volume = built.shape.Volume()
-        analysis = analyse(mesh, process, eligible, material.density_g_cm3, laser,
-                           exact_volume_mm3=volume)
+        analysis = analyse(
+            mesh, process, eligible, material.density_g_cm3, laser, exact_volume_mm3=volume
+        )
         sliced: SliceResult | None = None
         if process == "fdm":
             report("slice", 0.75)
@@ -130,10 +134,18 @@ def run_pipeline(
             "material": material.key,
         }
         if sliced is not None:
-            meta |= {"slicer": sliced.slicer, "print_minutes": round(sliced.print_minutes, 2),
-                     "filament_g": round(sliced.filament_g, 2), "layers": sliced.layers}
-        manifest = Manifest(config.config_hash, version, tuple(run.records),
-                            {"analysis": analysis.to_dict(), **meta})
+            meta |= {
+                "slicer": sliced.slicer,
+                "print_minutes": round(sliced.print_minutes, 2),
+                "filament_g": round(sliced.filament_g, 2),
+                "layers": sliced.layers,
+            }
+        manifest = Manifest(
+            config.config_hash,
+            version,
+            tuple(run.records),
+            {"analysis": analysis.to_dict(), **meta},
+        )
         store.put_manifest(manifest)  # LAST: this is what makes the build visible
     report("done", 1.0)
     return _from_manifest(manifest, time.perf_counter() - start, cache_hit=False)
@@ -142,8 +154,9 @@ def run_pipeline(
 class _Run:
     """One build attempt's uploads under a fresh run id."""
 
-    def __init__(self, config: Configuration, store: ArtifactStore, version: str,
-                 sink: ArtifactSink | None) -> None:
+    def __init__(
+        self, config: Configuration, store: ArtifactStore, version: str, sink: ArtifactSink | None
+    ) -> None:
         self.config, self.store, self.version, self.sink = config, store, version, sink
         self.run_id = uuid.uuid4().hex[:16]
         self.records: list[ArtifactRecord] = []
@@ -174,8 +187,14 @@ def _export_all(shape: Any, mesh: Any, process: str, work: Path, run: _Run) -> N
         run.put("svg", work / "profile.svg", {"units": "mm"})
 
 
-def _slice(analysis: Analysis, material: Material, machines: Sequence[MachineSpec],
-           work: Path, run: _Run, use_slicer: bool) -> SliceResult:
+def _slice(
+    analysis: Analysis,
+    material: Material,
+    machines: Sequence[MachineSpec],
+    work: Path,
+    run: _Run,
+    use_slicer: bool,
+) -> SliceResult:
     """Real slicer when installed (G-code stored as an artifact), else the analytic estimate."""
     fitting = [m for m, f in zip(machines, analysis.fits, strict=True) if f.fits]
     bed = tuple(fitting[0].build_volume_mm) if fitting else DEFAULT_BED_MM
@@ -184,27 +203,53 @@ def _slice(analysis: Analysis, material: Material, machines: Sequence[MachineSpe
 
     if use_slicer and slicer_version() is not None:
         result = slice_fdm(work / "part.stl", work / "part.gcode", settings)
-        run.put("gcode", work / "part.gcode", {
-            "slicer": result.slicer, "print_minutes": round(result.print_minutes, 2),
-            "filament_g": round(result.filament_g, 2), "layers": result.layers,
-            "material": material.key, "machine_bed_mm": list(bed)})
+        run.put(
+            "gcode",
+            work / "part.gcode",
+            {
+                "slicer": result.slicer,
+                "print_minutes": round(result.print_minutes, 2),
+                "filament_g": round(result.filament_g, 2),
+                "layers": result.layers,
+                "material": material.key,
+                "machine_bed_mm": list(bed),
+            },
+        )
         return result
     return analytic_estimate(analysis.volume_mm3, analysis.area_mm2, analysis.bbox_mm[2], settings)
 
 
 def _failed(base: PipelineResult, failure: Failure, error: str, start: float) -> PipelineResult:
-    return PipelineResult(False, False, base.config_hash, base.builder_version,
-                          metadata=base.metadata, failure=failure, error=error,
-                          seconds=time.perf_counter() - start)
+    return PipelineResult(
+        False,
+        False,
+        base.config_hash,
+        base.builder_version,
+        metadata=base.metadata,
+        failure=failure,
+        error=error,
+        seconds=time.perf_counter() - start,
+    )
 
 
 def _from_manifest(m: Manifest, seconds: float, cache_hit: bool = True) -> PipelineResult:
     a = m.metadata.get("analysis", {})
     metrics = GeometryMetrics(
-        volume_mm3=a.get("volume_mm3", 0.0), area_mm2=a.get("area_mm2", 0.0),
+        volume_mm3=a.get("volume_mm3", 0.0),
+        area_mm2=a.get("area_mm2", 0.0),
         bbox_mm=tuple(a.get("bbox_mm", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
-        print_minutes=m.metadata.get("print_minutes"), filament_g=m.metadata.get("filament_g"),
+        print_minutes=m.metadata.get("print_minutes"),
+        filament_g=m.metadata.get("filament_g"),
     )
     meta = {k: v for k, v in m.metadata.items() if k != "analysis"}
-    return PipelineResult(True, cache_hit, m.config_hash, m.builder_version, m.artifacts,
-                          metrics, a, meta, seconds=seconds)
+    return PipelineResult(
+        True,
+        cache_hit,
+        m.config_hash,
+        m.builder_version,
+        m.artifacts,
+        metrics,
+        a,
+        meta,
+        seconds=seconds,
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -273,6 +273,30 @@ def from_json(data: dict[str, Any]) -> JobOrder:
     )
 
 
+def rework_job(original: JobOrder, new_job_order_id: str, scrapped_qty: int) -> JobOrder:
+    """A new job for only the scrapped quantity, reusing the original's artifacts.
+
+    The artifacts are unchanged (same G-code hash), so the floor re-makes exactly what
+    was approved. Plates are refused: their G-code would re-print every part, so a
+    scrapped plate part is re-queued from its own order line's artifacts instead.
+    """
+    if original.plate:
+        raise PacketError(
+            "plate: a plate job cannot be reworked as a whole; re-queue the scrapped "
+            "order lines from their own artifacts"
+        )
+    if not 1 <= scrapped_qty <= original.quantity:
+        raise PacketError(f"scrapped_qty: {scrapped_qty} outside 1..{original.quantity}")
+    return replace(
+        original,
+        job_order_id=new_job_order_id,
+        quantity=scrapped_qty,
+        grams=round(original.grams * scrapped_qty / original.quantity, 3),
+        description=f"Rework of {original.job_order_id}",
+        extra={**original.extra, "rework_of": original.job_order_id},
+    )
+
+
 _SCHEMA_CACHE: dict[Path, Any] = {}
 _SCHEMA_LOCK = threading.Lock()
 
@@ -294,7 +318,8 @@ def load_schema(schema_dir: Path) -> Any:
 def validate_b2mml(xml_bytes: bytes, schema_dir: Path) -> list[str]:
     """Validate a JobOrder document; returns readable errors, empty when valid."""
     schema = load_schema(schema_dir)
-    errors: list[str] = []
-    for err in schema.iter_errors(xml_bytes.decode("utf-8")):
-        errors.append(f"{err.path}: {err.reason}")
-    return errors
+    try:
+        root = ET.fromstring(xml_bytes)  # parse first: a bare string could be read as a path
+    except ET.ParseError as exc:
+        return [f"not well-formed XML: {exc}"]
+    return [f"{err.path}: {err.reason}" for err in schema.iter_errors(root)]

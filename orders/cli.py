@@ -85,7 +85,10 @@ def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
     ctx = worker_context()
     if not ctx.settings.redis_url:
         raise click.UsageError("HUNAR_REDIS_URL is not set: without Redis, jobs run in-process")
-    w = Worker([ctx.queue.rq_queue(n) for n in names], connection=ctx.queue.redis())
+    # Frequent maintenance: a job whose worker was killed (heartbeat expired) is retried within
+    # about a minute and a half, not after RQ's default ten-minute sweep.
+    w = Worker([ctx.queue.rq_queue(n) for n in names], connection=ctx.queue.redis(),
+               maintenance_interval=20, job_monitoring_interval=10)  # fmt: skip
     w.work(burst=burst, max_jobs=max_jobs, with_scheduler=True)
 
 
@@ -114,6 +117,25 @@ def dispatch(loop: bool, interval: float) -> None:
     finally:
         for t in transports.values():
             t.close()
+
+
+@main.command()
+def intake() -> None:
+    """Listen for shop-floor status on MQTT (hunar/<site>/+/status) and apply it to the orders."""
+    import time
+
+    from orders.context import AppContext
+    from orders.intake import MqttIntake
+
+    listener = MqttIntake(AppContext.from_settings(load_settings()))
+    listener.start()
+    click.echo(f"listening on {listener.topic}")
+    try:
+        while True:
+            time.sleep(30)
+            click.echo(f"intake counts: {dict(listener.stats.counts)}")
+    finally:
+        listener.stop()
 
 
 def _safe_url(url: str) -> str:

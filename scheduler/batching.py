@@ -8,7 +8,11 @@ machine-minutes against printing the same parts one per plate.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from .problem import Job, Operation
 
 
 @dataclass(frozen=True)
@@ -180,3 +184,19 @@ def batch_parts(parts: list[Part], plate: PlateSpec) -> BatchReport:
     return BatchReport(
         tuple(plates), tuple(unplaceable), len(placed_parts), len(plates), unbatched, batched
     )
+
+
+def plate_job(
+    plate: Plate,
+    printers: Mapping[str, float],
+    release: int = 0,
+    due: int | None = None,
+    weight: int = 1,
+) -> Job:
+    """One print job for a plate: eligible on ``printers`` (machine id -> speed factor, 1.0 =
+    nominal), setup family = the plate's process/material/colour. The job id names the plate;
+    its parts and order lines stay listed on ``plate.placements``."""
+    job_id = f"plate:{plate.id}"
+    eligible = {m: max(1, math.ceil(plate.minutes * f)) for m, f in printers.items()}
+    op = Operation(f"{job_id}.print", job_id, eligible, setup_family=plate.family)
+    return Job(job_id, (op,), release=release, due=due, weight=weight)

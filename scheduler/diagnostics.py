@@ -182,6 +182,20 @@ def _room(problem: Problem) -> list[Diagnostic]:
 def _due_warnings(problem: Problem) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for j in problem.jobs:
+        fastest = max(j.release, problem.now) + sum(o.min_duration for o in j.operations)
+        if (
+            j.deadline is not None
+            and fastest > j.deadline
+            and not any(o.frozen for o in j.operations)
+        ):
+            out.append(
+                Diagnostic(
+                    "deadline_unreachable",
+                    f"job {j.id} cannot finish by its deadline {j.deadline} even "
+                    f"alone (earliest {fastest})",
+                    job_ids=(j.id,),
+                )
+            )
         if j.due is None or not j.operations:
             continue
         fastest = max(j.release, problem.now) + sum(o.min_duration for o in j.operations)

@@ -15,7 +15,7 @@ from .schedule import Assignment, Schedule
 from .timeline import Timeline, timelines_from
 from .validate import with_setups
 
-RULES = ("ect", "edd", "atc")
+RULES = ("ect", "mwkr", "edd", "atc")
 
 
 def dispatch(
@@ -23,7 +23,7 @@ def dispatch(
     rule: str = "atc",
     atc_k: float = 2.0,
 ) -> Schedule:
-    """A complete schedule by rule ``ect`` (makespan), ``edd`` or ``atc`` (weighted tardiness).
+    """A complete schedule by rule ``ect``/``mwkr`` (makespan), ``edd`` or ``atc`` (tardiness).
 
     Frozen operations stay where they are. Raises ValueError on a precedence cycle (call
     ``diagnostics.diagnose`` first: ``solve`` does).
@@ -119,6 +119,8 @@ def _key(
     start, end, _ = slot
     if rule == "ect":
         return (end, -remaining[oid], oid)
+    if rule == "mwkr":  # most work remaining: keeps long jobs moving (makespan)
+        return (-remaining[oid], end, oid)
     due = job.due if job.due is not None else 10**12
     if rule == "edd":
         return (due, -job.priority, end, oid)

@@ -15,13 +15,6 @@ class FormatError(ValueError):
     """The file does not follow the declared format (names the file and what was expected)."""
 
 
-def _tokens(path: Path) -> list[int]:
-    try:
-        return [int(t) for t in path.read_text().split()]
-    except ValueError as exc:
-        raise FormatError(f"{path}: non-integer token ({exc})") from exc
-
-
 def read_jssp(path: str | Path) -> Problem:
     """``n_jobs n_machines`` then per job ``machine time`` pairs in route order (machines 0-based)."""
     path = Path(path)
@@ -42,6 +35,13 @@ def read_jssp(path: str | Path) -> Problem:
 
 
 def _read_fjs_jobs(path: Path, toks: list[int]) -> tuple[int, int, list[Job], int]:
+    try:
+        return _fjs_jobs(path, toks)
+    except IndexError as exc:
+        raise FormatError(f"{path}: file ends inside the job lines") from exc
+
+
+def _fjs_jobs(path: Path, toks: list[int]) -> tuple[int, int, list[Job], int]:
     n_jobs, n_machines = toks[0], toks[1]
     # header has a third, possibly fractional, field: skip by re-reading the first line
     first = path.read_text().splitlines()[0].split()

@@ -92,7 +92,10 @@ class Operation:
 
 @dataclass(frozen=True)
 class Job:
-    """One order line or plate. Operations run in the listed (route) order."""
+    """One order line or plate. Operations run in the listed (route) order.
+
+    ``due`` is soft (tardiness is an objective); ``deadline`` is a hard latest end.
+    """
 
     id: str
     operations: tuple[Operation, ...]
@@ -100,9 +103,12 @@ class Job:
     due: int | None = None
     weight: int = 1
     priority: int = 0
+    deadline: int | None = None
 
     def __post_init__(self) -> None:
         _check_id("job.id", self.id)
+        if self.deadline is not None:
+            _check_int(f"job[{self.id}].deadline", self.deadline, 1)
         object.__setattr__(self, "operations", tuple(self.operations))
         _check_int(f"job[{self.id}].release", self.release, 0)
         if self.due is not None:
@@ -167,6 +173,9 @@ class SetupMatrix:
     """Sequence-dependent changeover minutes on one machine: ``times[from][to]``.
 
     Missing pairs mean no setup; a ``None`` family (no setup class) never needs a setup.
+    A setup is a gap between two consecutive operations on the machine (the later one starts
+    at least ``times[a][b]`` after the earlier one ends); it may overlap calendar downtime,
+    the operations themselves may not.
     """
 
     machine_id: str

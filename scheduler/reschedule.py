@@ -52,13 +52,8 @@ def with_breakdown(
         for m in problem.machines
     )
     jobs = tuple(
-        Job(
-            j.id,
-            tuple(_unfreeze_if_hit(o, machine_id, start, end) for o in j.operations),
-            j.release,
-            j.due,
-            j.weight,
-            j.priority,
+        replace(
+            j, operations=tuple(_unfreeze_if_hit(o, machine_id, start, end) for o in j.operations)
         )
         for j in problem.jobs
     )
@@ -79,10 +74,14 @@ def _unfreeze_if_hit(op: Operation, machine_id: str, start: int, end: int) -> Op
     return op
 
 
-def freeze_started(problem: Problem, previous: Schedule, now: int,
-                   scrapped: Collection[str] = (),
-                   late: Mapping[str, int] | None = None,
-                   started: Collection[str] | None = None) -> Problem:
+def freeze_started(
+    problem: Problem,
+    previous: Schedule,
+    now: int,
+    scrapped: Collection[str] = (),
+    late: Mapping[str, int] | None = None,
+    started: Collection[str] | None = None,
+) -> Problem:
     """Freeze the previously planned ops that really started before ``now``.
 
     ``started`` lists them when the shop floor reported it; otherwise an op counts as started
@@ -106,8 +105,11 @@ def freeze_started(problem: Problem, previous: Schedule, now: int,
             ok = a.op_id in started
         else:
             waits = [actual_end.get(p) for p in preds[a.op_id]]
-            ok = (a.start < now and a.start >= machine_free.get(a.machine_id, 0)
-                  and all(w is not None and w <= a.start for w in waits))
+            ok = (
+                a.start < now
+                and a.start >= machine_free.get(a.machine_id, 0)
+                and all(w is not None and w <= a.start for w in waits)
+            )
         if ok and not overlaps(machines[a.machine_id].calendar, a.start, end):
             frozen[a.op_id] = (a.machine_id, a.start, end)
             actual_end[a.op_id] = end
@@ -118,12 +120,13 @@ def freeze_started(problem: Problem, previous: Schedule, now: int,
         for o in j.operations:
             if o.id in frozen:
                 mid, s0, e0 = frozen[o.id]
-                o = replace(o, eligible={**o.eligible, mid: e0 - s0},
-                            frozen=FrozenAssignment(mid, s0))
+                o = replace(
+                    o, eligible={**o.eligible, mid: e0 - s0}, frozen=FrozenAssignment(mid, s0)
+                )
             elif o.frozen is not None and o.id in scrapped:
                 o = replace(o, frozen=None)
             new_ops.append(o)
-        jobs.append(Job(j.id, tuple(new_ops), j.release, j.due, j.weight, j.priority))
+        jobs.append(replace(j, operations=tuple(new_ops)))
     return replace(problem, jobs=tuple(jobs), now=now)
 
 

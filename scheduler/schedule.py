@@ -75,7 +75,7 @@ class Diagnostic:
 
     code: str
     message: str
-    severity: str = "error"  # "error" blocks solving, "warning" does not
+    severity: str = "error"  # "error" blocks solving; "warning" and "info" do not
     job_ids: tuple[str, ...] = ()
     op_ids: tuple[str, ...] = ()
     machine_ids: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ from .cpsat.objective import ObjectiveSpec, set_objective, term
 from .cpsat.variables import Ctx
 from .diagnostics import diagnose, errors
 from .dispatch import dispatch
+from .lns import lns_applies, solve_lns
 from .problem import Problem
 from .schedule import Diagnostic, Kpis, Schedule, SolveResult, Status
 from .validate import compute_kpis, validate
@@ -26,6 +27,7 @@ _STATUS = {
 
 
 _BIG_MODEL_VARS = 20_000
+_PROBING_MAX_VARS = 3_000
 
 
 class _FirstSolution(cp_model.CpSolverSolutionCallback):
@@ -41,9 +43,18 @@ class _FirstSolution(cp_model.CpSolverSolutionCallback):
             self.first = time.perf_counter() - self.t0
 
 
-def baseline_rule(spec: ObjectiveSpec) -> str:
+def baseline_rules(spec: ObjectiveSpec) -> tuple[str, ...]:
     first = spec.lexicographic[0] if spec.lexicographic else max(spec.weights, key=spec.weights.get)
-    return "atc" if first == "weighted_tardiness" else "ect"
+    return ("atc", "edd") if first == "weighted_tardiness" else ("mwkr", "ect")
+
+
+def best_dispatch(problem: Problem, spec: ObjectiveSpec) -> Schedule:
+    """The best of the cheap dispatch rules for the objective's leading term (the warm start)."""
+    rules = baseline_rules(spec)
+    plans = [dispatch(problem, r) for r in rules]
+    if rules[0] == "atc":
+        return min(plans, key=lambda s: compute_kpis(problem, s).weighted_tardiness)
+    return min(plans, key=lambda s: s.makespan)
 
 
 def solve(
@@ -58,12 +69,15 @@ def solve(
     move_penalty: int = 0,
     seed: int = 0,
     log: bool = False,
+    hint: Schedule | None = None,
 ) -> SolveResult:
     """Solve ``problem`` for ``objective`` within ``time_limit_s`` using ``workers`` threads.
 
-    ``previous`` with ``stability_weight`` > 0 penalises moving its non-frozen operations (see
-    ``reschedule``). Bad input gives MODEL_INVALID with diagnostics; a proof of impossibility gives
-    INFEASIBLE; a time-out without any plan gives UNKNOWN.
+    ``hint`` replaces the dispatch warm start. Big weighted-tardiness problems go to the
+    window LNS in ``lns.py``. ``previous`` with ``stability_weight`` > 0 penalises moving its
+    non-frozen operations (see ``reschedule``). Bad input gives MODEL_INVALID with
+    diagnostics; a proof of impossibility gives INFEASIBLE; a time-out without any plan gives
+    UNKNOWN (or, with a warm start, the dispatch plan as FEASIBLE plus a warning).
     """
     t0 = time.perf_counter()
     diags = diagnose(problem)
@@ -78,10 +92,11 @@ def solve(
     spec = ObjectiveSpec.parse(objective)
     base: Schedule | None = None
     if warm_start:
-        rule = baseline_rule(spec)
-        base = dispatch(problem, rule)
+        base = hint if hint is not None else best_dispatch(problem, spec)
         if validate(problem, base):
             base = None  # e.g. an unfrozen predecessor of a frozen op: let the solver sort it out
+    if base is not None and previous is None and lns_applies(problem, spec):
+        return solve_lns(problem, base, time_limit_s, workers, seed, t0, diags)
     ctx = build_model(problem, previous, move_penalty)
     phases = [{t: 1} for t in spec.lexicographic] or [dict(spec.weights)]
     run = _run_phases(ctx, phases, base, t0, time_limit_s, workers, seed, log, stability_weight)
@@ -99,7 +114,7 @@ def solve(
         diags.append(
             Diagnostic(
                 "infeasible",
-                "no plan satisfies the frozen operations, calendars and horizon together",
+                "no plan satisfies the frozen operations, calendars, deadlines and horizon together",
             )
         )
     if schedule is not None:
@@ -146,9 +161,12 @@ def _run_phases(
         solver.parameters.num_workers = max(1, workers)
         solver.parameters.random_seed = seed
         solver.parameters.log_search_progress = log
-        if len(ctx.model.proto.variables) > _BIG_MODEL_VARS:
-            # probing in presolve costs tens of seconds on shop-sized models before any plan
+        n_vars = len(ctx.model.proto.variables)
+        if n_vars > _PROBING_MAX_VARS:
+            # presolve probing takes seconds to minutes on circuit-heavy models (setups)
+            # before the first plan, and its time limit is not honoured in wall-clock terms
             solver.parameters.cp_model_probing_level = 0
+        if n_vars > _BIG_MODEL_VARS:
             # with 2 workers only one would run LNS; on big models LNS is what improves plans
             solver.parameters.use_lns_only = True
         cb = _FirstSolution(t0)

@@ -61,8 +61,11 @@ def _check_ops(problem: Problem, by_op: dict[str, Assignment]) -> list[Violation
                     (oid,),
                 )
             )
-        if a.start < jobs[op.job_id].release:
+        job = jobs[op.job_id]
+        if a.start < job.release:
             out.append(Violation("release", f"{oid} starts before job release", (oid,)))
+        if job.deadline is not None and a.end > job.deadline:
+            out.append(Violation("deadline", f"{oid} ends after job deadline", (oid,)))
         if op.frozen is not None:
             if (a.machine_id, a.start) != (op.frozen.machine_id, op.frozen.start):
                 out.append(Violation("frozen", f"{oid} moved from its frozen slot", (oid,)))

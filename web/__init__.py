@@ -8,20 +8,30 @@ from __future__ import annotations
 
 from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from orders.context import AppContext
 from orders.settings import Settings, load_settings
 
 MAX_BODY_BYTES = 256 * 1024
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data: blob:; connect-src 'self' blob: data:; worker-src 'self' blob:; "
        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")  # fmt: skip
 LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost")
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """Row ids in URLs: 0..2^31-1, so an absurd id is a 404 and never reaches the database."""
+
+    def __init__(self, url_map: object) -> None:
+        super().__init__(url_map, min=0, max=MAX_ID)  # type: ignore[arg-type]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.url_map.converters["id"] = IdConverter
     secure = not settings.public_url.startswith(LOCAL_PREFIXES)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),

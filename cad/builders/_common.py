@@ -11,7 +11,9 @@ FONT_NAME = "DejaVu Sans"
 PLATE_GAP_MM = 5.0
 
 
-def rounded_prism(length: float, width: float, height: float, radius: float, z0: float = 0.0) -> cq.Workplane:
+def rounded_prism(
+    length: float, width: float, height: float, radius: float, z0: float = 0.0
+) -> cq.Workplane:
     """Box length x width x height centred on XY, from z0 up, vertical edges rounded."""
     sk = cq.Sketch().rect(length, width)
     r = min(radius, min(length, width) / 2 - 1e-3)

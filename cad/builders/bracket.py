@@ -19,13 +19,7 @@ VERSION = 1
 def _xz_prism(points: list[tuple[float, float]], y0: float, width: float) -> cq.Workplane:
     """Closed (x, z) polygon extruded over y in [y0, y0 + width]."""
     # The XZ workplane's normal is -Y, so extrude then shift to land on [y0, y0 + width].
-    return (
-        cq.Workplane("XZ")
-        .polyline(points)
-        .close()
-        .extrude(width)
-        .translate((0, y0 + width, 0))
-    )
+    return cq.Workplane("XZ").polyline(points).close().extrude(width).translate((0, y0 + width, 0))
 
 
 def build_bracket(v: Mapping[str, Any]) -> cq.Workplane:

@@ -29,7 +29,9 @@ def build_device_stand(v: Mapping[str, Any]) -> cq.Workplane:
     if v["cable_slot"]:
         x0, x1 = v["cable_slot_x0"], v["cable_slot_x1"]
         sw, sh = v["cable_slot_width"], v["cable_slot_height"]
-        tunnel = cq.Workplane("XY", origin=((x0 + x1) / 2, w / 2, -1)).rect(x1 - x0, sw).extrude(sh + 1)
+        tunnel = (
+            cq.Workplane("XY", origin=((x0 + x1) / 2, w / 2, -1)).rect(x1 - x0, sw).extrude(sh + 1)
+        )
         part = part.cut(tunnel)
     return part
 

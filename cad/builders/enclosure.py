@@ -94,14 +94,22 @@ def _cable_holes(body: cq.Workplane, v: Mapping[str, Any]) -> cq.Workplane:
 
 
 def _lid(v: Mapping[str, Any]) -> cq.Workplane:
-    ol, ow, t, r, wall = v["outer_length"], v["outer_width"], v["lid_thickness"], v["corner_radius"], v["wall"]
+    ol, ow, t, r, wall = (
+        v["outer_length"],
+        v["outer_width"],
+        v["lid_thickness"],
+        v["corner_radius"],
+        v["wall"],
+    )
     lid = rounded_prism(ol, ow, t, r)
     if v["lid"] == "snap":
         inset = wall + LID_CLEARANCE_MM
         lo, wo = ol - 2 * inset, ow - 2 * inset
         ring_r = max(r - inset, 0.0)
         lip = rounded_prism(lo, wo, v["lip_height"], ring_r, z0=t).cut(
-            rounded_prism(lo - 2 * wall, wo - 2 * wall, v["lip_height"], max(ring_r - wall, 0.0), z0=t)
+            rounded_prism(
+                lo - 2 * wall, wo - 2 * wall, v["lip_height"], max(ring_r - wall, 0.0), z0=t
+            )
         )
         lid = lid.union(lip)
     elif v["lid"] == "screw":

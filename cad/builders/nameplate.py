@@ -16,6 +16,7 @@ import cadquery as cq
 
 from cad.build import GeometryError, register_builder
 from cad.builders._common import rounded_prism
+from cad.geom import fast_bbox
 
 VERSION = 1
 FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
@@ -45,9 +46,24 @@ def build_nameplate(v: Mapping[str, Any]) -> cq.Workplane:
         plate = plate.cut(holes)
     if not v["text"].strip():
         return plate
-    if v["style"] == "raised":
-        return plate.union(_text(v, t - 0.01, depth + 0.01))
-    return plate.cut(_text(v, t - depth, depth + 1))
+    raised = v["style"] == "raised"
+    text = _text(v, t - 0.01, depth + 0.01) if raised else _text(v, t - depth, depth + 1)
+    _check_text_fits(text, v)
+    return plate.union(text) if raised else plate.cut(text)
+
+
+def _check_text_fits(text: cq.Workplane, v: Mapping[str, Any]) -> None:
+    """Real glyph extents must stay on the plate (the configurator only estimates them)."""
+    solids = text.vals()
+    if not solids:
+        raise GeometryError(f"the font {FONT_NAME} produced no outline for the text")
+    bb = fast_bbox(cq.Compound.makeCompound(solids))
+    half_w, half_h = v["width"] / 2, v["height"] / 2
+    if bb.xmin < -half_w or bb.xmax > half_w or bb.ymin < -half_h or bb.ymax > half_h:
+        raise GeometryError(
+            f"text is {bb.xlen:.1f} x {bb.ylen:.1f} mm in {FONT_NAME} and does not fit on the "
+            f"{v['width']:g} x {v['height']:g} mm plate; shorten it or lower the text height"
+        )
 
 
 register_builder("nameplate", VERSION, build_nameplate, font=FONT_NAME)

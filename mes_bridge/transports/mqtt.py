@@ -2,10 +2,16 @@
 
 Delivery is QoS 1 and confirmed by the broker's PUBACK. The packet also becomes the
 retained ``current`` job so a machine that (re)connects sees what it should run.
-Machines report on ``.../status``; those messages update ``read_state`` and are handed
-to an optional ``on_status`` callback for intake. When a publish is not acknowledged in
-time the client is torn down (clean session), so nothing queued inside paho can
-surface later behind the dispatcher's back; the retry carries the same idempotency key.
+When a publish is not acknowledged in time the client is torn down (clean session),
+so nothing queued inside paho surfaces later behind the dispatcher's back; the retry
+carries the same idempotency key. QoS 1 is at-least-once, so receivers dedupe by
+that key (``mqtt_listener.MqttJobListener`` does) for an exactly-once effect.
+
+Starts go to ``.../commands/<job_order_id>`` as retained messages: the retained start
+is the durable at-most-once mark any later process checks before sending (machines
+subscribe to ``.../commands/#`` and clear a job's retained command when done).
+Machines report on ``.../status``; those messages update ``read_state`` and go to an
+optional ``on_status`` callback for intake.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from mes_bridge.transports.base import (
     STARTED_STATES,
     ConnectionState,
     DeliveryReceipt,
+    DeliveryRejected,
     JobState,
-    NotReady,
     Packet,
     StartResult,
     Transport,
@@ -189,14 +195,43 @@ class MqttTransport(Transport):
         with self._lock:
             return self._job_states.get(job_id, JobState.UNKNOWN)
 
+    def _retained(self, topic_name: str, grace_s: float = 0.3) -> bytes | None:
+        """Read a retained message: subscribe, wait for SUBACK, then a short grace."""
+        client = self._client
+        if client is None or not self._connected.is_set():
+            raise TransportUnavailable(f"mqtt broker {self.host}:{self.port}: not connected")
+        got: list[bytes] = []
+        arrived = threading.Event()
+
+        def on_msg(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+            if msg.retain:
+                got.append(bytes(msg.payload))
+                arrived.set()
+
+        client.message_callback_add(topic_name, on_msg)
+        try:
+            result, _mid = client.subscribe(topic_name, qos=1)
+            if result != mqtt.MQTT_ERR_SUCCESS:
+                self._fail(f"subscribe {topic_name} failed ({result})")
+            arrived.wait(grace_s)
+            client.unsubscribe(topic_name)
+        finally:
+            client.message_callback_remove(topic_name)
+        return got[0] if got and got[0] else None
+
     def start(self, job_id: str) -> StartResult:
+        """At most once across processes: the start command is retained per job on the
+        broker, and an existing retained start (or a started status) means no resend."""
         state = self.read_state(job_id)
-        if state is JobState.UNKNOWN:
-            raise NotReady(f"mqtt: job {job_id} was not delivered by this transport yet")
         if state in STARTED_STATES or state is JobState.ABORTED:
             return StartResult(job_id, False, state, "already started per status topic")
-        cmd = {"command": "start", "job_order_id": job_id, "command_id": f"start:{job_id}"}
         if self._client is None or not self._connected.is_set():
             self.connect()  # fresh session; paho's own slow reconnect is not waited for
-        self._publish(self.command_topic, json.dumps(cmd).encode(), retain=False)
+        if not job_id or any(c in job_id for c in "/#+"):
+            raise DeliveryRejected(f"job_order_id {job_id!r} cannot be used in an MQTT topic")
+        mark_topic = f"{self.command_topic}/{job_id}"
+        if self._retained(mark_topic) is not None:
+            return StartResult(job_id, False, state, "start already sent (retained mark)")
+        cmd = {"command": "start", "job_order_id": job_id, "command_id": f"start:{job_id}"}
+        self._publish(mark_topic, json.dumps(cmd).encode(), retain=True)
         return StartResult(job_id, True, state, "start command published")

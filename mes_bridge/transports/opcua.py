@@ -27,12 +27,27 @@ from mes_bridge.transports.base import (
 )
 from mes_bridge.transports.opcua_receiver import NAMESPACE, ReturnStatus
 
-# Connection-level failures worth a retry; anything else from asyncua is a bug to surface.
+# Connection-level failures worth a retry; any other asyncua error is a bug to surface.
 _NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     ConnectionError,
-    ua.UaError,
+    *(
+        getattr(ua.uaerrors, name)
+        for name in (
+            "BadConnectionClosed",
+            "BadSessionClosed",
+            "BadSessionIdInvalid",
+            "BadSecureChannelClosed",
+            "BadServerNotConnected",
+            "BadTimeout",
+            "BadRequestTimeout",
+            "BadCommunicationError",
+            "BadNoCommunication",
+            "BadNotConnected",
+            "BadTcpInternalError",
+        )
+    ),
 )
 
 
@@ -127,5 +142,5 @@ def _quiet_disconnect(client: Client) -> None:
     """Disconnect, tolerating an already-dead socket (the error is the caller's to report)."""
     try:
         client.disconnect()
-    except (*_NETWORK_ERRORS, RuntimeError):
+    except (*_NETWORK_ERRORS, RuntimeError, ua.UaError):
         pass

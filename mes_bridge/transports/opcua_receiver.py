@@ -21,11 +21,12 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from asyncua import Server, ua
 from asyncua.common.methods import uamethod
 
-from mes_bridge.packets import B2MML_NS
+from mes_bridge.packets import B2MML_NS, load_schema, validate_b2mml
 
 NAMESPACE = "urn:hunar:isa95-job-control"
 
@@ -104,7 +105,15 @@ class ReceiverStats:
 class JobControlReceiver:
     """The OPC UA server side; thread-safe accessors read the in-memory truth."""
 
-    def __init__(self, port: int = 0, on_state: StateListener | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        on_state: StateListener | None = None,
+        schema_dir: Path | None = None,
+    ) -> None:
+        """``schema_dir`` (the B2MML XSDs) makes Store refuse documents that do not validate."""
+        self.schema_dir = schema_dir
+        self.rejected: list[str] = []
         self.port = port or free_port()
         self.endpoint = f"opc.tcp://127.0.0.1:{self.port}/hunar/"
         self.on_state = on_state
@@ -120,7 +129,7 @@ class JobControlReceiver:
         self._alock: asyncio.Lock | None = None
 
     # -- lifecycle --------------------------------------------------------------
-    def start(self, timeout_s: float = 20.0) -> None:
+    def start(self, timeout_s: float = 60.0) -> None:
         self._thread = threading.Thread(target=self._run, name="opcua-receiver", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout_s) or self._error is not None:
@@ -153,6 +162,8 @@ class JobControlReceiver:
             loop.close()
 
     async def _serve(self) -> None:
+        if self.schema_dir is not None:
+            load_schema(self.schema_dir)  # compile before serving, not on the first Store
         self._stop = asyncio.Event()
         self._alock = asyncio.Lock()
         server = Server()
@@ -185,7 +196,13 @@ class JobControlReceiver:
     async def _store_locked(self, xml_text: str, state: str) -> int:
         job_id = job_id_of(xml_text)
         if job_id is None:
+            self.rejected.append("not a B2MML JobOrder document")
             return ReturnStatus.INVALID_REQUEST
+        if self.schema_dir is not None:
+            errors = validate_b2mml(xml_text.encode("utf-8"), self.schema_dir)
+            if errors:
+                self.rejected.append(f"{job_id}: {errors[0]}")
+                return ReturnStatus.INVALID_REQUEST
         with self._lock:
             existing = self._jobs.get(job_id)
         if existing is not None:

@@ -6,11 +6,14 @@ its config hash), so "mine" means: I created it, I was quoted for it, or I order
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +26,21 @@ from orders.services.catalog import load_config, price_line, quote_body, save_co
 
 STAFF = frozenset({Role.PLANNER, Role.OPERATOR, Role.ADMIN})
 MAX_QTY = 10_000
+SNAPSHOT_TTL_S = 5.0  # live quotes may see shop load up to this old; orders re-price fresh
+
+
+@dataclass(frozen=True)
+class ShopSnapshot:
+    """Machines, load and time zone: what every live quote reads, cached briefly per process."""
+
+    machines: list[configurator.MachineSpec]
+    load: configurator.ShopLoad
+    tz: ZoneInfo
+    taken_at: float
+
+
+_snapshots: dict[str, ShopSnapshot] = {}
+_snapshot_lock = threading.Lock()
 
 
 class Viewer(Protocol):
@@ -66,7 +84,9 @@ def can_see_design(session: Session, viewer: Viewer | None, configuration_id: in
     return ordered is not None
 
 
-def get_design(session: Session, viewer: Viewer | None, configuration_id: int) -> ProductConfiguration:
+def get_design(
+    session: Session, viewer: Viewer | None, configuration_id: int
+) -> ProductConfiguration:
     """The design if this viewer may see it; someone else's design is simply not found."""
     if not can_see_design(session, viewer, configuration_id):
         raise NotFound(f"configuration {configuration_id} not found")
@@ -93,12 +113,25 @@ def live_quote(
         select(ProductConfiguration).where(ProductConfiguration.config_hash == config.config_hash)
     )
     metrics = metrics_for(session, row) if row is not None else None
+    shop = shop_snapshot(session)
     q = configurator.quote(config, quantity, tier, metrics, currency=currency)
-    feas = configurator.feasible(config, machine_specs(session), quantity)
-    local_now = (now or datetime.now(UTC)).astimezone(shop_timezone(session))
-    prom = configurator.promise(config, quantity, tier, shop_load(session), local_now,
-                                metrics=metrics)  # fmt: skip
+    feas = configurator.feasible(config, shop.machines, quantity)
+    local_now = (now or datetime.now(UTC)).astimezone(shop.tz)
+    prom = configurator.promise(config, quantity, tier, shop.load, local_now, metrics=metrics)
     return LiveQuote(config, q, feas, prom, row.id if row is not None else None)
+
+
+def shop_snapshot(session: Session, max_age_s: float = SNAPSHOT_TTL_S) -> ShopSnapshot:
+    """The shop's machines and load, re-read at most every `max_age_s` seconds per database."""
+    key = str(session.get_bind().engine.url)
+    now = time.monotonic()
+    snap = _snapshots.get(key)
+    if snap is not None and now - snap.taken_at < max_age_s:
+        return snap
+    snap = ShopSnapshot(machine_specs(session), shop_load(session), shop_timezone(session), now)
+    with _snapshot_lock:
+        _snapshots[key] = snap
+    return snap
 
 
 def live_quote_json(lq: LiveQuote) -> dict[str, Any]:

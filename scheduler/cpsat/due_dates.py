@@ -15,6 +15,8 @@ def add_due_dates(ctx: Ctx) -> None:
         # the route is a chain, so its last operation ends the job
         m.add(end == ctx.ops[job.operations[-1].id].end)
         ctx.job_end[job.id] = end
+        if job.deadline is not None:
+            m.add(end <= job.deadline)
         if job.due is not None:
             t = m.new_int_var(0, max(h - job.due, 0), f"T[{job.id}]")
             m.add(t >= end - job.due)

@@ -14,6 +14,7 @@ from .calendars import add_calendars
 from .due_dates import add_due_dates
 from .no_overlap import add_no_overlap
 from .precedence_release import add_precedence_release
+from .redundant import add_redundant
 from .setups import add_setups
 from .variables import Ctx, add_variables
 
@@ -28,6 +29,7 @@ def build_model(problem: Problem, previous: Schedule | None = None, move_penalty
     add_setups(ctx)
     add_precedence_release(ctx)
     add_due_dates(ctx)
+    add_redundant(ctx)
     if previous is not None:
         _add_stability(ctx, previous, move_penalty)
     return ctx
@@ -62,6 +64,8 @@ def add_hint(ctx: Ctx, schedule: Schedule) -> None:
             continue
         m.add_hint(ov.start, a.start)
         m.add_hint(ov.end, a.end)
+        if oid in ctx.sizes:
+            m.add_hint(ctx.sizes[oid], a.end - a.start)
         for mid, lit in ov.presence.items():
             if not isinstance(lit, int):
                 m.add_hint(lit, mid == a.machine_id)

@@ -29,6 +29,7 @@ class Ctx:
     arcs: dict[str, list[tuple[str | None, str | None, cp_model.IntVar, int]]] = field(
         default_factory=dict
     )
+    sizes: dict[str, cp_model.IntVar] = field(default_factory=dict)  # redundant.py durations
     empty: dict[str, cp_model.IntVar] = field(default_factory=dict)  # circuit: machine unused
     downtime: dict[str, list[cp_model.IntervalVar]] = field(default_factory=dict)
     job_end: dict[str, cp_model.IntVar] = field(default_factory=dict)

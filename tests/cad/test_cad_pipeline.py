@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_config, make_machines
+from cad_factories import make_config, make_machines
 
 import cad.pipeline
 from cad.build import BuildResult, build
@@ -75,7 +75,9 @@ def test_metrics_and_findings_feed_pricing(store: LocalArtifactStore) -> None:
     assert result.ok and result.metrics is not None
     x, y, z = result.metrics.bbox_mm
     assert x == pytest.approx(165, abs=0.15) and z == pytest.approx(16, abs=0.01)  # facets
-    assert result.analysis["mass_g"] == pytest.approx(result.metrics.volume_mm3 * 2.70 / 1000, rel=1e-3)
+    assert result.analysis["mass_g"] == pytest.approx(
+        result.metrics.volume_mm3 * 2.70 / 1000, rel=1e-3
+    )
     assert [f["machine_id"] for f in result.analysis["fits"]] == ["haas"]  # eligible only
 
 
@@ -109,7 +111,7 @@ _CHILD = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {tests!r})
-    from conftest import make_config, make_machines
+    from cad_factories import make_config, make_machines
     from cad.pipeline import run_pipeline
     from cad.store import LocalArtifactStore
     run_pipeline(make_config("enclosure"), LocalArtifactStore({root!r}), make_machines())

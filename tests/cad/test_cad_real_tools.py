@@ -15,7 +15,7 @@ import ezdxf
 import lib3mf
 import pytest
 import trimesh
-from conftest import make_config, make_machines
+from cad_factories import make_config, make_machines
 
 from cad.export import PREVIEW_MAX_FACES, dxf_open_endpoints
 from cad.pipeline import PipelineResult, run_pipeline
@@ -112,7 +112,9 @@ def test_fdm_gcode_has_layers_and_time_estimate(results: dict, case: str) -> Non
     minutes, grams, layers = parse_gcode(_file(results, case, "gcode"))
     assert layers > 3 and minutes > 0 and grams > 0
     assert result.metadata["slicer"].startswith("prusa-slicer 2.")
-    assert result.metrics is not None and result.metrics.print_minutes == pytest.approx(minutes, abs=0.01)
+    assert result.metrics is not None and result.metrics.print_minutes == pytest.approx(
+        minutes, abs=0.01
+    )
 
 
 def test_prusaslicer_reports_no_errors_on_the_stl(results: dict, tmp_path: Path) -> None:

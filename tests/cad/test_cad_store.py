@@ -28,7 +28,9 @@ def _src(tmp_path: Path, data: bytes = b"solid part\n") -> Path:
 def test_layout_is_content_addressed_and_records_sha256_and_size(tmp_path: Path) -> None:
     store = LocalArtifactStore(tmp_path / "root")
     data = b"x" * 5000
-    relpath, digest, size = store.put_file(HASH, "enclosure-b1", "run1", "part.stl", _src(tmp_path, data))
+    relpath, digest, size = store.put_file(
+        HASH, "enclosure-b1", "run1", "part.stl", _src(tmp_path, data)
+    )
     assert relpath == f"ab/{HASH[2:]}/enclosure-b1/run1/part.stl"
     assert (digest, size) == (hashlib.sha256(data).hexdigest(), 5000)
     assert (tmp_path / "root" / relpath).read_bytes() == data

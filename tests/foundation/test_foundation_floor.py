@@ -115,3 +115,38 @@ def test_promise_uses_capable_to_promise_once_a_plan_is_released(ctx: AppContext
         config = load_config(s.scalars(select(ProductConfiguration)).first())  # type: ignore[arg-type]
         ship = promise_for(s, config, 2, "express", datetime.now(UTC))
         assert ship is not None and ship >= datetime.now(UTC).date()
+
+
+def test_mqtt_status_messages_move_the_plan(ctx: AppContext) -> None:
+    """A real Mosquitto round trip: the machine publishes on its status topic, intake applies it."""
+    import json
+    import time
+
+    import paho.mqtt.publish as publish
+
+    from orders.intake import MqttIntake
+    from services import MQTT_HOST, MQTT_PORT
+
+    ctx.settings.site = f"t{uuid.uuid4().hex[:6]}"
+    _, v = _released(ctx)
+    with ctx.db.sessions() as s:
+        first = s.scalars(select(Operation).order_by(Operation.seq)).first()
+        assert first is not None
+        machine = first.eligible and sorted(first.eligible)[0]
+    listener = MqttIntake(ctx)
+    listener.start()
+    try:
+        assert listener.subscribed.wait(10)
+        topic = f"hunar/{ctx.settings.site}/{machine}/status"
+        good = {"job_order_id": job_order_id(first.id, v), "kind": "started",
+                "at": datetime.now(UTC).isoformat(), "event_id": "m-1"}  # fmt: skip
+        for payload in (b"{not json", json.dumps(good), json.dumps(good)):
+            publish.single(topic, payload, qos=1, hostname=MQTT_HOST, port=MQTT_PORT)
+        deadline = time.monotonic() + 15
+        while sum(listener.stats.counts.values()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        listener.stop()
+    assert listener.stats.counts == {"malformed": 1, "applied": 1, "duplicate": 1}
+    with ctx.db.sessions() as s:
+        assert s.get_one(Operation, first.id).status == OperationStatus.RUNNING

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from octoprint_peer import OctoPrintPeer, start_octoprint  # noqa: E402
+from mes_octoprint_peer import OctoPrintPeer, start_octoprint  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883

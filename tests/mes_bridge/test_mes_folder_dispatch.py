@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import make_job
+from mes_factories import make_job
 
 from mes_bridge.dispatch import (
     Action,

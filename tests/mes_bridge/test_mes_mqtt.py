@@ -8,13 +8,12 @@ import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
-from factories import make_job
+from mes_factories import make_job
 
 from mes_bridge.intake import StatusEvent, parse_mqtt
 from mes_bridge.transports.base import (
     ConnectionState,
     JobState,
-    NotReady,
     Packet,
     TransportUnavailable,
 )
@@ -91,27 +90,40 @@ def test_status_topic_feeds_state_intake_and_at_most_once_start(mqtt_broker):
             events.append(result)
             got.set()
 
-    commands = MqttJobListener(topic(s, "mk4-03", "commands"), f"cmd-{s}", host, port, False)
-    with MqttTransport(s, "mk4-03", host, port, on_status=on_status) as transport:
-        job = make_job()
-        with pytest.raises(NotReady):
-            transport.start(job.job_order_id)
-        transport.deliver(Packet.from_job(job), "k")
-        assert transport.read_state(job.job_order_id) is JobState.ALLOWED_TO_START
-        commands.start()
-        assert transport.start(job.job_order_id).sent
-        status = {
-            "job_order_id": job.job_order_id,
-            "kind": "started",
-            "event_id": "ev-1",
-            "at": job.scheduled_start.isoformat(),
-        }
-        publish_status(host, port, topic(s, "mk4-03", "status"), status)
-        assert got.wait(5)
-        assert transport.read_state(job.job_order_id) is JobState.RUNNING
-        assert not transport.start(job.job_order_id).sent
-        assert events[0].machine_id == "mk4-03" and events[0].kind == "started"
-    commands.stop()
+    commands_filter = topic(s, "mk4-03", "commands") + "/#"
+    commands = MqttJobListener(commands_filter, f"cmd-{s}", host, port, False)
+    commands.start()
+    job = make_job()
+    try:
+        with MqttTransport(s, "mk4-03", host, port, on_status=on_status) as transport:
+            transport.deliver(Packet.from_job(job), "k")
+            assert transport.read_state(job.job_order_id) is JobState.ALLOWED_TO_START
+            assert transport.start(job.job_order_id).sent
+            assert not transport.start(job.job_order_id).sent  # retained mark seen
+            status = {
+                "job_order_id": job.job_order_id,
+                "kind": "started",
+                "event_id": "ev-1",
+                "at": job.scheduled_start.isoformat(),
+            }
+            publish_status(host, port, topic(s, "mk4-03", "status"), status)
+            assert got.wait(5)
+            assert transport.read_state(job.job_order_id) is JobState.RUNNING
+            assert events[0].machine_id == "mk4-03" and events[0].kind == "started"
+        # a fresh process knows nothing locally, yet must not start the job again
+        with MqttTransport(s, "mk4-03", host, port) as fresh:
+            assert fresh.read_state(job.job_order_id) is JobState.UNKNOWN
+            again = fresh.start(job.job_order_id)
+            assert not again.sent and "retained" in again.detail
+    finally:
+        commands.stop()
+        clear = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        clear.connect(host, port)
+        clear.loop_start()
+        mark = topic(s, "mk4-03", "commands") + f"/{job.job_order_id}"
+        clear.publish(mark, b"", qos=1, retain=True).wait_for_publish(5)
+        clear.disconnect()
+        clear.loop_stop()
     assert commands.received.raw == 1  # exactly one start command went on the wire
 
 

@@ -6,7 +6,7 @@ import time
 
 import httpx
 import pytest
-from factories import make_job
+from mes_factories import make_job
 
 from mes_bridge.transports.base import DeliveryRejected, JobState, NotReady, Packet
 from mes_bridge.transports.octoprint import OctoPrintTransport

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from asyncua.sync import Client
-from factories import make_job
+from mes_factories import make_job
 
 from mes_bridge.transports.base import (
     ConnectionState,
@@ -163,3 +163,48 @@ def test_floor_reports_become_status_events_through_the_gate(receiver):
     ]  # fmt: skip
     replay = gate.admit(events[-1])
     assert replay.code == "duplicate"
+
+
+def test_receiver_outage_is_retryable_and_the_transport_reconnects():
+    first = JobControlReceiver()
+    first.start()
+    t = OpcUaTransport(first.endpoint, timeout_s=2)
+    t.deliver(Packet.from_job(make_job()), "a")
+    first.stop()
+    with pytest.raises(TransportUnavailable):
+        t.deliver(Packet.from_job(make_job()), "b")
+    assert t.state is ConnectionState.FAILED
+    second = JobControlReceiver(port=first.port)
+    second.start()
+    try:
+        p = Packet.from_job(make_job())
+        t.deliver(p, "c")
+        assert t.state is ConnectionState.CONNECTED
+        assert second.job_ids() == [p.job.job_order_id]
+    finally:
+        t.close()
+        second.stop()
+
+
+def test_validating_receiver_refuses_schema_invalid_job_orders(b2mml_dir):
+    import xml.etree.ElementTree as ET
+
+    from mes_bridge.packets import B2MML_NS
+
+    rx = JobControlReceiver(schema_dir=b2mml_dir)
+    rx.start()
+    try:
+        t = OpcUaTransport(rx.endpoint)
+        good = Packet.from_job(make_job())
+        t.deliver(good, "good")
+        root = ET.fromstring(Packet.from_job(make_job()).xml)
+        ET.SubElement(root, f"{{{B2MML_NS}}}Bogus").text = "x"
+        bad_xml = ET.tostring(root)
+        bad = Packet(good.job, bad_xml, good.json_doc)
+        with pytest.raises(DeliveryRejected, match="INVALID_REQUEST"):
+            t.deliver(bad, "bad")
+        t.close()
+        assert rx.job_ids() == [good.job.job_order_id]
+        assert rx.rejected and "Bogus" in rx.rejected[0]
+    finally:
+        rx.stop()

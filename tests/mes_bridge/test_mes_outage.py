@@ -15,9 +15,9 @@ import uuid
 
 import httpx
 import pytest
-from factories import make_job
-from mosquitto_peer import MosquittoPeer, free_port
-from octoprint_peer import restart
+from mes_factories import make_job
+from mes_mosquitto_peer import MosquittoPeer, free_port
+from mes_octoprint_peer import restart
 
 from mes_bridge.dispatch import Action, Backoff, InMemoryOutbox, OutboxItem, dispatch_once
 from mes_bridge.transports.base import Packet

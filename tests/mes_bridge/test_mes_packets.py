@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 
 import pytest
-from factories import make_artifact, make_job
+from mes_factories import make_artifact, make_job
 
 from mes_bridge.packets import (
     B2MML_NS,
@@ -112,3 +112,21 @@ def test_artifact_needs_a_real_sha256():
         ArtifactRef("gcode", "http://x", "abc", 1)
     with pytest.raises(PacketError, match="kind"):
         ArtifactRef("exe", "http://x", make_artifact().sha256, 1)
+
+
+def test_rework_job_remakes_only_scrapped_quantity_with_same_artifacts(b2mml_dir):
+    from mes_bridge.packets import rework_job
+
+    single = make_job(plate=(), quantity=10, grams=100.0)
+    redo = rework_job(single, "JO-R1", 3)
+    assert (redo.quantity, redo.grams, redo.artifacts) == (3, 30.0, single.artifacts)
+    assert redo.extra["rework_of"] == single.job_order_id
+    assert validate_b2mml(to_b2mml_xml(redo), b2mml_dir) == []
+    with pytest.raises(PacketError, match="scrapped_qty"):
+        rework_job(single, "JO-R3", 11)
+    with pytest.raises(PacketError, match="plate"):
+        rework_job(make_job(), "JO-R4", 1)
+
+
+def test_validation_never_treats_input_as_a_path(b2mml_dir):
+    assert validate_b2mml(b"/etc/passwd", b2mml_dir)[0].startswith("not well-formed")

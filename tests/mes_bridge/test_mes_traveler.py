@@ -7,7 +7,7 @@ import re
 import zlib
 
 import segno
-from factories import make_job
+from mes_factories import make_job
 
 from mes_bridge.traveler import DEFAULT_CHECKLIST, render_html, render_pdf
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from factories import make_job
+from mes_factories import make_job
 
 from mes_bridge.transports.base import DeliveryRejected, Packet, TransportUnavailable
 from mes_bridge.transports.webhook import (

@@ -94,3 +94,18 @@ def test_exact_fill_without_margin() -> None:
 def test_bad_part_dimensions_name_the_part() -> None:
     with pytest.raises(ValueError, match="part z"):
         Part("z", "l", "fdm", "PLA", "red", 0, 10, 5)
+
+
+def test_plates_become_schedulable_jobs_with_their_family() -> None:
+    from scheduler.batching import plate_job
+    from scheduler.problem import Machine, Problem
+    from scheduler.solve import solve
+    from scheduler.validate import validate
+
+    r = batch_parts(_parts(30), PlateSpec(250, 210))
+    jobs = tuple(plate_job(pl, {"p1": 1.0, "p2": 1.5}, due=600) for pl in r.plates)
+    assert jobs[0].operations[0].setup_family == r.plates[0].family
+    assert dict(jobs[0].operations[0].eligible)["p1"] == r.plates[0].minutes
+    p = Problem(jobs, (Machine("p1"), Machine("p2")))
+    res = solve(p, "weighted_tardiness", time_limit_s=5)
+    assert res.status.has_solution and validate(p, res.schedule) == []

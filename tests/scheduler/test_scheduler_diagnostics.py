@@ -90,3 +90,10 @@ def test_unreachable_due_date_is_only_a_warning() -> None:
 
 def test_clean_problem_has_no_findings() -> None:
     assert diagnose(Problem((chain("J", [{"m": 1}]),), machines("m"))) == []
+
+
+def test_unreachable_deadline_is_an_error() -> None:
+    p = Problem((Job("J", (op("J.0", "J", {"m": 10}),), release=5, deadline=12),), machines("m"))
+    (d,) = _codes(p)["deadline_unreachable"]
+    assert d.severity == "error" and d.job_ids == ("J",)
+    assert solve(p).status is Status.MODEL_INVALID

@@ -11,7 +11,7 @@ from scheduler.generate import realistic_shop
 from scheduler.validate import compute_kpis, validate
 
 
-@pytest.mark.parametrize("rule", ["ect", "edd", "atc"])
+@pytest.mark.parametrize("rule", ["ect", "mwkr", "edd", "atc"])
 def test_dispatch_on_generated_shop_is_valid(rule: str) -> None:
     p = realistic_shop(300, 12, seed=7)
     assert any(o.frozen for o in p.operations)
@@ -39,3 +39,13 @@ def test_dispatch_valid_on_public_instances(rel: str) -> None:
     p = read_any(BENCH / rel)
     s = dispatch(p, "ect")
     assert validate(p, s) == []
+
+
+def test_best_dispatch_takes_the_better_rule() -> None:
+    from scheduler.cpsat.objective import ObjectiveSpec
+    from scheduler.solve import best_dispatch
+
+    p = realistic_shop(200, 8, seed=2)
+    best = best_dispatch(p, ObjectiveSpec.parse("makespan"))
+    assert best.makespan == min(dispatch(p, r).makespan for r in ("ect", "mwkr"))
+    assert validate(p, best) == []

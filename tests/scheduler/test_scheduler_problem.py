@@ -83,3 +83,10 @@ def test_sdst_reader_rejects_a_truncated_matrix(tmp_path) -> None:
     f.write_text("2 1 1\n1 1 1 3\n1 1 1 4\n0 1\n1\n")
     with pytest.raises(FormatError, match="expected 4 setup values"):
         read_fjs_sdst(f)
+
+
+def test_fjs_reader_rejects_a_truncated_job_line(tmp_path) -> None:
+    f = tmp_path / "cut.fjs"
+    f.write_text("2 1 1\n1 1 1 3\n2 1 1\n")
+    with pytest.raises(FormatError, match="ends inside the job lines"):
+        read_fjs(f)

@@ -78,3 +78,9 @@ def test_tardiness_kpis() -> None:
     late = _swap(_good(), "a.1", start=15, end=20)
     k = compute_kpis(_problem(), late)
     assert k.weighted_tardiness == 16 and k.total_tardiness == 8 and k.on_time_pct == 0.0
+
+
+def test_deadline_violation_is_detected() -> None:
+    p = _problem()
+    jobs = tuple(replace(j, deadline=8) if j.id == "a" else j for j in p.jobs)
+    assert {v.rule for v in validate(replace(p, jobs=jobs), _good())} == {"deadline"}

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
-from werkzeug.serving import make_server
-
 from webshop_helpers import MakeShop, WebShop
+from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -55,7 +54,7 @@ def page() -> Iterator[Page]:
 
 def _distinct_colours(png: bytes) -> int:
     img = Image.open(io.BytesIO(png)).convert("RGB").resize((120, 120))
-    return len(set(img.getdata()))
+    return len(set(img.get_flattened_data()))
 
 
 def test_new_customer_signs_up_configures_orders_and_follows(
@@ -90,6 +89,7 @@ def test_new_customer_signs_up_configures_orders_and_follows(
     page.wait_for_timeout(1500)  # let model-viewer finish its first frames
     shot = viewer.screenshot(path=str(SHOTS / "2-preview.png"))
     assert _distinct_colours(shot) > 20, "the 3D preview canvas is blank"
+    expect(page.locator("#quote-source")).to_contain_text("measured", timeout=30_000)
     page.screenshot(path=str(SHOTS / "3-valid-quote.png"), full_page=True)
 
     page.click("#add-to-cart")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from webshop_helpers import ENCLOSURE, PASSWORD, MakeShop, Shopper, WebShop, csrf_of
 
 from orders.models import Artifact, Role
-from webshop_helpers import ENCLOSURE, PASSWORD, MakeShop, Shopper, WebShop, csrf_of
 
 
 def _order(shop: WebShop, who: Shopper) -> tuple[int, int, int]:
@@ -78,7 +78,9 @@ def test_roles_are_enforced_on_pages_and_api(make_shop: MakeShop) -> None:
     bad = anon.get("/api/orders", headers={"Authorization": "Bearer hnr_nope"})
     assert bad.status_code == 401
     token = shop.token(customer.user_id)
-    assert anon.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json["role"] == "customer"
+    assert (
+        anon.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json["role"] == "customer"
+    )
 
 
 def test_forms_and_cookie_api_writes_need_the_csrf_token(make_shop: MakeShop) -> None:

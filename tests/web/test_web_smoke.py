@@ -20,8 +20,9 @@ def test_customer_goes_from_quote_to_tracked_order(make_shop: MakeShop) -> None:
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     cart = alice.client.get("/cart").get_data(as_text=True)
     assert "enclosure" in cart
-    from webshop_helpers import csrf_of
     import re
+
+    from webshop_helpers import csrf_of
 
     key = re.search(r'name="idempotency_key" value="([^"]+)"', cart).group(1)  # type: ignore[union-attr]
     resp = alice.post_form("/checkout", {"idempotency_key": key})

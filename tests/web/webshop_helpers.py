@@ -70,7 +70,9 @@ class WebShop:
         resp = client.post("/login", data={"csrf_token": token, "email": email,
                                            "password": PASSWORD})  # fmt: skip
         assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
-        return Shopper(client, user_id, email, csrf_of(client.get("/account").get_data(as_text=True)))
+        return Shopper(
+            client, user_id, email, csrf_of(client.get("/account").get_data(as_text=True))
+        )
 
     def save_design(self, shopper: Shopper, params: dict[str, Any] | None = None) -> int:
         resp = shopper.api("POST", "/api/configurations",

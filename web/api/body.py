@@ -16,7 +16,9 @@ MAX_TEXT = 500
 def json_object(allowed: set[str], required: set[str]) -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "send a JSON object with Content-Type: application/json")
+        raise ApiError(
+            400, "invalid_body", "send a JSON object with Content-Type: application/json"
+        )
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise ApiError(422, "unknown_field", f"unknown field(s): {', '.join(unknown)[:200]}",

@@ -27,8 +27,12 @@ def _ref(name: str) -> dict[str, str]:
 def _op(summary: str, ok: str, schema: str, *, body: str | None = None, auth: bool = False,
         path_id: str | None = None, errors: tuple[str, ...] = ("400", "413", "422", "429"),
         status: str = "200") -> dict[str, Any]:  # fmt: skip
-    op: dict[str, Any] = {"summary": summary, "responses": {
-        status: {"description": ok, "content": {"application/json": {"schema": _ref(schema)}}}}}
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            status: {"description": ok, "content": {"application/json": {"schema": _ref(schema)}}}
+        },
+    }
     codes = set(errors) | ({"401", "403"} if auth else set()) | ({"404"} if path_id else set())
     for code in sorted(codes):
         op["responses"][code] = {"description": ERRORS[code],
@@ -40,7 +44,8 @@ def _op(summary: str, ok: str, schema: str, *, body: str | None = None, auth: bo
         op["security"] = [{"bearer": []}, {"session": []}]
     if path_id:
         op["parameters"] = [{"name": path_id, "in": "path", "required": True,
-                             "schema": {"type": "integer", "minimum": 0}}]  # fmt: skip
+                             "schema": {"type": "integer", "minimum": 0,
+                                        "maximum": 2**31 - 1}}]  # fmt: skip
     return op
 
 

@@ -115,14 +115,14 @@ def _design_json(row: Any) -> dict[str, Any]:
             "config_hash": row.config_hash, "params": design_params(row)}  # fmt: skip
 
 
-@bp.get("/configurations/<int:config_id>")
+@bp.get("/configurations/<id:config_id>")
 @api_roles(Role.CUSTOMER)
 def get_configuration(config_id: int) -> Response:
     with hunar().db.sessions() as s:
         return jsonify(_design_json(get_design(s, _me(), config_id)))
 
 
-@bp.route("/configurations/<int:config_id>/preview", methods=["GET", "POST"])
+@bp.route("/configurations/<id:config_id>/preview", methods=["GET", "POST"])
 @api_roles(Role.CUSTOMER)
 def preview(config_id: int) -> tuple[Response, int]:
     """GET: the CAD build's state; POST: start it (deduplicated by config hash)."""
@@ -203,7 +203,7 @@ def _line_requests(raw: object) -> list[LineRequest]:
     return out
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<id:order_id>")
 @api_roles(Role.CUSTOMER)
 def order(order_id: int) -> Response:
     me = _me()

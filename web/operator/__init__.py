@@ -1,17 +1,167 @@
-"""Operator pages (stub until the shop-floor issue): only operators and admins get in."""
+"""Operator station: one page per machine (tablet width) with the current and next jobs, the job
+packet (traveler with QR, parameters, files, bed layout) and one-tap status buttons.
+
+Buttons go through `orders.services.station.press`, i.e. the MES intake and `floor.apply_event`,
+so a tap and an MQTT or OPC UA event have the same effect. Each form carries a client-generated
+event id, so a double click is applied once and answered "already done".
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import uuid
 
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from mes_bridge.traveler import render_html
+from orders.errors import DomainError, NotFound
 from orders.models import Role
-from web.auth import page_roles
+from orders.services import station as st
+from orders.services.planner_views import change_stamp
+from web.auth import hunar
+from web.errors import error_response, wants_json
+from web.planner.access import not_modified, staff_page, with_etag
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
+OPERATOR = Role.OPERATOR
+STATUS_BY_CODE = {"applied": 200, "duplicate": 200, "bed_not_clear": 409, "out_of_order": 409,
+                  "invalid": 422, "unknown_job": 404}  # fmt: skip
+
+
+def _me(session) -> st.StationUser:  # type: ignore[no-untyped-def]
+    return st.StationUser.load(session, current_user.id)
+
+
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
 
 
 @bp.get("/")
-@page_roles(Role.OPERATOR)
-def home() -> str:
-    return render_template("staff_stub.html", area="Shop floor",
-                           note="Job lists and start/done/scrap events arrive with the operator issue.")  # fmt: skip
+@staff_page(OPERATOR)
+def home() -> Response | str:
+    with hunar().db.sessions() as s:
+        me = _me(s)
+        if me.role != Role.ADMIN and me.station_machine_id:
+            return redirect(url_for("operator.station", machine_id=me.station_machine_id))
+        machines = st.stations(s) if me.role == Role.ADMIN else []
+        return render_template("operator/home.html", machines=machines)
+
+
+def _own_station(s, machine_id: str) -> st.StationUser:  # type: ignore[no-untyped-def]
+    me = _me(s)
+    if not me.may_act_on(machine_id):
+        abort(404)
+    return me
+
+
+@bp.get("/station/<machine_id>")
+@staff_page(OPERATOR)
+def station(machine_id: str) -> str:
+    with hunar().db.sessions() as s:
+        _own_station(s, machine_id)
+        view = st.station_view(s, machine_id[:64])
+        return render_template("operator/station.html", view=view, token=uuid.uuid4().hex)
+
+
+@bp.get("/station/<machine_id>/live")
+@staff_page(OPERATOR)
+def station_live(machine_id: str) -> Response:
+    with hunar().db.sessions() as s:
+        _own_station(s, machine_id)
+        stamp = change_stamp(s)
+        if (nm := not_modified(stamp)) is not None:
+            return nm
+        html = render_template("operator/_queue.html", view=st.station_view(s, machine_id[:64]),
+                               token=uuid.uuid4().hex)  # fmt: skip
+    return with_etag(make_response(html), stamp)
+
+
+@bp.get("/job/<job_order_id>")
+@staff_page(OPERATOR)
+def job(job_order_id: str) -> str:
+    """The job packet; a traveler's QR code opens this page."""
+    with hunar().db.sessions() as s:
+        order, op, machine_id = st.job_packet(s, job_order_id[:64], _base_url())
+        _own_station(s, machine_id)
+        return render_template("operator/job.html", job=order, op=op, machine_id=machine_id,
+                               token=uuid.uuid4().hex,
+                               bed_clear_needed=st.bed_clear_needed(s, machine_id))  # fmt: skip
+
+
+@bp.get("/job/<job_order_id>/traveler")
+@staff_page(OPERATOR)
+def traveler(job_order_id: str) -> str:
+    with hunar().db.sessions() as s:
+        order, _, machine_id = st.job_packet(s, job_order_id[:64], _base_url())
+        _own_station(s, machine_id)
+    return render_html(order)
+
+
+@bp.post("/job/<job_order_id>/<any(start, pause, complete, scrap):action>")
+@staff_page(OPERATOR)
+def press(job_order_id: str, action: str) -> Response | tuple[Response, int]:
+    form = request.form
+    event_id = (form.get("event_id") or "").strip()[:64]
+    qty_raw = form.get("qty", "").strip()
+    qty = int(qty_raw) if qty_raw.isdigit() and len(qty_raw) < 7 else None
+    if not event_id:
+        return _answer(job_order_id, "invalid", "event_id is required (reload the page)", None)
+    if action == "scrap" and qty is None:
+        return _answer(job_order_id, "invalid", "qty: scrap needs a whole number ≥ 1", None)
+    try:
+        with hunar().db.transaction() as s:
+            result = st.press(s, job_order_id[:64], action, event_id, _me(s), qty,
+                              form.get("reason", "")[:500])  # fmt: skip
+            machine_id = st.machine_of_job(s, job_order_id[:64])[1]
+    except (st.NotYourStation, NotFound):
+        abort(404)
+    except DomainError as exc:
+        return _answer(job_order_id, "invalid", exc.message, None)
+    return _answer(job_order_id, result.code, result.message, machine_id)
+
+
+def _answer(
+    job: str, code: str, message: str, machine_id: str | None
+) -> Response | tuple[Response, int]:
+    status = STATUS_BY_CODE.get(code, 409)
+    if wants_json():
+        if status >= 400:
+            return error_response(status, code, message)
+        return jsonify({"job_order_id": job, "code": code, "message": message})
+    text = {"applied": message or "Done.", "duplicate": "Already done."}.get(code, message)
+    flash(f"{job}: {text}")
+    target = (
+        url_for("operator.station", machine_id=machine_id)
+        if machine_id
+        else url_for("operator.home")
+    )
+    if request.form.get("back") == "job":
+        target = url_for("operator.job", job_order_id=job)
+    return redirect(target, 303)  # type: ignore[return-value]
+
+
+@bp.post("/station/<machine_id>/bed-clear")
+@staff_page(OPERATOR)
+def bed_clear(machine_id: str) -> Response:
+    checks = request.form.getlist("check")
+    if len(checks) < 2:
+        flash("Tick both boxes: the bed is clear and the last print passed QC.")
+        return redirect(url_for("operator.station", machine_id=machine_id), 303)
+    try:
+        with hunar().db.transaction() as s:
+            st.confirm_bed_clear(s, machine_id[:64], _me(s), [c[:80] for c in checks])
+    except (st.NotYourStation, NotFound):
+        abort(404)
+    flash(f"{machine_id}: bed clear and QC confirmed; the next print may start.")
+    return redirect(url_for("operator.station", machine_id=machine_id), 303)

@@ -53,7 +53,7 @@ def cart() -> str:
                            orderable=bool(priced) and all(x["orderable"] for x in priced))  # fmt: skip
 
 
-@bp.post("/cart/remove/<int:index>")
+@bp.post("/cart/remove/<id:index>")
 @page_roles(Role.CUSTOMER)
 def cart_remove(index: int) -> Response:
     remove_line(session, index)
@@ -92,7 +92,7 @@ def my_orders() -> str:
     return render_template("shop/orders.html", orders=orders)
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<id:order_id>")
 @page_roles(Role.CUSTOMER)
 def order(order_id: int) -> str:
     me = _me()
@@ -101,7 +101,7 @@ def order(order_id: int) -> str:
     return render_template("shop/order.html", t=tracking, placed=bool(request.args.get("placed")))
 
 
-@bp.get("/files/<int:artifact_id>")
+@bp.get("/files/<id:artifact_id>")
 @page_roles(Role.CUSTOMER)
 def download(artifact_id: int) -> Response:
     """Files by artifact id only; the owner check happens before any path is touched."""

@@ -111,7 +111,7 @@
     quoteBox.replaceChildren(...box);
   }
 
-  async function update() {
+  async function update(withPreview = true) {
     const mine = ++seq;
     const body = { family: family.key, params: readParams(), ...readOrder() };
     const { status, data } = await api("POST", "/api/quote", body);
@@ -120,7 +120,7 @@
       showErrors({});
       renderQuote(data);
       addBtn.disabled = !data.orderable;
-      if (data.orderable && signedIn) preview(body.params);
+      if (data.orderable && signedIn && withPreview) preview(body.params);
       return;
     }
     addBtn.disabled = true;
@@ -178,6 +178,10 @@
     viewer.dataset.configurationId = saved.data.id;
     renderFindings(st.data.findings || []);
     setProgress(1, st.data.state === "ready" ? "Preview up to date." : "Preview pending.");
+    const source = document.getElementById("quote-source");
+    if (st.data.state === "ready" && source && source.dataset.source === "analytic") {
+      update(false); // CAD has measured the part: re-price from the real geometry
+    }
   }
 
   function schedule() {

@@ -1,0 +1,77 @@
+"""Status intake from the floor over MQTT: parse, then apply through the one floor service.
+
+Rejections (malformed, unknown kind, …) are counted and logged with their reason; applied and
+refused events are recorded as event rows by `apply_event`, so nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import paho.mqtt.client as mqtt
+
+from mes_bridge.intake import Rejection, StatusEvent, parse_mqtt
+from orders.services.audit import Actor
+from orders.services.floor import apply_event
+
+if TYPE_CHECKING:
+    from orders.context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IntakeStats:
+    counts: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def bump(self, key: str) -> None:
+        with self.lock:
+            self.counts[key] += 1
+
+
+def handle_message(ctx: AppContext, topic: str, payload: bytes, stats: IntakeStats) -> str:
+    """Apply one MQTT status message; returns the outcome code (also counted)."""
+    parsed = parse_mqtt(topic, payload)
+    if isinstance(parsed, Rejection):
+        log.warning("rejected floor message on %s: %s (%s)", topic, parsed.code, parsed.reason)
+        stats.bump(parsed.code)
+        return parsed.code
+    assert isinstance(parsed, StatusEvent)
+    with ctx.db.transaction() as s:
+        result = apply_event(s, parsed, Actor(f"mqtt:{parsed.machine_id or topic}"))
+    if not result.ok:
+        log.warning("refused floor event %s: %s (%s)", parsed.event_id, result.code, result.message)
+    stats.bump(result.code)
+    return result.code
+
+
+class MqttIntake:
+    """Subscribes to `hunar/<site>/+/status` and applies every message (QoS 1)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.stats = IntakeStats()
+        self.subscribed = threading.Event()
+        self.topic = f"hunar/{ctx.settings.site}/+/status"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=f"hunar-intake-{uuid.uuid4().hex[:8]}")  # fmt: skip
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topic, qos=1)
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.on_message = self._on_message
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        handle_message(self.ctx, msg.topic, bytes(msg.payload), self.stats)
+
+    def start(self) -> None:
+        self.client.connect(self.ctx.settings.mqtt_host, self.ctx.settings.mqtt_port)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -1,0 +1,192 @@
+"""The operator station's read model and its buttons.
+
+Buttons become `mes_bridge.intake.button_event`s applied by `floor.apply_event`, so a tap and
+an MQTT or OPC UA event have the same effect. The station adds two shop rules on top:
+an operator acts only on jobs of their own station (admins anywhere), and a printer whose
+last print finished needs a bed-clear / QC confirmation before the next print starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mes_bridge.intake import Rejection, button_event
+from mes_bridge.packets import JobOrder
+from orders.errors import DomainError, NotFound
+from orders.models import (
+    Assignment,
+    Event,
+    Machine,
+    Operation,
+    OperationStatus,
+    OrderLine,
+    Role,
+    Schedule,
+    ScheduleState,
+    User,
+)
+from orders.services.audit import Actor, record_event
+from orders.services.floor import Applied, apply_event, job_order_id, operation_of
+from orders.services.planning import current_release
+
+PRINT_PROCESSES = ("fdm", "resin")
+ACTIONS = {"start": "started", "pause": "paused", "complete": "completed", "scrap": "scrapped"}
+
+
+class NotYourStation(DomainError):
+    """An operator tried to act on another station's job (a 404 to them: not theirs to see)."""
+
+    code = "not_your_station"
+
+
+@dataclass(frozen=True)
+class JobCard:
+    job_order_id: str
+    operation_id: int
+    step: str
+    process: str
+    quantity: int
+    scrapped: int
+    status: str
+    start: datetime
+    end: datetime
+    order_id: int
+    line_id: int
+
+
+@dataclass(frozen=True)
+class StationView:
+    machine_id: str
+    machine_name: str
+    machine_state: str
+    current: tuple[JobCard, ...]
+    upcoming: tuple[JobCard, ...]
+    bed_clear_needed: bool
+
+
+@dataclass(frozen=True)
+class StationUser:
+    """Who presses the button: their id, role and the station they are assigned to."""
+
+    user_id: int
+    label: str
+    role: str
+    station_machine_id: str | None
+
+    @classmethod
+    def load(cls, session: Session, user_id: int) -> StationUser:
+        user = session.get_one(User, user_id)
+        return cls(user.id, user.display_name, str(user.role), user.station_machine_id)
+
+    def may_act_on(self, machine_id: str) -> bool:
+        return self.role == Role.ADMIN or self.station_machine_id == machine_id
+
+
+def _cards(session: Session, schedule: Schedule, machine_id: str) -> list[JobCard]:
+    rows = session.execute(
+        select(Assignment, Operation, OrderLine.order_id)
+        .join(Operation, Operation.id == Assignment.operation_id)
+        .join(OrderLine, OrderLine.id == Operation.order_line_id)
+        .where(Assignment.schedule_id == schedule.id, Assignment.machine_id == machine_id)
+        .order_by(Assignment.start))  # fmt: skip
+    return [JobCard(job_order_id(op.id, schedule.version), op.id, op.step, op.process, op.quantity,
+                    op.scrapped_qty, op.status.value, a.start, a.end, order_id, op.order_line_id)
+            for a, op, order_id in rows]  # fmt: skip
+
+
+def station_view(session: Session, machine_id: str, upcoming: int = 8) -> StationView:
+    """The current job(s) and the next ones on one machine, from the released plan."""
+    machine = session.get(Machine, machine_id)
+    if machine is None:
+        raise NotFound(f"machine {machine_id} not found")
+    plan = current_release(session)
+    cards = _cards(session, plan, machine_id) if plan else []
+    active = ("running", "paused")
+    return StationView(machine.id, machine.name, machine.state.value,
+                       tuple(c for c in cards if c.status in active),
+                       tuple(c for c in cards if c.status == "released")[:upcoming],
+                       bed_clear_needed(session, machine_id))  # fmt: skip
+
+
+def machine_of_job(session: Session, job: str) -> tuple[Operation, str, Schedule]:
+    """The operation, machine and plan version behind a job order id like JO-12-v3."""
+    op_id = operation_of(job)
+    op = session.get(Operation, op_id) if op_id is not None else None
+    version = int(job.rsplit("-v", 1)[1]) if op is not None else 0
+    plan = session.scalar(select(Schedule).where(Schedule.version == version)) if op else None
+    assignment = (
+        next((a for a in plan.assignments if a.operation_id == op.id), None) if plan else None
+    )
+    if op is None or plan is None or assignment is None:
+        raise NotFound(f"job order {job!r} not found")
+    return op, assignment.machine_id, plan
+
+
+def bed_clear_needed(session: Session, machine_id: str) -> bool:
+    """True when a print finished on this printer after its last bed-clear confirmation."""
+    last_print = session.scalar(
+        select(func.max(Operation.ended_at))
+        .join(Assignment, Assignment.operation_id == Operation.id)
+        .join(Schedule, Schedule.id == Assignment.schedule_id)
+        .where(Assignment.machine_id == machine_id, Operation.status == OperationStatus.DONE,
+               Operation.process.in_(PRINT_PROCESSES),
+               Schedule.state.in_((ScheduleState.RELEASED, ScheduleState.SUPERSEDED))))  # fmt: skip
+    if last_print is None:
+        return False
+    cleared = session.scalar(select(func.max(Event.at)).where(
+        Event.entity_type == "bed_clear", Event.entity_id == machine_id))  # fmt: skip
+    return cleared is None or cleared < last_print
+
+
+def confirm_bed_clear(
+    session: Session, machine_id: str, who: StationUser, checks: list[str]
+) -> None:
+    """The operator confirms the bed is clear and the last print passed its QC check."""
+    if session.get(Machine, machine_id) is None:
+        raise NotFound(f"machine {machine_id} not found")
+    if not who.may_act_on(machine_id):
+        raise NotYourStation(f"station {machine_id} is not yours")
+    record_event(session, Actor(who.label, who.user_id), "bed_clear", machine_id, None, "clear",
+                 {"checks": checks[:10]})  # fmt: skip
+
+
+def press(session: Session, job: str, action: str, event_id: str, who: StationUser,
+          qty: int | None = None, reason: str = "") -> Applied:  # fmt: skip
+    """One button press, applied through the MES intake like any other event source."""
+    if action not in ACTIONS:
+        raise DomainError(f"unknown action '{action}'", fields={"action": ", ".join(ACTIONS)})
+    op, machine_id, _ = machine_of_job(session, job)
+    if not who.may_act_on(machine_id):
+        raise NotYourStation(f"job {job} runs on {machine_id}, which is not your station")
+    if (action == "start" and op.status == OperationStatus.RELEASED
+            and op.process in PRINT_PROCESSES and bed_clear_needed(session, machine_id)):  # fmt: skip
+        return Applied(False, "bed_not_clear", f"confirm that the bed of {machine_id} is clear "
+                       "and the last print passed QC before starting the next print")  # fmt: skip
+    extra: dict[str, Any] = {"machine_id": machine_id}
+    if action == "scrap":
+        extra.update(qty=qty, reason=reason)
+    ev = button_event(job, ACTIONS[action], datetime.now(UTC), event_id, **extra)
+    if isinstance(ev, Rejection):
+        return Applied(False, "invalid", ev.reason)
+    return apply_event(session, ev, Actor(who.label, who.user_id))
+
+
+def job_packet(session: Session, job: str, base_url: str) -> tuple[JobOrder, Operation, str]:
+    """The ISA-95 job order for one job, with its QR pointing back at the operator's job page."""
+    from orders.services.shopfloor import build_job_order
+
+    op, machine_id, plan = machine_of_job(session, job)
+    assignment = next(a for a in plan.assignments if a.operation_id == op.id)
+    order = build_job_order(session, plan, assignment, base_url)
+    order = dataclasses.replace(order, order_line_url=f"{base_url}/operator/job/{job}")
+    return order, op, machine_id
+
+
+def stations(session: Session) -> list[Machine]:
+    return list(session.scalars(select(Machine).order_by(Machine.id)))

@@ -1,0 +1,28 @@
+"""Redundant constraints that only strengthen bounds (never change the set of solutions).
+
+With alternative machines the solver sees each machine's load only through optional
+intervals, which gives weak makespan bounds on flexible job shops. A global cumulative of
+every operation (at its chosen duration) with capacity = number of machines it could use
+adds the classic "total work / machines" reasoning to propagation and the LP.
+"""
+
+from __future__ import annotations
+
+from .variables import Ctx
+
+
+def add_redundant(ctx: Ctx) -> None:
+    p, m = ctx.problem, ctx.model
+    flexible = [o for o in p.operations if len(o.eligible) > 1]
+    if not flexible:
+        return
+    intervals = []
+    for o in p.operations:
+        ov = ctx.ops[o.id]
+        lo, hi = min(o.eligible.values()), max(o.eligible.values())
+        size = m.new_int_var(lo, hi, f"d[{o.id}]")
+        if len(o.eligible) > 1:
+            m.add(size == sum(d * ov.presence[mid] for mid, d in o.eligible.items()))
+        intervals.append(m.new_interval_var(ov.start, size, ov.end, f"g[{o.id}]"))
+        ctx.sizes[o.id] = size
+    m.add_cumulative(intervals, [1] * len(intervals), len(p.machines))

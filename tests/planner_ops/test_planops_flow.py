@@ -1,0 +1,129 @@
+"""The planner and operator path over HTTP (Flask test client): board, propose, Gantt data,
+KPIs, approve, release, station buttons through the MES intake, bed-clear rule, reports."""
+
+from __future__ import annotations
+
+import uuid
+
+from planops_helpers import MakeFloor
+from sqlalchemy import func, select
+
+from orders.lifecycle import Status
+from orders.models import (
+    Assignment,
+    Event,
+    Machine,
+    MachineState,
+    Operation,
+    OrderLine,
+    Role,
+    Schedule,
+)
+
+
+def test_planner_proposes_sees_gantt_kpis_and_releases(make_floor: MakeFloor) -> None:
+    floor = make_floor()
+    oid = floor.place(2)
+    planner = floor.login(Role.PLANNER)
+    board = planner.client.get("/planner/").get_data(as_text=True)
+    assert f'id="order-{oid}"' in board and 'data-state="cad_ready"' in board
+    assert f'id="order-{oid}"' in planner.client.get("/planner/board?state=cad_ready").get_data(as_text=True)
+    assert f'id="order-{oid}"' not in planner.client.get("/planner/board?state=shipped").get_data(as_text=True)
+
+    resp = planner.post("/planner/propose", {"objective": "due_dates", "time_limit_s": "3",
+                                             "horizon_days": "14"})  # fmt: skip
+    assert resp.status_code == 302
+    page_url = resp.headers["Location"]
+    page = planner.client.get(page_url).get_data(as_text=True)
+    assert 'id="gantt"' in page and 'id="kpis"' in page and 'id="approve"' in page
+    sid = int(page_url.rstrip("/").rsplit("/", 1)[1])
+    data = planner.client.get(f"/planner/schedules/{sid}/gantt.json")
+    assert data.status_code == 200 and data.headers["ETag"]
+    items = data.json["items"]
+    ops = [i for i in items if i["kind"] == "op"]
+    assert ops and all(i["order_id"] == oid and i["colour"].startswith("hsl") for i in ops)
+    assert any(i["kind"] == "down" for i in items), "calendar windows are drawn"
+    again = planner.client.get(f"/planner/schedules/{sid}/gantt.json",
+                               headers={"If-None-Match": data.headers["ETag"]})  # fmt: skip
+    assert again.status_code == 304
+
+    assert planner.post(f"/planner/schedules/{sid}/approve").status_code == 302
+    assert planner.post(f"/planner/schedules/{sid}/release").status_code == 302
+    with floor.ctx.db.sessions() as s:
+        assert s.get_one(Schedule, sid).state.value == "released"
+    assert planner.client.get("/planner/reports").status_code == 200
+    csv = planner.client.get("/planner/reports.csv").get_data(as_text=True)
+    assert csv.startswith("report,label,value,unit") and "utilisation" in csv
+
+
+def test_operator_buttons_go_through_intake_and_are_idempotent(make_floor: MakeFloor) -> None:
+    floor = make_floor()
+    oid = floor.place(3)
+    floor.release_plan()
+    job, machine, op_id = floor.first_job()
+    op = floor.login(Role.OPERATOR, station=machine)
+    station = op.client.get(f"/operator/station/{machine}").get_data(as_text=True)
+    assert job in station
+    assert op.client.get(f"/operator/job/{job}").status_code == 200
+    traveler = op.client.get(f"/operator/job/{job}/traveler").get_data(as_text=True)
+    assert "<svg" in traveler and f"/operator/job/{job}" in traveler
+
+    ev = uuid.uuid4().hex
+    first = op.post_json(f"/operator/job/{job}/start", {"event_id": ev})
+    second = op.post_json(f"/operator/job/{job}/start", {"event_id": ev})
+    assert first.status_code == 200 and first.json["code"] == "applied"
+    assert second.status_code == 200 and second.json["code"] == "duplicate"
+    with floor.ctx.db.sessions() as s:
+        started = s.scalar(select(func.count()).select_from(Event).where(
+            Event.entity_type == "floor_event", Event.to_state == "started"))  # fmt: skip
+        assert started == 1
+        assert s.get_one(Operation, op_id).status.value == "running"
+    assert op.post_json(f"/operator/job/{job}/complete", {"event_id": uuid.uuid4().hex}).json["code"] == "applied"
+    scrap = op.post_json(f"/operator/job/{job}/scrap", {"event_id": uuid.uuid4().hex, "qty": "1",
+                                                       "reason": "warped corner"})  # fmt: skip
+    assert scrap.status_code == 200, scrap.json
+    with floor.ctx.db.sessions() as s:
+        remakes = s.scalars(select(OrderLine).where(OrderLine.order_id == oid,
+                                                    OrderLine.parent_line_id.is_not(None))).all()  # fmt: skip
+        assert [r.quantity for r in remakes] == [1] and remakes[0].status == Status.CAD_READY
+    too_many = op.post_json(f"/operator/job/{job}/scrap", {"event_id": uuid.uuid4().hex, "qty": "99",
+                                                          "reason": "x"})  # fmt: skip
+    assert too_many.status_code == 409 and too_many.json["error"]["code"] == "out_of_order"
+    html = op.post(f"/operator/job/{job}/start", {"event_id": uuid.uuid4().hex})
+    assert html.status_code == 303
+
+
+def test_bed_clear_is_required_before_the_next_print(make_floor: MakeFloor) -> None:
+    floor = make_floor()
+    with floor.ctx.db.transaction() as s:  # one printer up, so both prints queue on it
+        for m in s.scalars(select(Machine).where(Machine.process == "fdm", Machine.id != "fdm-mk4-01")):
+            m.state = MachineState.DOWN
+    floor.place(1)
+    floor.place(1)
+    floor.release_plan()
+    admin = floor.login(Role.ADMIN)
+    with floor.ctx.db.sessions() as s:
+        plan = s.scalars(select(Schedule).where(Schedule.state == "released")).one()
+        prints = s.scalars(select(Assignment.operation_id)
+                           .join(Operation, Operation.id == Assignment.operation_id)
+                           .where(Assignment.schedule_id == plan.id, Operation.process == "fdm",
+                                  Assignment.machine_id == "fdm-mk4-01")
+                           .order_by(Assignment.start)).all()  # fmt: skip
+        version = plan.version
+    assert len(prints) == 2
+    ja, jb = (f"JO-{op}-v{version}" for op in prints)
+    for kind in ("start", "complete"):
+        assert admin.post_json(f"/operator/job/{ja}/{kind}", {"event_id": uuid.uuid4().hex}).status_code == 200
+    blocked = admin.post_json(f"/operator/job/{jb}/start", {"event_id": uuid.uuid4().hex})
+    assert blocked.status_code == 409 and blocked.json["error"]["code"] == "bed_not_clear"
+    page = admin.client.get("/operator/station/fdm-mk4-01").get_data(as_text=True)
+    assert 'id="bed-clear"' in page
+    half = admin.post("/operator/station/fdm-mk4-01/bed-clear", {"check": ["bed clear"]})
+    assert half.status_code == 303
+    assert admin.post_json(f"/operator/job/{jb}/start", {"event_id": uuid.uuid4().hex}).status_code == 409
+    ok = admin.post("/operator/station/fdm-mk4-01/bed-clear",
+                    {"check": ["bed clear", "last print passed QC"]})  # fmt: skip
+    assert ok.status_code == 303
+    assert 'id="bed-clear"' not in admin.client.get("/operator/station/fdm-mk4-01").get_data(as_text=True)
+    started = admin.post_json(f"/operator/job/{jb}/start", {"event_id": uuid.uuid4().hex})
+    assert started.status_code == 200 and started.json["code"] == "applied"
