@@ -159,7 +159,8 @@ def rq_worker_main(queue_name: str, simple: bool, max_jobs: int | None) -> None:
 
     conn = Redis.from_url(REDIS_URL)
     cls = SimpleWorker if simple else Worker
-    cls([Queue(queue_name, connection=conn)], connection=conn).work(burst=True, max_jobs=max_jobs)
+    worker = cls([Queue(queue_name, connection=conn)], connection=conn)
+    worker.work(burst=True, max_jobs=max_jobs, logging_level="WARNING")
 
 
 def run_queue(

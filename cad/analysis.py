@@ -13,19 +13,24 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import trimesh
 
-Severity = Literal["required", "advisory"]
-Vec3 = tuple[float, float, float]
+from cad.findings import Finding, Severity, Vec3
+from cad.laser import LaserRules, laser_findings, profile_polygons
+
+__all__ = [
+    "Analysis", "Finding", "LaserRules", "MachineFit", "Severity", "Vec3",
+    "analyse", "fit_machine", "laser_findings", "min_wall", "overhang_area", "profile_polygons",
+]  # fmt: skip
+
 
 MIN_WALL_MM = {"fdm": 0.8, "resin": 0.5, "sls": 0.7, "cnc": 1.0, "laser": 0.0}
 OVERHANG_DEG = 45.0
 WALL_RAYS = 256
 WALL_MESH_FACES = 12_000
-DEFAULT_KERF_MM = 0.15
 
 
 class MachineLike(Protocol):
@@ -33,30 +38,6 @@ class MachineLike(Protocol):
 
     id: str
     build_volume_mm: tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One measured manufacturability fact; ``required`` blocks production, advisory warns."""
-
-    code: str
-    severity: Severity
-    measured: float
-    threshold: float
-    location: Vec3 | None
-    hint: str
-    unit: str = "mm"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "measured": round(self.measured, 4),
-            "threshold": round(self.threshold, 4),
-            "location": None if self.location is None else [round(c, 3) for c in self.location],
-            "hint": self.hint,
-            "unit": self.unit,
-        }
 
 
 @dataclass(frozen=True)
@@ -68,18 +49,6 @@ class MachineFit:
     orientation: str  # e.g. "bbox:z,x,y" = part's z axis along machine X, ...
     placed_extent_mm: Vec3
     envelope_mm: Vec3
-
-
-@dataclass(frozen=True)
-class LaserRules:
-    """Laser limits; WHY: kerf eats material on every edge, so features need margin."""
-
-    kerf_mm: float = DEFAULT_KERF_MM
-    min_feature_mm: float | None = None  # default: max(2 x kerf, 1.0 mm)
-
-    @property
-    def feature_threshold(self) -> float:
-        return self.min_feature_mm or max(2 * self.kerf_mm, 1.0)
 
 
 @dataclass(frozen=True)
@@ -126,9 +95,13 @@ def analyse(
     laser: LaserRules | None = None,
     seed: int = 0,
     exact_volume_mm3: float | None = None,
+    material_min_wall_mm: float | None = None,
 ) -> Analysis:
     """Measure ``mesh`` (mm, as built: Z up, base on the bed) for ``process`` and ``machines``.
 
+    Walls below the process floor (``MIN_WALL_MM``: what the machine can physically make)
+    are ``required`` findings; below the material's recommended minimum
+    (``material_min_wall_mm``, default 1.5 x the floor) they are advisory.
     ``exact_volume_mm3`` (the B-rep volume) replaces the mesh volume, which facets shrink;
     the bounding box comes from the mesh, within the tessellation tolerance (<= 0.1 mm).
     """
@@ -156,7 +129,9 @@ def analyse(
 
     wall, wall_at = (None, None) if process == "laser" else min_wall(mesh, seed=seed)
     if wall is not None:
-        findings += _wall_findings(wall, wall_at, MIN_WALL_MM.get(process, 0.8))
+        floor = MIN_WALL_MM.get(process, 0.8)
+        advised = material_min_wall_mm if material_min_wall_mm else 1.5 * floor
+        findings += _wall_findings(wall, wall_at, floor, max(advised, floor))
     overhang, overhang_at = overhang_area(mesh) if process == "fdm" else (0.0, None)
     if overhang > 0:
         findings.append(
@@ -262,31 +237,19 @@ def min_wall(
     return value, tuple(float(c) for c in points[ray_idx[at]])  # type: ignore[return-value]
 
 
-def _wall_findings(wall: float, at: Vec3 | None, limit: float) -> list[Finding]:
-    if limit <= 0:
+def _wall_findings(wall: float, at: Vec3 | None, floor: float, advised: float) -> list[Finding]:
+    if floor <= 0:
         return []
-    if wall < limit:
+    if wall < floor:
         return [
-            Finding(
-                "THIN_WALL",
-                "required",
-                wall,
-                limit,
-                at,
-                f"Walls must be at least {limit} mm for this process; thicken the part here.",
-            )
-        ]
-    if wall < 1.5 * limit:
+            Finding("THIN_WALL", "required", wall, floor, at,
+                    f"The machine cannot make walls under {floor} mm; thicken the part here.")
+        ]  # fmt: skip
+    if wall < advised:
         return [
-            Finding(
-                "THIN_WALL",
-                "advisory",
-                wall,
-                1.5 * limit,
-                at,
-                "Wall is near the process minimum; it may print weak or warp.",
-            )
-        ]
+            Finding("THIN_WALL", "advisory", wall, advised, at,
+                    f"Below the {advised} mm recommended for this material; it may be weak.")
+        ]  # fmt: skip
     return []
 
 
@@ -304,110 +267,3 @@ def overhang_area(
     areas = mesh.area_faces[mask]
     at = mesh.triangles_center[mask][int(np.argmax(areas))]
     return float(areas.sum()), tuple(float(c) for c in at)  # type: ignore[return-value]
-
-
-def profile_polygons(mesh: trimesh.Trimesh, z: float | None = None) -> list[Any]:
-    """Shapely polygons (holes included) of the XY section at ``z`` (default mid-height).
-
-    Segments from ``mesh_plane`` are polygonised and XOR-ed so nested rings become holes
-    (no graph library needed).
-    """
-    from shapely.geometry import LineString, Polygon
-    from shapely.ops import polygonize
-
-    zc = float(mesh.bounds[:, 2].mean()) if z is None else z
-    segs = trimesh.intersections.mesh_plane(mesh, [0, 0, 1], [0, 0, zc])
-    if len(segs) == 0:
-        return []
-    lines = [LineString(np.round(s[:, :2], 6)) for s in segs]
-    region = Polygon()
-    rings = [Polygon(p.exterior) for p in polygonize(lines)]  # polygonize adds holes itself
-    for ring in sorted(rings, key=lambda p: -p.area):
-        region = region.symmetric_difference(ring)
-    return list(getattr(region, "geoms", [region])) if not region.is_empty else []
-
-
-def laser_findings(mesh: trimesh.Trimesh, rules: LaserRules) -> tuple[float | None, list[Finding]]:
-    """Minimum feature (web or slot/hole width) of the cut profile versus kerf and limit."""
-    from shapely.ops import unary_union
-
-    polys = profile_polygons(mesh)
-    if not polys:
-        return None, [
-            Finding(
-                "NO_PROFILE",
-                "required",
-                0.0,
-                0.0,
-                None,
-                "The part has no cuttable profile at mid-height.",
-            )
-        ]
-    shape = unary_union(polys)
-    span = float(max(mesh.extents[:2]))
-    width, at = _min_feature(shape, span)
-    limit = rules.feature_threshold
-    out = [
-        Finding(
-            "KERF",
-            "advisory",
-            rules.kerf_mm,
-            width / 2 if width else 0.0,
-            None,
-            f"Offset the cut path outward by {rules.kerf_mm / 2:.3f} mm (half the kerf) "
-            "so the part keeps its nominal size.",
-        )
-    ]
-    if width is not None and width < limit:
-        out.append(
-            Finding(
-                "MIN_FEATURE",
-                "required",
-                width,
-                limit,
-                at,
-                f"A web, slot or hole is {width:.2f} mm wide; the laser needs at least "
-                f"{limit:.2f} mm. Widen it or remove it.",
-            )
-        )
-    return width, out
-
-
-def _topology(shape: Any) -> tuple[int, int]:
-    """(number of pieces, number of holes) of a shapely (multi)polygon."""
-    if shape.is_empty:
-        return 0, 0
-    parts = list(getattr(shape, "geoms", [shape]))
-    return len(parts), sum(len(p.interiors) for p in parts)
-
-
-def _vanishes(shape: Any, w: float) -> Any | None:
-    """The region that changes when features narrower than ``w`` collapse, or None.
-
-    Eroding by w/2 cuts webs narrower than w (pieces split/vanish, holes merge); dilating
-    by w/2 closes slots and holes narrower than w (holes vanish, pieces merge).
-    """
-    before = _topology(shape)
-    eroded = shape.buffer(-w / 2, join_style=2)
-    if _topology(eroded) != before:
-        return shape.difference(eroded.buffer(w / 2, join_style=2))
-    dilated = shape.buffer(w / 2, join_style=2)
-    if _topology(dilated) != before:
-        return dilated.buffer(-w / 2, join_style=2).difference(shape)
-    return None
-
-
-def _min_feature(shape: Any, span: float) -> tuple[float | None, Vec3 | None]:
-    """Bisection on the width at which some web splits/vanishes or some hole closes."""
-    lo, hi = 0.0, span
-    if _vanishes(shape, hi) is None:
-        return None, None
-    for _ in range(14):
-        mid = (lo + hi) / 2
-        if _vanishes(shape, mid) is None:
-            lo = mid
-        else:
-            hi = mid
-    lost = _vanishes(shape, hi)
-    c = lost.centroid if lost is not None and not lost.is_empty else shape.centroid
-    return hi, (float(c.x), float(c.y), 0.0)

@@ -17,7 +17,7 @@ from typing import Any
 import cadquery as cq
 from OCP.Standard import Standard_Failure
 
-from cad.analysis import Finding
+from cad.findings import Finding
 from cad.geom import fast_bbox
 from configurator.model import Configuration
 

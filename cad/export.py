@@ -8,6 +8,7 @@ planar section of the part: the profile a laser cuts.
 from __future__ import annotations
 
 import math
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import cadquery as cq
 import numpy as np
 import trimesh
+from OCP.BRepMesh import BRepMesh_IncrementalMesh
+from OCP.StlAPI import StlAPI_Writer
 
 from cad.geom import fast_bbox
 
@@ -41,18 +44,30 @@ def mesh_quality_for(shape: cq.Shape, fraction: float = 0.0005) -> MeshQuality:
 
 
 def shape_to_mesh(shape: cq.Shape, quality: MeshQuality | None = None) -> trimesh.Trimesh:
-    """Tessellate with OCCT and merge shared vertices into one watertight trimesh."""
+    """Tessellate with OCCT and merge shared vertices into one watertight trimesh.
+
+    WHY the STL detour: OCCT's C++ writer plus trimesh's numpy reader are ~5x faster than
+    walking the triangulation node by node in Python (``Shape.tessellate``).
+    """
     q = quality or mesh_quality_for(shape)
-    try:
-        verts, tris = shape.tessellate(q.linear_mm, q.angular_rad)
-    except Exception as exc:  # OCCT raises bare Standard_Failure subclasses
-        raise ExportError(f"tessellation failed: {type(exc).__name__}: {exc}") from exc
-    if not tris:
+    with tempfile.TemporaryDirectory(prefix="hunar-mesh-") as tmp:
+        path = Path(tmp) / "mesh.stl"
+        try:
+            BRepMesh_IncrementalMesh(shape.wrapped, q.linear_mm, False, q.angular_rad, True)
+            writer = StlAPI_Writer()
+            writer.ASCIIMode = False
+            ok = writer.Write(shape.wrapped, str(path))
+        except Exception as exc:  # OCCT raises bare Standard_Failure subclasses
+            raise ExportError(f"tessellation failed: {type(exc).__name__}: {exc}") from exc
+        if not ok or not path.exists():
+            raise ExportError("tessellation produced no triangles")
+        mesh = trimesh.load(str(path), file_type="stl", force="mesh", process=False)
+    if len(mesh.faces) == 0:
         raise ExportError("tessellation produced no triangles")
-    vertices = np.array([v.toTuple() for v in verts], dtype=np.float64)
-    mesh = trimesh.Trimesh(vertices, np.asarray(tris, dtype=np.int64), process=True)
     mesh.merge_vertices(digits_vertex=6)
-    mesh.fix_normals()
+    mesh.remove_unreferenced_vertices()
+    if mesh.is_watertight and mesh.volume < 0:
+        mesh.invert()
     return mesh
 
 

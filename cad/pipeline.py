@@ -117,8 +117,9 @@ def run_pipeline(
         laser = LaserRules(min_feature_mm=material.min_wall(process) or None)
         volume = built.shape.Volume()
         analysis = analyse(
-            mesh, process, eligible, material.density_g_cm3, laser, exact_volume_mm3=volume
-        )
+            mesh, process, eligible, material.density_g_cm3, laser, exact_volume_mm3=volume,
+            material_min_wall_mm=material.min_wall(process) or None,
+        )  # fmt: skip
         sliced: SliceResult | None = None
         if process == "fdm":
             report("slice", 0.75)
@@ -196,12 +197,13 @@ def _slice(
     use_slicer: bool,
 ) -> SliceResult:
     """Real slicer when installed (G-code stored as an artifact), else the analytic estimate."""
-    fitting = [m for m, f in zip(machines, analysis.fits, strict=True) if f.fits]
+    # the slicer gets the part as built, so only a bed it fits without turning it will do
+    fitting = [m for m in machines if _fits_as_built(analysis.bbox_mm, m.build_volume_mm)]
     bed = tuple(fitting[0].build_volume_mm) if fitting else DEFAULT_BED_MM
     settings = SliceSettings(material.key, material.density_g_cm3, bed)  # type: ignore[arg-type]
     from cad.slicing import slicer_version
 
-    if use_slicer and slicer_version() is not None:
+    if use_slicer and fitting and slicer_version() is not None:
         result = slice_fdm(work / "part.stl", work / "part.gcode", settings)
         run.put(
             "gcode",
@@ -217,6 +219,13 @@ def _slice(
         )
         return result
     return analytic_estimate(analysis.volume_mm3, analysis.area_mm2, analysis.bbox_mm[2], settings)
+
+
+def _fits_as_built(extent: Sequence[float], envelope: Sequence[float]) -> bool:
+    """Fits upright, allowing a 90 degree turn about Z (what the slicer's arrange does)."""
+    x, y, z = extent
+    bx, by, bz = envelope
+    return z <= bz and ((x <= bx and y <= by) or (y <= bx and x <= by))
 
 
 def _failed(base: PipelineResult, failure: Failure, error: str, start: float) -> PipelineResult:

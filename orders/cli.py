@@ -88,7 +88,7 @@ def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
     # Frequent maintenance: a job whose worker was killed (heartbeat expired) is retried within
     # about a minute and a half, not after RQ's default ten-minute sweep.
     w = Worker([ctx.queue.rq_queue(n) for n in names], connection=ctx.queue.redis(),
-               maintenance_interval=20, job_monitoring_interval=10)  # fmt: skip
+               maintenance_interval=20, job_monitoring_interval=10, worker_ttl=35)  # fmt: skip
     w.work(burst=burst, max_jobs=max_jobs, with_scheduler=True)
 
 

@@ -6,7 +6,7 @@ with these diagnostics, so a planner never sees a solver stack trace.
 
 from __future__ import annotations
 
-from .calendar import horizon, next_fit, overlaps
+from .calendars import horizon, next_fit, overlaps
 from .problem import Problem
 from .schedule import Diagnostic
 

@@ -29,6 +29,8 @@ from .validate import compute_kpis, validate, with_setups
 BIG_SHOP_OPS = 600
 WINDOW_OPS = 150
 GROUP_MACHINES = 4
+SUB_LIMIT_S = 4.0  # per neighbourhood solve
+WINDOW_SHARE = 0.5  # share of time-window (vs machine-group) neighbourhoods
 
 
 def lns_applies(problem: Problem, spec: ObjectiveSpec) -> bool:
@@ -61,14 +63,16 @@ def solve_lns(
         if left < 1.0:
             break
         group: set[str] | None = None
-        if rng.random() < 0.5:
+        if rng.random() < WINDOW_SHARE:
             free = _pick_window(problem, current, rng, linked)
         else:
             free, group = _pick_machines(problem, current, rng, linked)
         if not free:
             break
         sub, sub_hint = _subproblem(problem, current, free, group)
-        res = solve(sub, "weighted_tardiness", min(left, 4.0), workers, hint=sub_hint, seed=seed)
+        res = solve(
+            sub, "weighted_tardiness", min(left, SUB_LIMIT_S), workers, hint=sub_hint, seed=seed
+        )
         rounds += 1
         if res.schedule is None:
             continue

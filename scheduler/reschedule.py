@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
-from .calendar import overlaps
+from .calendars import overlaps
 from .cpsat.objective import ObjectiveSpec
 from .problem import FrozenAssignment, Job, Machine, Operation, Problem, Window
 from .schedule import Schedule, SolveResult

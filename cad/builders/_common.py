@@ -6,8 +6,6 @@ import cadquery as cq
 
 from cad.geom import fast_bbox
 
-FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"  # Debian fonts-dejavu-core
-FONT_NAME = "DejaVu Sans"
 PLATE_GAP_MM = 5.0
 
 

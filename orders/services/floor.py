@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from mes_bridge.intake import StatusEvent
 from orders.lifecycle import Status
 from orders.models import (
+    Assignment,
     CalendarWindow,
     Event,
     Machine,
@@ -21,6 +22,7 @@ from orders.models import (
     Operation,
     OperationStatus,
     OrderLine,
+    Schedule,
     WindowKind,
 )
 from orders.services.audit import Actor, record_event, transition
@@ -74,6 +76,19 @@ def _refuse(session: Session, ev: StatusEvent, actor: Actor, code: str, msg: str
     return Applied(False, code, msg)
 
 
+def _members(session: Session, op: Operation, job_order: str) -> list[Operation]:
+    """The operations a job order stands for: one, or every part of a batched plate."""
+    m = JOB_ORDER.match(job_order)
+    version = int(m.group(2)) if m else None
+    a = session.scalar(select(Assignment).join(Schedule).where(
+        Schedule.version == version, Assignment.operation_id == op.id))  # fmt: skip
+    if a is None or not a.plate_key:
+        return [op]
+    ids = session.scalars(select(Assignment.operation_id).where(
+        Assignment.schedule_id == a.schedule_id, Assignment.plate_key == a.plate_key))  # fmt: skip
+    return [session.get_one(Operation, i) for i in sorted(ids)]
+
+
 def _operation(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
     op_id = operation_of(ev.job_order_id)
     op = session.get(Operation, op_id) if op_id is not None else None
@@ -81,10 +96,12 @@ def _operation(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
         return _refuse(session, ev, actor, "unknown_job", f"no job order {ev.job_order_id!r}")
     handler = {"started": _started, "paused": _paused, "progress": _progress,
                "completed": _completed, "scrapped": _scrapped}[ev.kind]  # fmt: skip
-    problem = handler(session, op, ev, actor)
-    if isinstance(problem, str):
-        return _refuse(session, ev, actor, "out_of_order", problem)
-    return problem
+    targets = [op] if ev.kind == "scrapped" else _members(session, op, ev.job_order_id)
+    outcomes = [handler(session, target, ev, actor) for target in targets]
+    problems = [o for o in outcomes if isinstance(o, str)]
+    if len(problems) == len(outcomes):
+        return _refuse(session, ev, actor, "out_of_order", problems[0])
+    return next(o for o in outcomes if not isinstance(o, str))
 
 
 def _started(session: Session, op: Operation, ev: StatusEvent, actor: Actor) -> Applied | str:
@@ -137,7 +154,7 @@ def _scrapped(session: Session, op: Operation, ev: StatusEvent, actor: Actor) ->
                        quote_id=line.quote_id, quantity=qty, tier=line.tier,
                        unit_price=line.unit_price, status=Status.CAD_READY,
                        promised_ship_date=line.promised_ship_date, parent_line_id=line.id)  # fmt: skip
-    session.add(remake)
+    line.order.lines.append(remake)
     session.flush()
     record_event(session, actor, "order_line", remake.id, None, Status.CAD_READY.value,
                  {"remake_of": line.id, "scrapped": qty, "reason": ev.reason})  # fmt: skip

@@ -89,7 +89,8 @@ def solve_proposal(session: Session, schedule_id: int, now: datetime | None = No
     row = session.get(Schedule, schedule_id)
     if row is None:
         raise NotFound(f"schedule {schedule_id} not found")
-    pp = build_problem(session, now or datetime.now(UTC), int(row.params.get("horizon_days", 21)))
+    pp = build_problem(session, now or datetime.now(UTC), int(row.params.get("horizon_days", 21)),
+                       batch=bool(row.params.get("batch", True)))  # fmt: skip
     previous = released_plan(session, pp)
     result = solve(pp.problem, OBJECTIVES[row.objective], float(row.params.get("time_limit_s", 10)),
                    workers, previous=previous, stability_weight=1 if previous else 0)  # fmt: skip
@@ -103,6 +104,7 @@ def solve_proposal(session: Session, schedule_id: int, now: datetime | None = No
         "solve_seconds": result.solve_seconds, "status_text": result.status.ui_text,
         "diagnostics": [asdict(d) for d in result.diagnostics],
         "origin": pp.origin.isoformat(),
+        "plates": _plates_summary(pp),
     }  # fmt: skip
     if result.schedule is not None:
         _store_assignments(session, row, pp, result.schedule)
@@ -126,14 +128,27 @@ def released_plan(session: Session, pp: PlanningProblem) -> SchedulerPlan | None
     return SchedulerPlan(tuple(out))
 
 
+def _plates_summary(pp: PlanningProblem) -> dict[str, Any]:
+    p = pp.plates
+    if p is None:
+        return {"count": 0, "setups_saved": 0, "minutes_saved": 0, "layouts": {}}
+    return {"count": len(p.jobs), "setups_saved": p.setups_saved, "minutes_saved": p.minutes_saved,
+            "layouts": p.layouts}  # fmt: skip
+
+
 def _store_assignments(session: Session, row: Schedule, pp: PlanningProblem,
                        plan: SchedulerPlan) -> None:  # fmt: skip
+    """One row per operation; a plate's assignment is recorded on each of its member operations."""
     frozen = {o.id for o in pp.problem.operations if o.frozen is not None}
+    members = pp.plates.members if pp.plates else {}
     for a in plan.assignments:
-        row.assignments.append(Assignment(
-            operation_id=pp.op_rows[a.op_id], machine_id=a.machine_id,
-            start=at_minute(pp.origin, a.start), end=at_minute(pp.origin, a.end),
-            setup_minutes=a.setup_before, frozen=a.op_id in frozen))  # fmt: skip
+        ids = members.get(a.op_id) or [pp.op_rows[a.op_id]]
+        for op_id in ids:
+            row.assignments.append(Assignment(
+                operation_id=op_id, machine_id=a.machine_id,
+                start=at_minute(pp.origin, a.start), end=at_minute(pp.origin, a.end),
+                setup_minutes=a.setup_before, frozen=a.op_id in frozen,
+                plate_key=a.op_id if a.op_id in members else None))  # fmt: skip
     session.flush()
 
 

@@ -24,6 +24,7 @@ from orders.models import (
     Schedule,
     ScheduleState,
 )
+from orders.services.plates import PlatePlan, plan_plates, released_plate_jobs
 
 PLANNABLE = (OperationStatus.PENDING, OperationStatus.SCHEDULED, OperationStatus.RELEASED,
              OperationStatus.RUNNING, OperationStatus.PAUSED)  # fmt: skip
@@ -39,6 +40,7 @@ class PlanningProblem:
     origin: datetime
     op_rows: dict[str, int]  # scheduler op id -> Operation row id
     line_of_job: dict[str, int]  # scheduler job id -> OrderLine id
+    plates: PlatePlan | None = None  # batched print jobs, their member operations and layouts
 
 
 def op_key(op_id: int) -> str:
@@ -126,8 +128,12 @@ def _eligible(op: Operation, usable: set[str]) -> dict[str, int]:
     return {m: d for m, d in op.eligible.items() if m in usable}
 
 
-def build_problem(session: Session, now: datetime, horizon_days: int = 21) -> PlanningProblem:
-    """Every open operation of every line, with calendars and changeovers, as a scheduler Problem."""
+def build_problem(session: Session, now: datetime, horizon_days: int = 21,
+                  batch: bool = False) -> PlanningProblem:  # fmt: skip
+    """Every open operation of every line, with calendars and changeovers, as a scheduler Problem.
+
+    With `batch`, pending FDM prints of one material and colour are packed onto plates first.
+    """
     origin = now.astimezone(UTC).replace(second=0, microsecond=0)
     horizon = horizon_days * 24 * 60
     machines = list(session.scalars(select(Machine).order_by(Machine.id)))
@@ -138,24 +144,40 @@ def build_problem(session: Session, now: datetime, horizon_days: int = 21) -> Pl
     by_line: dict[int, list[Operation]] = {}
     for op in ops:
         by_line.setdefault(op.order_line_id, []).append(op)
+    lines = {lid: session.get_one(OrderLine, lid) for lid in by_line}
+    release = {o.id: max(0, minutes(origin, by_line[o.order_line_id][0].release_at) or 0) for o in ops}
+    due = {o.id: minutes(origin, by_line[o.order_line_id][0].due_at) for o in ops}
+    weight = {o.id: TIER_WEIGHT.get(lines[o.order_line_id].tier, 1) for o in ops}
+    plates = plan_plates(session, list(ops), release, due, weight) if batch else PlatePlan()
+    started = {o.id: minutes(origin, o.started_at) or 0 for o in ops
+               if o.status in STARTED and o.started_at is not None}  # fmt: skip
+    kept, kept_replaced, kept_members = released_plate_jobs(
+        [o for o in ops if o.id not in plates.replaced], released, None, started)
+    plates.jobs.extend(kept)
+    plates.replaced.update(kept_replaced)
+    plates.members.update(kept_members)
+    replaced = plates.replaced
     jobs, op_rows, line_of_job = [], {}, {}
     for line_id, line_ops in by_line.items():
-        line = session.get_one(OrderLine, line_id)
         jk = job_key(line_id)
         sops = []
+        after: tuple[str, ...] = ()
         for op in line_ops:
+            if op.id in replaced:
+                after = (replaced[op.id],)
+                continue
             frozen = _frozen(op, origin, released)
-            sops.append(sp.Operation(op_key(op.id), jk, _eligible(op, usable), op.setup_family, frozen))
+            sops.append(sp.Operation(op_key(op.id), jk, _eligible(op, usable), op.setup_family,
+                                     frozen, after if not sops else ()))  # fmt: skip
             op_rows[op_key(op.id)] = op.id
-        first = line_ops[0]
-        release = max(0, minutes(origin, first.release_at) or 0)
-        jobs.append(sp.Job(jk, tuple(sops), release, minutes(origin, first.due_at),
-                           TIER_WEIGHT.get(line.tier, 1)))  # fmt: skip
+        first = line_ops[0].id
+        jobs.append(sp.Job(jk, tuple(sops), release[first], due[first], weight[first]))
         line_of_job[jk] = line_id
+    jobs.extend(plates.jobs)
     families = sorted({op.setup_family for op in ops if op.setup_family})
     matrix = {a: {b: changeover(a, b) for b in families} for a in families}
     smachines = [sp.Machine(m.id, machine_windows(m, origin, horizon), name=m.name) for m in machines]
     setups = {m.id: sp.SetupMatrix(m.id, matrix) for m in machines if families}
     problem = sp.Problem(tuple(jobs), tuple(smachines), setups, horizon=horizon, now=0, origin=origin,
                          name=f"shop@{origin.isoformat()}")  # fmt: skip
-    return PlanningProblem(problem, origin, op_rows, line_of_job)
+    return PlanningProblem(problem, origin, op_rows, line_of_job, plates)

@@ -41,6 +41,8 @@ class ShopSnapshot:
 
 _snapshots: dict[str, ShopSnapshot] = {}
 _snapshot_lock = threading.Lock()
+_quotes: dict[tuple[str, str, int, str, str], tuple[float, dict[str, Any]]] = {}
+MAX_CACHED_QUOTES = 4096
 
 
 class Viewer(Protocol):
@@ -132,6 +134,25 @@ def shop_snapshot(session: Session, max_age_s: float = SNAPSHOT_TTL_S) -> ShopSn
     with _snapshot_lock:
         _snapshots[key] = snap
     return snap
+
+
+def cached_quote_json(
+    session: Session, config: configurator.Configuration, quantity: int, tier: str, currency: str
+) -> dict[str, Any]:
+    """`live_quote_json` memoised for SNAPSHOT_TTL_S: a customer nudging a slider, or many
+    asking for the same design, costs one computation. A fresh CAD measurement shows up
+    within the TTL (the page re-asks until the source says "measured")."""
+    key = (str(session.get_bind().engine.url), config.config_hash, quantity, tier, currency)
+    now = time.monotonic()
+    hit = _quotes.get(key)
+    if hit is not None and now - hit[0] < SNAPSHOT_TTL_S:
+        return hit[1]
+    body = live_quote_json(live_quote(session, config, quantity, tier, currency))
+    with _snapshot_lock:
+        if len(_quotes) >= MAX_CACHED_QUOTES:
+            _quotes.clear()
+        _quotes[key] = (now, body)
+    return body
 
 
 def live_quote_json(lq: LiveQuote) -> dict[str, Any]:

@@ -69,11 +69,18 @@ def build_job_order(session: Session, schedule: Schedule, assignment: Any, base_
 
 
 def release_to_floor(session: Session, schedule: Schedule, base_url: str) -> int:
-    """One job-order outbox row per assignment not already sent unchanged; returns rows added."""
+    """One job-order outbox row per assignment (one per plate for batched parts), skipping any
+    already sent unchanged; returns the rows added."""
     machines = {m.id: m for m in session.scalars(select(Machine))}
-    added = 0
+    layouts = (schedule.kpis or {}).get("plates", {}).get("layouts", {})
+    added, seen_plates = 0, set()
     for a in schedule.assignments:
+        if a.plate_key in seen_plates:
+            continue
         job = build_job_order(session, schedule, a, base_url)
+        if a.plate_key:
+            seen_plates.add(a.plate_key)
+            job = _as_plate(session, schedule, a.plate_key, job, layouts.get(a.plate_key, []))
         key = f"jo:{job.job_order_id}:{a.machine_id}:{a.start.isoformat()}"
         exists = session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
         if exists is None:
@@ -82,6 +89,22 @@ def release_to_floor(session: Session, schedule: Schedule, base_url: str) -> int
                         payload={"action": "deliver", "job": to_json(job)})  # fmt: skip
             added += 1
     return added
+
+
+def _as_plate(session: Session, schedule: Schedule, plate_key: str, job: JobOrder,
+              layout: list[dict[str, Any]]) -> JobOrder:  # fmt: skip
+    """The plate's job order: every member's quantity, and the bed map of which part is whose."""
+    from dataclasses import replace
+
+    from mes_bridge.packets import PlatePart
+
+    members = [x for x in schedule.assignments if x.plate_key == plate_key]
+    qty = sum(session.get_one(Operation, x.operation_id).quantity for x in members)
+    parts = tuple(PlatePart(str(p["order_line_id"]), float(p["x_mm"]), float(p["y_mm"]),  # type: ignore[arg-type]
+                            float(p["w_mm"]), float(p["h_mm"]), str(p["part"]))  # type: ignore[arg-type]
+                  for p in layout)  # fmt: skip
+    return replace(job, quantity=qty, plate=parts,
+                   description=f"plate {plate_key}: {len(members)} order lines, {qty} parts")
 
 
 def request_start(session: Session, job: str, machine_id: str, transport: str) -> OutboxMessage:

@@ -26,6 +26,7 @@ from orders.models import (
     Operation,
     OperationStatus,
     OrderLine,
+    OutboxMessage,
     Role,
     Schedule,
     ScheduleState,
@@ -46,7 +47,20 @@ class NotYourStation(DomainError):
 
 
 @dataclass(frozen=True)
+class PlateMember:
+    """One order line's parts on a batched plate: scrap is reported per member."""
+
+    job_order_id: str
+    line_id: int
+    order_id: int
+    quantity: int
+    scrapped: int
+
+
+@dataclass(frozen=True)
 class JobCard:
+    """One job order on a station: a single operation, or a whole plate (its first member's id)."""
+
     job_order_id: str
     operation_id: int
     step: str
@@ -58,6 +72,8 @@ class JobCard:
     end: datetime
     order_id: int
     line_id: int
+    plate_key: str | None = None
+    members: tuple[PlateMember, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,10 +110,21 @@ def _cards(session: Session, schedule: Schedule, machine_id: str) -> list[JobCar
         .join(Operation, Operation.id == Assignment.operation_id)
         .join(OrderLine, OrderLine.id == Operation.order_line_id)
         .where(Assignment.schedule_id == schedule.id, Assignment.machine_id == machine_id)
-        .order_by(Assignment.start))  # fmt: skip
-    return [JobCard(job_order_id(op.id, schedule.version), op.id, op.step, op.process, op.quantity,
-                    op.scrapped_qty, op.status.value, a.start, a.end, order_id, op.order_line_id)
-            for a, op, order_id in rows]  # fmt: skip
+        .order_by(Assignment.start, Assignment.operation_id))  # fmt: skip
+    groups: dict[str, list[tuple[Assignment, Operation, int]]] = {}
+    for a, op, order_id in rows:
+        groups.setdefault(a.plate_key or f"op:{op.id}", []).append((a, op, order_id))
+    return [_card(schedule.version, members) for members in groups.values()]
+
+
+def _card(version: int, members: list[tuple[Assignment, Operation, int]]) -> JobCard:
+    """A plate's job order carries its first member's id; floor events on it reach every member."""
+    a, op, order_id = members[0]
+    plate = tuple(PlateMember(job_order_id(o.id, version), o.order_line_id, oid, o.quantity,
+                              o.scrapped_qty) for _, o, oid in members) if a.plate_key else ()  # fmt: skip
+    return JobCard(job_order_id(op.id, version), op.id, op.step, op.process,
+                   sum(o.quantity for _, o, _ in members), sum(o.scrapped_qty for _, o, _ in members),
+                   op.status.value, a.start, a.end, order_id, op.order_line_id, a.plate_key, plate)  # fmt: skip
 
 
 def station_view(session: Session, machine_id: str, upcoming: int = 8) -> StationView:
@@ -178,15 +205,54 @@ def press(session: Session, job: str, action: str, event_id: str, who: StationUs
 
 
 def job_packet(session: Session, job: str, base_url: str) -> tuple[JobOrder, Operation, str]:
-    """The ISA-95 job order for one job, with its QR pointing back at the operator's job page."""
-    from orders.services.shopfloor import build_job_order
-
+    """The job order as the floor received it (plates: with the bed map), its QR pointing at the
+    operator's job page. A plate member's id opens the plate's job order."""
     op, machine_id, plan = machine_of_job(session, job)
     assignment = next(a for a in plan.assignments if a.operation_id == op.id)
-    order = build_job_order(session, plan, assignment, base_url)
-    order = dataclasses.replace(order, order_line_url=f"{base_url}/operator/job/{job}")
+    members = sorted(a.operation_id for a in plan.assignments
+                     if assignment.plate_key and a.plate_key == assignment.plate_key)  # fmt: skip
+    lead = job_order_id(members[0], plan.version) if members else job
+    if members and members[0] != op.id:
+        op = session.get_one(Operation, members[0])
+        assignment = next(a for a in plan.assignments if a.operation_id == op.id)
+    order = _delivered(session, lead) or _built(session, plan, assignment, base_url)
+    order = dataclasses.replace(order, order_line_url=f"{base_url}/operator/job/{lead}")
     return order, op, machine_id
+
+
+def _delivered(session: Session, job: str) -> JobOrder | None:
+    from mes_bridge.packets import from_json
+
+    row = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.idempotency_key.startswith(f"jo:{job}:"))
+        .order_by(OutboxMessage.id.desc()).limit(1)).first()  # fmt: skip
+    return from_json(row.payload["job"]) if row is not None else None
+
+
+def _built(session: Session, plan: Schedule, assignment: Assignment, base_url: str) -> JobOrder:
+    from mes_bridge.packets import PlatePart
+    from orders.services.shopfloor import build_job_order
+
+    order = build_job_order(session, plan, assignment, base_url)
+    if not assignment.plate_key:
+        return order
+    layout = (plan.kpis or {}).get("plates", {}).get("layouts", {}).get(assignment.plate_key, [])
+    parts = tuple(PlatePart(str(p["order_line_id"]), float(p["x_mm"]), float(p["y_mm"]),
+                            float(p["w_mm"]), float(p["h_mm"]), str(p.get("part", "")))
+                  for p in layout)  # fmt: skip
+    qty = sum(session.get_one(Operation, a.operation_id).quantity for a in plan.assignments
+              if a.plate_key == assignment.plate_key)  # fmt: skip
+    return dataclasses.replace(order, quantity=qty, plate=parts)
 
 
 def stations(session: Session) -> list[Machine]:
     return list(session.scalars(select(Machine).order_by(Machine.id)))
+
+
+def card_for(session: Session, job: str) -> JobCard:
+    """The station card (single job or whole plate) a job order id belongs to."""
+    _, machine_id, plan = machine_of_job(session, job)
+    for card in _cards(session, plan, machine_id):
+        if card.job_order_id == job or any(m.job_order_id == job for m in card.members):
+            return card
+    raise NotFound(f"job order {job!r} not found")

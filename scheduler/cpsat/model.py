@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from ortools.sat.python import cp_model
 
-from ..calendar import horizon
+from ..calendars import horizon
 from ..problem import Problem
 from ..schedule import Assignment, Schedule
 from ..validate import with_setups

@@ -83,10 +83,11 @@ def test_metrics_and_findings_feed_pricing(store: LocalArtifactStore) -> None:
 
 def test_part_too_big_for_every_machine_is_a_required_finding(store: LocalArtifactStore) -> None:
     config = make_config("drawer_tray", length=400, width=400, height=30)
-    result = run_pipeline(config, store, make_machines(), use_slicer=False)
+    result = run_pipeline(config, store, make_machines())
     assert result.ok
     codes = {f["code"] for f in result.blocking_findings}
     assert "NO_MACHINE_FIT" in codes
+    assert result.metadata["slicer"] == "analytic"  # no bed to slice it on: estimate instead
 
 
 def test_geometry_failure_is_a_value_and_writes_no_manifest(

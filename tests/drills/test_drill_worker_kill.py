@@ -14,12 +14,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import make_settings
 from factories import make_configuration, make_shop, make_user
 from redis import Redis
-from services import REDIS_URL
 from sqlalchemy import select
 
+from conftest import make_settings
 from orders.context import AppContext
 from orders.lifecycle import Status
 from orders.models import Artifact, JobRecord, JobState, OrderLine
@@ -27,12 +26,12 @@ from orders.outbox import flush_enqueues
 from orders.services.artifacts import store_for
 from orders.services.audit import Actor
 from orders.services.ordering import LineRequest, place_order
-
+from services import REDIS_URL
 
 
 def _worker(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "orders.cli", "worker", "cad"], env=env, cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdout=open(cwd / "worker.log", "ab"), stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
 
 
@@ -89,7 +88,7 @@ def test_kill_9_mid_build_is_retried_and_nothing_half_written_is_served(
             assert path.stat().st_size == art.bytes
     second = _worker(env, tmp_path)
     try:
-        _wait(lambda: record().state == JobState.FINISHED, 300, "the retried build")
+        _wait(lambda: record().state == JobState.FINISHED, 240, "the retried build")
     finally:
         os.killpg(second.pid, signal.SIGTERM)
         second.wait(30)

@@ -65,15 +65,18 @@ class Floor:
         client = self.app.test_client()
         page = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        resp = client.post("/login", data={"csrf_token": token, "email": email, "password": PASSWORD})
+        resp = client.post(
+            "/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
+        )
         assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
         csrf = CSRF.search(client.get("/account").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
         return Staff(client, uid, email, csrf)
 
-    def place(self, qty: int = 2, tier: str = "standard") -> int:
+    def place(self, qty: int = 2, tier: str = "standard", **design: Any) -> int:
+        """One order of one line; `design` overrides enclosure parameters (e.g. colour)."""
         with self.ctx.db.transaction() as s:
             cust = create_user(s, f"c-{uuid.uuid4().hex[:8]}@example.com", PASSWORD, Role.CUSTOMER)
-            cfg = make_configuration(s)
+            cfg = make_configuration(s, **design)
             oid = place_order(s, cust.id, [LineRequest(cfg.id, qty, tier)], uuid.uuid4().hex,
                               Actor("c", cust.id), "PKR").order.id  # fmt: skip
         flush_enqueues(self.ctx)
@@ -93,7 +96,7 @@ class Floor:
             a = s.scalars(select(Assignment).join(Operation, Operation.id == Assignment.operation_id)
                           .where(Assignment.schedule_id == plan.id,
                                  Assignment.machine_id.startswith(machine_prefix))
-                          .order_by(Assignment.start)).first()  # fmt: skip
+                          .order_by(Assignment.start, Assignment.operation_id)).first()  # fmt: skip
             assert a is not None, "no released job on a " + machine_prefix
             return job_order_id(a.operation_id, plan.version), a.machine_id, a.operation_id
 

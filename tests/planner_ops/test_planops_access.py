@@ -4,14 +4,12 @@ operator acts only on their own station, two planners approving at once → one 
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
-from planops_helpers import MakeFloor
+from planops_helpers import PLANNER, MakeFloor
 
 from orders.models import Role, Schedule
 from orders.services.planning import request_plan
-from planops_helpers import PLANNER
 
 STAFF_PREFIXES = ("/planner", "/operator")
 
@@ -59,16 +57,25 @@ def test_operator_acts_only_on_their_own_station(make_floor: MakeFloor) -> None:
     mine = floor.login(Role.OPERATOR, station=machine)
     stranger = floor.login(Role.OPERATOR, station=other)
     nobody = floor.login(Role.OPERATOR)
-    assert mine.client.get("/operator/").headers["Location"].endswith(f"/operator/station/{machine}")
+    assert (
+        mine.client.get("/operator/").headers["Location"].endswith(f"/operator/station/{machine}")
+    )
     for who in (stranger, nobody):
         assert who.client.get(f"/operator/station/{machine}").status_code == 404
         assert who.client.get(f"/operator/job/{job}").status_code == 404
         assert who.post_json(f"/operator/job/{job}/start", {"event_id": "e1"}).status_code == 404
-        assert who.post(f"/operator/station/{machine}/bed-clear", {"check": ["a", "b"]}).status_code == 404
-    assert mine.post_json(f"/operator/job/{job}/start", {"event_id": "e1"}).json["code"] == "applied"
+        assert (
+            who.post(f"/operator/station/{machine}/bed-clear", {"check": ["a", "b"]}).status_code
+            == 404
+        )
+    assert (
+        mine.post_json(f"/operator/job/{job}/start", {"event_id": "e1"}).json["code"] == "applied"
+    )
     admin = floor.login(Role.ADMIN)
     assert admin.client.get(f"/operator/station/{other}").status_code == 200
-    assert admin.post_json(f"/operator/job/{job}/pause", {"event_id": "e2"}).json["code"] == "applied"
+    assert (
+        admin.post_json(f"/operator/job/{job}/pause", {"event_id": "e2"}).json["code"] == "applied"
+    )
 
 
 def test_bad_input_is_refused_with_the_field(make_floor: MakeFloor) -> None:
@@ -93,7 +100,9 @@ def test_bad_input_is_refused_with_the_field(make_floor: MakeFloor) -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_two_planners_approving_at_once_one_wins_other_409(make_floor: MakeFloor, backend: str) -> None:
+def test_two_planners_approving_at_once_one_wins_other_409(
+    make_floor: MakeFloor, backend: str
+) -> None:
     floor = make_floor(backend)
     floor.place(2)
     a = request_plan(floor.ctx, "due_dates", 3, 14, PLANNER)
@@ -107,7 +116,9 @@ def test_two_planners_approving_at_once_one_wins_other_409(make_floor: MakeFloor
         resp = who.post_json(f"/planner/schedules/{sid}/approve")
         answers[sid] = (resp.status_code, resp.json)
 
-    threads = [threading.Thread(target=go, args=(p, sid)) for p, sid in zip(planners, (a, b), strict=True)]
+    threads = [
+        threading.Thread(target=go, args=(p, sid)) for p, sid in zip(planners, (a, b), strict=True)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -115,9 +126,13 @@ def test_two_planners_approving_at_once_one_wins_other_409(make_floor: MakeFloor
     codes = sorted(code for code, _ in answers.values())
     assert codes == [200, 409], answers
     loser = next(body for code, body in answers.values() if code == 409)
-    assert loser["error"]["code"] == "stale_version" and "approved first" in loser["error"]["message"]
+    assert (
+        loser["error"]["code"] == "stale_version" and "approved first" in loser["error"]["message"]
+    )
     html = planners[0].post(f"/planner/schedules/{a if answers[a][0] == 409 else b}/approve")
     assert html.status_code == 409 and "approved first" in html.get_data(as_text=True)
     with floor.ctx.db.sessions() as s:
-        assert sorted(s.get_one(Schedule, i).state.value for i in (a, b)) == ["approved", "proposed"]
-    _ = uuid
+        assert sorted(s.get_one(Schedule, i).state.value for i in (a, b)) == [
+            "approved",
+            "proposed",
+        ]

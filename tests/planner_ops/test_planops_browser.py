@@ -22,11 +22,11 @@ import pytest
 from planops_helpers import PASSWORD, Floor, MakeFloor
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from redis import Redis
-from services import REDIS_URL
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from orders.models import Operation, OrderLine, Role, User
+from services import REDIS_URL
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -118,7 +118,9 @@ def _wait_for_operations(floor: Floor, n_lines: int, timeout: float = 240) -> No
     raise AssertionError("the CAD worker did not produce operations in time (see worker.log)")
 
 
-def test_planner_and_operator_path_in_a_real_browser(live: tuple[Floor, str], browser: Browser) -> None:
+def test_planner_and_operator_path_in_a_real_browser(
+    live: tuple[Floor, str], browser: Browser
+) -> None:
     floor, base = live
     oid = floor.place(2, "express")
     _wait_for_operations(floor, 1)
@@ -151,7 +153,9 @@ def test_planner_and_operator_path_in_a_real_browser(live: tuple[Floor, str], br
     operator.screenshot(path=str(SHOTS / "3-station.png"), full_page=True)
     card.locator("button[data-action=start]").click()
     expect(operator.locator(f"#job-{job}")).to_have_attribute("data-status", "running")
-    expect(planner.locator(f"#order-{oid} li[data-status=in_production]").first).to_be_visible(timeout=10_000)
+    expect(planner.locator(f"#order-{oid} li[data-status=in_production]").first).to_be_visible(
+        timeout=10_000
+    )
     operator.locator(f"#job-{job} button[data-action=complete]").click()
     expect(operator.locator(f"#job-{job}")).to_have_count(0)
     operator.goto(f"{base}/operator/job/{job}")  # what scanning the traveler's QR opens

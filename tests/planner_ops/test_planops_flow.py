@@ -27,8 +27,12 @@ def test_planner_proposes_sees_gantt_kpis_and_releases(make_floor: MakeFloor) ->
     planner = floor.login(Role.PLANNER)
     board = planner.client.get("/planner/").get_data(as_text=True)
     assert f'id="order-{oid}"' in board and 'data-state="cad_ready"' in board
-    assert f'id="order-{oid}"' in planner.client.get("/planner/board?state=cad_ready").get_data(as_text=True)
-    assert f'id="order-{oid}"' not in planner.client.get("/planner/board?state=shipped").get_data(as_text=True)
+    assert f'id="order-{oid}"' in planner.client.get("/planner/board?state=cad_ready").get_data(
+        as_text=True
+    )
+    assert f'id="order-{oid}"' not in planner.client.get("/planner/board?state=shipped").get_data(
+        as_text=True
+    )
 
     resp = planner.post("/planner/propose", {"objective": "due_dates", "time_limit_s": "3",
                                              "horizon_days": "14"})  # fmt: skip
@@ -78,7 +82,10 @@ def test_operator_buttons_go_through_intake_and_are_idempotent(make_floor: MakeF
             Event.entity_type == "floor_event", Event.to_state == "started"))  # fmt: skip
         assert started == 1
         assert s.get_one(Operation, op_id).status.value == "running"
-    assert op.post_json(f"/operator/job/{job}/complete", {"event_id": uuid.uuid4().hex}).json["code"] == "applied"
+    assert (
+        op.post_json(f"/operator/job/{job}/complete", {"event_id": uuid.uuid4().hex}).json["code"]
+        == "applied"
+    )
     scrap = op.post_json(f"/operator/job/{job}/scrap", {"event_id": uuid.uuid4().hex, "qty": "1",
                                                        "reason": "warped corner"})  # fmt: skip
     assert scrap.status_code == 200, scrap.json
@@ -96,10 +103,12 @@ def test_operator_buttons_go_through_intake_and_are_idempotent(make_floor: MakeF
 def test_bed_clear_is_required_before_the_next_print(make_floor: MakeFloor) -> None:
     floor = make_floor()
     with floor.ctx.db.transaction() as s:  # one printer up, so both prints queue on it
-        for m in s.scalars(select(Machine).where(Machine.process == "fdm", Machine.id != "fdm-mk4-01")):
+        for m in s.scalars(
+            select(Machine).where(Machine.process == "fdm", Machine.id != "fdm-mk4-01")
+        ):
             m.state = MachineState.DOWN
-    floor.place(1)
-    floor.place(1)
+    floor.place(1, colour="white")
+    floor.place(1, colour="black")  # another colour: not batched onto the same plate
     floor.release_plan()
     admin = floor.login(Role.ADMIN)
     with floor.ctx.db.sessions() as s:
@@ -110,20 +119,74 @@ def test_bed_clear_is_required_before_the_next_print(make_floor: MakeFloor) -> N
                                   Assignment.machine_id == "fdm-mk4-01")
                            .order_by(Assignment.start)).all()  # fmt: skip
         version = plan.version
-    assert len(prints) == 2
+    assert len(prints) == 2 and len(set(prints)) == 2, prints
     ja, jb = (f"JO-{op}-v{version}" for op in prints)
     for kind in ("start", "complete"):
-        assert admin.post_json(f"/operator/job/{ja}/{kind}", {"event_id": uuid.uuid4().hex}).status_code == 200
+        assert (
+            admin.post_json(
+                f"/operator/job/{ja}/{kind}", {"event_id": uuid.uuid4().hex}
+            ).status_code
+            == 200
+        )
     blocked = admin.post_json(f"/operator/job/{jb}/start", {"event_id": uuid.uuid4().hex})
-    assert blocked.status_code == 409 and blocked.json["error"]["code"] == "bed_not_clear"
+    assert blocked.status_code == 409, (blocked.json, ja, jb)
+    assert blocked.json["error"]["code"] == "bed_not_clear", (blocked.json, ja, jb)
     page = admin.client.get("/operator/station/fdm-mk4-01").get_data(as_text=True)
     assert 'id="bed-clear"' in page
     half = admin.post("/operator/station/fdm-mk4-01/bed-clear", {"check": ["bed clear"]})
     assert half.status_code == 303
-    assert admin.post_json(f"/operator/job/{jb}/start", {"event_id": uuid.uuid4().hex}).status_code == 409
+    assert (
+        admin.post_json(f"/operator/job/{jb}/start", {"event_id": uuid.uuid4().hex}).status_code
+        == 409
+    )
     ok = admin.post("/operator/station/fdm-mk4-01/bed-clear",
                     {"check": ["bed clear", "last print passed QC"]})  # fmt: skip
     assert ok.status_code == 303
-    assert 'id="bed-clear"' not in admin.client.get("/operator/station/fdm-mk4-01").get_data(as_text=True)
+    assert 'id="bed-clear"' not in admin.client.get("/operator/station/fdm-mk4-01").get_data(
+        as_text=True
+    )
     started = admin.post_json(f"/operator/job/{jb}/start", {"event_id": uuid.uuid4().hex})
     assert started.status_code == 200 and started.json["code"] == "applied"
+
+
+def test_a_batched_plate_is_one_job_with_a_bed_map_and_per_line_scrap(
+    make_floor: MakeFloor,
+) -> None:
+    floor = make_floor()
+    with floor.ctx.db.transaction() as s:  # one printer up, same colour: the parts share a plate
+        for m in s.scalars(
+            select(Machine).where(Machine.process == "fdm", Machine.id != "fdm-mk4-01")
+        ):
+            m.state = MachineState.DOWN
+    first, second = floor.place(1), floor.place(1)
+    sid, version = floor.release_plan()
+    planner = floor.login(Role.PLANNER)
+    assert 'id="plates"' in planner.client.get(f"/planner/schedules/{sid}").get_data(as_text=True)
+    with floor.ctx.db.sessions() as s:
+        members = s.scalars(select(Assignment).where(Assignment.schedule_id == sid,
+                                                     Assignment.plate_key.is_not(None))
+                            .order_by(Assignment.operation_id)).all()  # fmt: skip
+        assert len(members) == 2, "the two prints were batched"
+        lead, other = (f"JO-{a.operation_id}-v{version}" for a in members)
+        other_op = members[1].operation_id
+    op = floor.login(Role.OPERATOR, station="fdm-mk4-01")
+    station = op.client.get("/operator/station/fdm-mk4-01").get_data(as_text=True)
+    assert "plate of 2 lines" in station and f'id="job-{lead}"' in station
+    assert f'id="job-{other}"' not in station
+    job = op.client.get(f"/operator/job/{other}").get_data(as_text=True)  # a member opens the plate
+    assert f'<h1 id="job-title">{lead}</h1>' in job and 'id="bed-layout"' in job
+    assert job.count("<rect") >= 3  # the bed and two parts
+    assert (
+        op.post_json(f"/operator/job/{lead}/start", {"event_id": uuid.uuid4().hex}).status_code
+        == 200
+    )
+    with floor.ctx.db.sessions() as s:
+        statuses = {s.get_one(Operation, a.operation_id).status.value for a in members}
+        assert statuses == {"running"}, "a plate starts as one job"
+    scrap = op.post_json(f"/operator/job/{lead}/scrap", {"event_id": uuid.uuid4().hex, "qty": "1",
+                                                        "reason": "spaghetti", "member": other})  # fmt: skip
+    assert scrap.status_code == 200, scrap.json
+    with floor.ctx.db.sessions() as s:
+        assert s.get_one(Operation, other_op).scrapped_qty == 1
+        remake = s.scalars(select(OrderLine).where(OrderLine.parent_line_id.is_not(None))).one()
+        assert remake.order_id == second and remake.order_id != first

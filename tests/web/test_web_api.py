@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webshop_helpers import ENCLOSURE, MakeShop, csrf_of
+from webshop_helpers import ENCLOSURE, MakeShop, csrf_of, shop_fixture  # noqa: F401  (the make_shop fixture)
 
 RESIN_TOO_BIG = ENCLOSURE | {"inner_length": 250, "process": "resin", "material": "resin"}
 

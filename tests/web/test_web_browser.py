@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
-from webshop_helpers import MakeShop, WebShop
+from webshop_helpers import MakeShop, WebShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -103,3 +103,8 @@ def test_new_customer_signs_up_configures_orders_and_follows(
     expect(page.locator('[data-status="placed"]')).to_have_class("done")
     expect(page.locator("#order-status")).to_contain_text("placed")
     page.screenshot(path=str(SHOTS / "5-tracking.png"), full_page=True)
+    page.goto(f"{base}/")  # the default enclosure was built above: its drawn thumbnail shows
+    thumb = page.locator('[data-family="enclosure"] img')
+    expect(thumb).to_have_js_property("complete", True)
+    assert thumb.evaluate("img => img.naturalWidth") > 0
+    page.screenshot(path=str(SHOTS / "6-catalogue.png"), full_page=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 
-from webshop_helpers import ENCLOSURE, MakeShop
+from webshop_helpers import ENCLOSURE, MakeShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 
 
 def test_preview_builds_and_serves_the_glb_and_then_prices_measured(make_shop: MakeShop) -> None:
     shop = make_shop()
     alice = shop.shopper()
-    config_id = shop.save_design(alice, ENCLOSURE | {"inner_height": 31})
+    anon = shop.app.test_client()
+    assert anon.get("/catalogue/enclosure/thumbnail.svg").status_code == 302  # category icon
+    config_id = shop.save_design(alice, ENCLOSURE)  # the family's default design
     assert alice.api("GET", f"/api/configurations/{config_id}/preview").json["state"] == "none"
     resp = alice.api("POST", f"/api/configurations/{config_id}/preview")
     assert resp.status_code == 202
@@ -28,6 +30,8 @@ def test_preview_builds_and_serves_the_glb_and_then_prices_measured(make_shop: M
     assert glb.mimetype == "model/gltf-binary"
     again = alice.api("POST", f"/api/configurations/{config_id}/preview")
     assert again.json["state"] == "ready"  # cached: no second build
-    quote = alice.api("POST", "/api/quote", {"family": "enclosure",
-                                             "params": ENCLOSURE | {"inner_height": 31}})  # fmt: skip
+    quote = alice.api("POST", "/api/quote", {"family": "enclosure", "params": ENCLOSURE})
     assert quote.json["source"] == "measured"
+    thumb = anon.get("/catalogue/enclosure/thumbnail.svg")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/svg+xml"
+    assert thumb.data.startswith(b"<svg") and thumb.data.count(b"<polygon") > 50

@@ -15,7 +15,7 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from webshop_helpers import MakeShop
+from webshop_helpers import MakeShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "web" / "schemathesis-cases.json"
 EXAMPLES = 60

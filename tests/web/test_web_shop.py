@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from webshop_helpers import ENCLOSURE, MakeShop, Shopper
+from webshop_helpers import ENCLOSURE, MakeShop, Shopper, shop_fixture  # noqa: F401  (the make_shop fixture)
 
 
 def _form(params: dict[str, object], action: str = "quote", qty: int = 1) -> dict[str, str]:

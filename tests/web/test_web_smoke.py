@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webshop_helpers import ENCLOSURE, MakeShop
+from webshop_helpers import ENCLOSURE, MakeShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 
 
 def test_customer_goes_from_quote_to_tracked_order(make_shop: MakeShop) -> None:

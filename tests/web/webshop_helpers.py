@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -91,8 +92,13 @@ def settings_for(root: Path, database_url: str, **extra: Any) -> Settings:
     return Settings(**{**values, **extra})
 
 
-def shop_factory(db_factory: Any, tmp_path: Path) -> Iterator[MakeShop]:
-    """Factory: a seeded shop app on a fresh database of the given backend."""
+@pytest.fixture(name="make_shop")
+def shop_fixture(db_factory: Any, tmp_path: Path) -> Iterator[MakeShop]:
+    """Factory: a seeded shop app on a fresh database of the given backend.
+
+    Test modules import `shop_fixture` (pytest registers it as `make_shop`) (no conftest.py here: a second module named
+    `conftest` on sys.path would shadow tests/conftest.py for `from conftest import ...`).
+    """
     made: list[AppContext] = []
 
     def make(backend: str = "sqlite", limits: dict[str, tuple[int, int]] | None = None,

@@ -15,11 +15,11 @@ from orders.services.audit import Actor
 from orders.services.catalog import validate_or_raise
 from orders.services.ordering import LineRequest, place_order
 from orders.services.shop_designs import (
+    cached_quote_json,
     check_quantity_tier,
     design_params,
     get_design,
     live_quote,
-    live_quote_json,
     save_design,
 )
 from orders.services.shop_tracking import list_orders, track_order, tracking_json
@@ -84,8 +84,7 @@ def quote() -> Response:
     config, qty, tier = _quote_request()
     ctx = hunar()
     with ctx.db.sessions() as s:
-        lq = live_quote(s, config, qty, tier, ctx.settings.currency)
-    return jsonify(live_quote_json(lq))
+        return jsonify(cached_quote_json(s, config, qty, tier, ctx.settings.currency))
 
 
 @bp.post("/promise")
@@ -93,8 +92,7 @@ def promise() -> Response:
     config, qty, tier = _quote_request()
     ctx = hunar()
     with ctx.db.sessions() as s:
-        lq = live_quote(s, config, qty, tier, ctx.settings.currency)
-    body = live_quote_json(lq)
+        body = cached_quote_json(s, config, qty, tier, ctx.settings.currency)
     return jsonify({"quantity": qty, "tier": tier, "promise": body["promise"],
                     "feasibility": body["feasibility"], "orderable": body["orderable"]})  # fmt: skip
 

@@ -26,7 +26,7 @@ from flask_login import current_user
 
 from mes_bridge.traveler import render_html
 from orders.errors import DomainError, NotFound
-from orders.models import Role
+from orders.models import Machine, Role
 from orders.services import station as st
 from orders.services.planner_views import change_stamp
 from web.auth import hunar
@@ -94,8 +94,10 @@ def job(job_order_id: str) -> str:
     with hunar().db.sessions() as s:
         order, op, machine_id = st.job_packet(s, job_order_id[:64], _base_url())
         _own_station(s, machine_id)
+        machine = s.get_one(Machine, machine_id)
         return render_template("operator/job.html", job=order, op=op, machine_id=machine_id,
-                               token=uuid.uuid4().hex,
+                               token=uuid.uuid4().hex, c=st.card_for(s, order.job_order_id),
+                               bed_w=machine.build_x_mm or 250, bed_h=machine.build_y_mm or 210,
                                bed_clear_needed=st.bed_clear_needed(s, machine_id))  # fmt: skip
 
 
@@ -119,6 +121,9 @@ def press(job_order_id: str, action: str) -> Response | tuple[Response, int]:
         return _answer(job_order_id, "invalid", "event_id is required (reload the page)", None)
     if action == "scrap" and qty is None:
         return _answer(job_order_id, "invalid", "qty: scrap needs a whole number ≥ 1", None)
+    member = form.get("member", "").strip()[:64]
+    if action == "scrap" and member:  # a plate: scrap is booked on the member order line
+        job_order_id = member
     try:
         with hunar().db.transaction() as s:
             result = st.press(s, job_order_id[:64], action, event_id, _me(s), qty,

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from orders.errors import DomainError
 from orders.models import ApiToken, Role, User
-from orders.services.accounts import create_user, issue_token, verify_password
+from orders.services.accounts import create_user, hash_password, issue_token, verify_password
 from web.auth import SessionUser, hunar
 from web.ratelimit import limited
 from web.shop import bp
@@ -57,6 +57,8 @@ def login() -> Response | str | tuple[str, int]:
     password = request.form.get("password", "")[:1024]
     with hunar().db.sessions() as s:
         user = s.scalar(select(User).where(User.email == email))
+        if user is None:
+            hash_password(password)  # same work as a real check: no e-mail probing by timing
         ok = user is not None and user.active and verify_password(user, password)
         snapshot = SessionUser.of(user) if ok and user is not None else None
     if snapshot is None:

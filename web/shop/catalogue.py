@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
 import configurator
 from configurator.errors import UnknownFamilyError
@@ -32,6 +41,7 @@ from web.shop.forms import (
     filter_families,
     read_form_params,
 )
+from web.shop.thumbnails import thumbnail_svg
 
 
 @bp.get("/")
@@ -48,6 +58,18 @@ def _family(key: str) -> configurator.Family:
         return configurator.get_family(key)
     except UnknownFamilyError:
         abort(404, description=f"there is no product called '{key[:40]}'")
+
+
+@bp.get("/catalogue/<key>/thumbnail.svg")
+def thumbnail(key: str) -> Response:
+    """The default design drawn from its preview; the category icon until one is built."""
+    family = _family(key)
+    svg = thumbnail_svg(hunar(), family)
+    if svg is None:
+        resp = redirect(url_for("static", filename=f"img/{family.category}.svg"))
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=300"})
 
 
 @bp.get("/shop/<key>")

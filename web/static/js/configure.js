@@ -178,10 +178,16 @@
     viewer.dataset.configurationId = saved.data.id;
     renderFindings(st.data.findings || []);
     setProgress(1, st.data.state === "ready" ? "Preview up to date." : "Preview pending.");
+    if (st.data.state === "ready") remeasure(mine, 0);
+  }
+
+  // CAD has measured the part: re-price from the real geometry (quotes are cached for up
+  // to 5 s on the server, so ask a few times until the source says "measured").
+  async function remeasure(mine, attempt) {
     const source = document.getElementById("quote-source");
-    if (st.data.state === "ready" && source && source.dataset.source === "analytic") {
-      update(false); // CAD has measured the part: re-price from the real geometry
-    }
+    if (mine !== previewSeq || !source || source.dataset.source !== "analytic" || attempt > 4) return;
+    await update(false);
+    setTimeout(() => remeasure(mine, attempt + 1), 2000);
   }
 
   function schedule() {

@@ -34,6 +34,7 @@
     }
 
     function render(payload) {
+      const t0 = performance.now();
       data = payload;
       groups.clear();
       groups.add(payload.lanes.map((l) => ({ id: l.id, content: l.name + (l.state === "down" ? " (down)" : ""),
@@ -43,8 +44,11 @@
       const ops = payload.items.filter((i) => i.kind === "op").length;
       document.getElementById("gantt-empty").hidden = ops > 0;
       if (!timeline) {
+        const from = Date.parse(payload.origin);
+        // Open on the first day: vis-timeline only lays out what is in view, so a week-long
+        // plan of 2,000 operations paints quickly; "Whole plan" zooms out on demand.
         timeline = new vis.Timeline(box, items, groups, {
-          stack: false, orientation: "top", zoomMin: 3600 * 1000, zoomMax: 60 * DAY,
+          start: from, end: from + DAY, stack: false, orientation: "top", zoomMin: 3600 * 1000, zoomMax: 60 * DAY,
           margin: { item: 2 }, groupHeightMode: "fixed", verticalScroll: true, maxHeight: 640,
           selectable: true, showCurrentTime: true,
         });
@@ -53,9 +57,11 @@
           const pin = document.getElementById("pin-op");
           if (it && it.op_id && pin) pin.value = it.op_id;
         });
-        zoom("day");
+        box.dataset.zoom = "day";
       }
       box.dataset.ops = String(ops);
+      box.dataset.renderMs = String(Math.round(performance.now() - t0));
+      if (!box.dataset.paintedMs) box.dataset.paintedMs = String(Math.round(performance.now()));
       box.dataset.ready = "true";
     }
 
@@ -69,7 +75,13 @@
     }
 
     document.querySelectorAll("[data-zoom]").forEach((b) => b.addEventListener("click", () => zoom(b.dataset.zoom)));
-    poll();
+    const inline = document.getElementById("gantt-data");
+    if (inline) {
+      etag = box.dataset.etag || null;
+      render(JSON.parse(inline.textContent));
+    } else {
+      poll();
+    }
     setInterval(() => { if (!document.hidden) poll(); }, 2000);
   }
 

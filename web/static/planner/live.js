@@ -56,7 +56,8 @@
   function start() {
     wire(document);
     const live = Array.from(document.querySelectorAll("[data-live]"));
-    live.forEach((el) => refresh(el));
+    // A fragment rendered with the page carries its ETag: poll from there, no refetch at load.
+    live.forEach((el) => { if (el.dataset.etag) etags.set(el, el.dataset.etag); else refresh(el); });
     setInterval(() => {
       if (document.hidden) return;
       live.forEach((el) => refresh(el));

@@ -1,0 +1,53 @@
+"""Plate batching in planning: small prints of one material and colour share a plate, each part
+stays traceable to its line, the plate is one job order, and one start starts every part."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from factories import make_configuration, make_shop, make_user
+from sqlalchemy import select
+
+from mes_bridge.intake import StatusEvent
+from orders.context import AppContext
+from orders.models import Operation, OperationStatus, OutboxMessage, Schedule
+from orders.outbox import flush_enqueues
+from orders.services.audit import Actor
+from orders.services.floor import apply_event
+from orders.services.ordering import LineRequest, place_order
+from orders.services.planning import approve, release, request_plan
+
+P = Actor("planner")
+
+
+def test_small_parts_share_a_plate_and_start_together(ctx: AppContext) -> None:
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        user = make_user(s)
+        designs = [make_configuration(s, "spur_gear", teeth=t).id for t in (14, 16, 18)]
+        for i, cfg in enumerate(designs):
+            place_order(s, user.id, [LineRequest(cfg, 2)], f"k{i}", Actor("c", user.id), "PKR")
+    flush_enqueues(ctx)
+    sid = request_plan(ctx, "changeovers", 5, 14, P)
+    with ctx.db.transaction() as s:
+        row = s.get_one(Schedule, sid)
+        plates = row.kpis["plates"]
+        assert plates["count"] >= 1 and plates["setups_saved"] >= 1, plates
+        layout = next(iter(plates["layouts"].values()))
+        assert len({p["order_line_id"] for p in layout}) >= 2, "parts of several lines on one plate"
+        plated = [a for a in row.assignments if a.plate_key]
+        assert len({(a.machine_id, a.start, a.end) for a in plated}) == plates["count"]
+        approve(s, sid, P)
+        version = release(s, sid, P).version
+        key = plated[0].plate_key
+        members = sorted(a.operation_id for a in row.assignments if a.plate_key == key)
+        orders = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "job_order")).all()
+        plate_orders = [m for m in orders if m.payload["job"]["plate"]]
+        assert len(plate_orders) == plates["count"]
+        assert {p["order_line_id"] for p in plate_orders[0].payload["job"]["plate"]}
+        jo = f"JO-{members[0]}-v{version}"
+        started = StatusEvent(job_order_id=jo, kind="started", at=datetime.now(UTC),
+                              event_id=str(uuid.uuid4()), source="button")  # fmt: skip
+        assert apply_event(s, started).ok
+        assert {s.get_one(Operation, i).status for i in members} == {OperationStatus.RUNNING}
