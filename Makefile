@@ -53,6 +53,9 @@ test: install system-deps peers
 lint: install
 	$(VENV)/bin/ruff check .
 
+demo: install system-deps peers
+	$(VENV)/bin/hunar demo
+
 check-compose:
 	docker-compose -f docker-compose.yml config -q
 

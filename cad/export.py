@@ -188,16 +188,43 @@ def section(shape: cq.Shape, z: float | None = None) -> cq.Workplane:
     return cq.Workplane("XY").add(faces)
 
 
-def export_dxf(profile: cq.Workplane, path: Path) -> None:
-    """DXF (R2010, mm) of a 2D profile; every contour must come out closed."""
+def engraving(shape: cq.Shape, depth_probe_mm: float = 0.05) -> cq.Workplane | None:
+    """Outlines engraved into the top face: mid-height profile minus the profile just under
+    the top (text pockets), or None when nothing is engraved."""
+    bb = fast_bbox(shape)
+    mid = _flat(section(shape)).vals()
+    top = _flat(section(shape, bb.zmax - depth_probe_mm)).vals()
     try:
-        cq.exporters.export(profile, str(path), "DXF")
+        diff = cq.Compound.makeCompound(mid).cut(cq.Compound.makeCompound(top))
+    except Exception as exc:
+        raise ExportError(f"engraving outline failed: {exc}") from exc
+    faces = [f for f in diff.Faces() if f.Area() > 1e-3]
+    return cq.Workplane("XY").add(faces) if faces else None
+
+
+def export_dxf(profile: cq.Workplane, path: Path, engrave: cq.Workplane | None = None) -> None:
+    """DXF (R2013, mm): the cut profile on layer CUT, engraving outlines on layer ENGRAVE.
+
+    Every contour must come out closed, or the laser software cannot follow it.
+    """
+    from cadquery.occ_impl.exporters.dxf import DxfDocument
+
+    try:
+        doc = DxfDocument().add_layer("CUT", color=1).add_shape(_flat(profile), "CUT")
+        if engrave is not None:
+            doc = doc.add_layer("ENGRAVE", color=5).add_shape(_flat(engrave), "ENGRAVE")
+        doc.document.saveas(str(path))
     except Exception as exc:
         raise ExportError(f"DXF export failed: {exc}") from exc
     _check_written(Path(path), "DXF")
     open_ends = dxf_open_endpoints(Path(path))
     if open_ends:
         raise ExportError(f"DXF has {len(open_ends)} open contour ends, e.g. {open_ends[0]}")
+
+
+def _flat(wp: cq.Workplane) -> cq.Workplane:
+    """Faces moved to z=0 (the DXF exporter drops z, but keep the document planar)."""
+    return cq.Workplane("XY").add([f.translate(cq.Vector(0, 0, -f.Center().z)) for f in wp.vals()])
 
 
 def export_svg(dxf_path: Path, path: Path) -> None:

@@ -182,8 +182,10 @@ def _export_all(shape: Any, mesh: Any, process: str, work: Path, run: _Run) -> N
         ex.export_3mf(mesh, work / "part.3mf")
         run.put("3mf", work / "part.3mf")
     if process == "laser":
-        ex.export_dxf(ex.section(shape), work / "profile.dxf")
-        run.put("dxf", work / "profile.dxf", {"units": "mm"})
+        engrave = ex.engraving(shape)
+        ex.export_dxf(ex.section(shape), work / "profile.dxf", engrave)
+        layers = ["CUT", "ENGRAVE"] if engrave is not None else ["CUT"]
+        run.put("dxf", work / "profile.dxf", {"units": "mm", "layers": layers})
         ex.export_svg(work / "profile.dxf", work / "profile.svg")
         run.put("svg", work / "profile.svg", {"units": "mm"})
 

@@ -138,6 +138,37 @@ def intake() -> None:
         listener.stop()
 
 
+@main.command()
+@click.option("--customers", default=40, show_default=True)
+@click.option("--lines", default=120, show_default=True)
+@click.option("--plan-seconds", default=20.0, show_default=True, help="Solver time limit.")
+@click.option("--seed", default=7, show_default=True)
+def demo(customers: int, lines: int, plan_seconds: float, seed: int) -> None:
+    """Tell the whole story: customers, CAD, plan with plates, release, operators, breakdown."""
+    from contextlib import contextmanager
+
+    from orders import migrate
+    from orders.context import AppContext
+    from orders.demo import run_demo
+
+    settings = load_settings()
+    if not settings.redis_url:
+        settings.inprocess_jobs = "sync"  # no workers: run each job right here, in order
+    if not settings.database_url:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.resolved_database_url())
+    ctx = AppContext.from_settings(settings)
+
+    @contextmanager
+    def progress(label: str, total: int):  # type: ignore[no-untyped-def]
+        with click.progressbar(length=total, label=label) as bar:
+            yield bar
+
+    _, path = run_demo(ctx, progress, click.echo, customers=customers, lines=lines, seed=seed,
+                       plan_seconds=plan_seconds, workdir=settings.var_dir / "demo")  # fmt: skip
+    click.echo(f"HTML report: {path}")
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     inprocess_jobs: Literal["sync", "thread"] = Field(
         default="thread", description="Without Redis: run jobs in a background thread or inline."
     )
+    octoprint_bin: Path = Field(
+        default=Path(".venv-octoprint/bin/octoprint"), description="Virtual printer for the demo."
+    )
     cad_job_timeout_s: int = 120
     plan_job_timeout_s: int = 600
 

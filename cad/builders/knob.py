@@ -26,32 +26,42 @@ def _grip(v: Mapping[str, Any]) -> tuple[int, float]:
     return 0, 0.0
 
 
-def _bore(v: Mapping[str, Any]) -> cq.Workplane:
-    """Shaft bore from z=-1 to shaft_depth; with a D flat the solid side is at +X."""
+def _bore(v: Mapping[str, Any]) -> cq.Solid:
+    """Shaft bore from z=-1 to shaft_depth; with a D flat the solid side is at +X.
+
+    Drawn as a 2D profile (arc + flat) and extruded: no boolean needed for the D.
+    """
     r, depth = v["shaft_diameter"] / 2, v["shaft_depth"]
-    bore = cq.Workplane("XY", origin=(0, 0, -1)).circle(r).extrude(depth + 1)
     if v["d_flat"]:
-        flat = v["flat_offset"]
-        keep = cq.Workplane("XY", origin=(0, 0, -2)).center((flat - r - 1) / 2, 0)
-        bore = bore.intersect(keep.rect(flat + r + 1, 2 * r + 2).extrude(depth + 3))
-    return bore
+        f = v["flat_offset"]
+        h = math.sqrt(r * r - f * f)
+        edges = [
+            cq.Edge.makeLine(cq.Vector(f, -h, 0), cq.Vector(f, h, 0)),
+            cq.Edge.makeThreePointArc(cq.Vector(f, h, 0), cq.Vector(-r, 0, 0), cq.Vector(f, -h, 0)),
+        ]
+        wire = cq.Wire.assembleEdges(edges)
+    else:
+        wire = cq.Wire.makeCircle(r, cq.Vector(0, 0, 0), cq.Vector(0, 0, 1))
+    face = cq.Face.makeFromWires(wire).translate(cq.Vector(0, 0, -1))
+    return cq.Solid.extrudeLinear(face, cq.Vector(0, 0, depth + 1))
 
 
-def build_knob(v: Mapping[str, Any]) -> cq.Workplane:
-    """Fillet the top edge first (on a plain cylinder it always succeeds), then cut."""
+def build_knob(v: Mapping[str, Any]) -> cq.Shape:
+    """Fillet the top edge of a plain cylinder (always succeeds), then ONE cut with every
+    tool (flutes, bore, pointer groove): a single boolean is much faster than one per tool."""
     d, h = v["diameter"], v["height"]
     body = cq.Workplane("XY").circle(d / 2).extrude(h)
     if v["top_fillet"] > 0:
         body = body.faces(">Z").edges().fillet(v["top_fillet"])
+    tools: list[cq.Shape] = [_bore(v)]
     count, cut_r = _grip(v)
     if count > 0 and cut_r > 0:
         pts = [
             (d / 2 * math.cos(2 * math.pi * k / count), d / 2 * math.sin(2 * math.pi * k / count))
             for k in range(count)
         ]
-        cutters = cq.Workplane("XY", origin=(0, 0, -1)).pushPoints(pts).circle(cut_r).extrude(h + 2)
-        body = body.cut(cutters)
-    body = body.cut(_bore(v))
+        flutes = cq.Workplane("XY", origin=(0, 0, -1)).pushPoints(pts).circle(cut_r).extrude(h + 2)
+        tools += flutes.solids().vals()
     if v["pointer"]:
         pw, pd = v["pointer_width"], v["pointer_depth"]
         groove = (
@@ -60,8 +70,8 @@ def build_knob(v: Mapping[str, Any]) -> cq.Workplane:
             .rect(d / 2 + 1, pw)
             .extrude(pd + 1)
         )
-        body = body.cut(groove)
-    return body
+        tools.append(groove.val())
+    return body.val().cut(*tools)
 
 
 register_builder("knob", VERSION, build_knob)

@@ -6,7 +6,7 @@ due dates → weighted tardiness then makespan; makespan; changeovers → setup 
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -92,8 +92,16 @@ def solve_proposal(session: Session, schedule_id: int, now: datetime | None = No
     pp = build_problem(session, now or datetime.now(UTC), int(row.params.get("horizon_days", 21)),
                        batch=bool(row.params.get("batch", True)))  # fmt: skip
     previous = released_plan(session, pp)
-    result = solve(pp.problem, OBJECTIVES[row.objective], float(row.params.get("time_limit_s", 10)),
-                   workers, previous=previous, stability_weight=1 if previous else 0)  # fmt: skip
+    limit = float(row.params.get("time_limit_s", 10))
+    result = solve(pp.problem, OBJECTIVES[row.objective], limit, workers, previous=previous,
+                   stability_weight=1 if previous else 0)  # fmt: skip
+    excluded = _unplannable(result, pp)
+    if excluded:  # plan everything else; the lines that cannot be planned go on hold with why
+        pp = replace(pp, problem=replace(pp.problem, jobs=tuple(
+            j for j in pp.problem.jobs if j.id not in excluded)))  # fmt: skip
+        result = solve(pp.problem, OBJECTIVES[row.objective], limit, workers, previous=previous,
+                       stability_weight=1 if previous else 0)  # fmt: skip
+        _hold_unplannable(session, pp, excluded)
     baseline = dispatch(pp.problem)
     row.solver_status = result.status.value
     row.kpis = {
@@ -105,6 +113,7 @@ def solve_proposal(session: Session, schedule_id: int, now: datetime | None = No
         "diagnostics": [asdict(d) for d in result.diagnostics],
         "origin": pp.origin.isoformat(),
         "plates": _plates_summary(pp),
+        "excluded": {k: v for k, v in excluded.items()},
     }  # fmt: skip
     if result.schedule is not None:
         _store_assignments(session, row, pp, result.schedule)
@@ -126,6 +135,30 @@ def released_plan(session: Session, pp: PlanningProblem) -> SchedulerPlan | None
             end = int((a.end - pp.origin).total_seconds() // 60)
             out.append(SA(key, ops[key].job_id, a.machine_id, start, end, a.setup_minutes))
     return SchedulerPlan(tuple(out))
+
+
+def _unplannable(result: Any, pp: PlanningProblem) -> dict[str, str]:
+    """Order-line jobs that make the model invalid (e.g. no machine, no room), with the reason."""
+    if result.status.value != "MODEL_INVALID":
+        return {}
+    bad: dict[str, str] = {}
+    for d in result.diagnostics:
+        if d.severity == "error":
+            for j in d.job_ids:
+                bad.setdefault(j, d.message)
+    if not bad or any(j not in pp.line_of_job for j in bad) or len(bad) >= len(pp.problem.jobs):
+        return {}
+    return bad
+
+
+def _hold_unplannable(session: Session, pp: PlanningProblem, excluded: dict[str, str]) -> None:
+    from orders.lifecycle import HOLDABLE
+
+    for job_id, why in excluded.items():
+        line = session.get_one(OrderLine, pp.line_of_job[job_id])
+        if line.status in HOLDABLE:
+            transition(session, line, Status.ON_HOLD, Actor("planner (solver)"),
+                       reason=f"cannot be planned: {why}")  # fmt: skip
 
 
 def _plates_summary(pp: PlanningProblem) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import scheduler.problem as sp
 from orders.models import Artifact, Machine, Operation, OperationStatus, OrderLine
 from scheduler.batching import BatchReport, Part, PlateSpec, batch_parts
 
-PLATE_OVERHEAD_MIN = 15
+PLATE_OVERHEAD_MIN = 15  # equals the FDM setup in configurator/data/pricing.toml
 
 
 @dataclass
@@ -48,7 +48,7 @@ def plan_plates(session: Session, ops: list[Operation], release: dict[int, int],
                 due: dict[int, int | None], weight: dict[int, int]) -> PlatePlan:  # fmt: skip
     """Batch pending FDM print ops onto plates per bed size; a plate of one part is not made."""
     plan = PlatePlan()
-    candidates = [o for o in ops if o.process == "fdm" and o.seq == 0
+    candidates = [o for o in ops if o.process == "fdm" and o.setup_family
                   and o.status == OperationStatus.PENDING and not o.pinned_machine_id]  # fmt: skip
     machines = list(session.scalars(select(Machine)))
     for (bx, by), bed_machines in sorted(_bed_groups(machines).items()):
@@ -68,7 +68,9 @@ def _parts(session: Session, ops: list[Operation]) -> tuple[list[Part], dict[str
         if fp is None or not op.eligible or not op.setup_family:
             continue
         _, material, colour = (op.setup_family.split(":") + ["", ""])[:3]
-        minutes = max(1, math.ceil(min(op.eligible.values()) / op.quantity))
+        # the line's own print setup (heat, level, cool) becomes the plate's one overhead
+        run = max(1, min(op.eligible.values()) - PLATE_OVERHEAD_MIN)
+        minutes = max(1, math.ceil(run / op.quantity))
         for k in range(op.quantity):
             pid = f"op{op.id}.{k}"
             parts.append(Part(pid, str(line.id), "fdm", material, colour, fp[0], fp[1], minutes))

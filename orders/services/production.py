@@ -57,15 +57,32 @@ def create_operations(session: Session, line: OrderLine, metrics: configurator.G
     config = load_config(session.get_one(ProductConfiguration, line.configuration_id))
     steps = configurator.get_family(config.family_key).routing(config, metrics)
     machines = list(session.scalars(select(Machine)))
-    ops = []
-    for seq, step in enumerate(steps):
-        op = Operation(order_line_id=line.id, seq=seq, step=step.step, process=step.process.value,
-                       quantity=line.quantity, eligible=eligible_minutes(step, line.quantity, machines, fits),
-                       setup_family=setup_family(step), release_at=now, due_at=_due(session, line))  # fmt: skip
-        session.add(op)
-        ops.append(op)
+    ops: list[Operation] = []
+    for step in steps:
+        for qty in chunks(step, line.quantity):
+            op = Operation(order_line_id=line.id, seq=len(ops), step=step.step,
+                           process=step.process.value, quantity=qty,
+                           eligible=eligible_minutes(step, qty, machines, fits),
+                           setup_family=setup_family(step), release_at=now,
+                           due_at=_due(session, line))  # fmt: skip
+            session.add(op)
+            ops.append(op)
     session.flush()
     return ops
+
+
+MAX_OP_MINUTES = 600  # a staffed shift: longer primary work is split into batches of units
+
+
+def chunks(step: configurator.RoutingStep, qty: int) -> list[int]:
+    """Split a long primary step into batches that each fit a shift (at least one unit each)."""
+    if step.process.value not in PRIMARY or step.minutes <= 0:
+        return [qty]
+    per_batch = max(1, int((MAX_OP_MINUTES - step.setup_minutes) // step.minutes))
+    if per_batch >= qty:
+        return [qty]
+    full, rest = divmod(qty, per_batch)
+    return [per_batch] * full + ([rest] if rest else [])
 
 
 def lines_waiting_for(session: Session, configuration_id: int) -> list[OrderLine]:

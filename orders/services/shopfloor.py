@@ -54,7 +54,8 @@ def build_job_order(session: Session, schedule: Schedule, assignment: Any, base_
     grams = 0.0
     step = session.scalars(select(Artifact).where(Artifact.configuration_id == config.id,
                                                   Artifact.kind == "step")).first()  # fmt: skip
-    if step is not None and op.seq == 0:
+    primary = op.setup_family is not None  # shaping steps carry a setup family
+    if step is not None and primary:
         grams = float((step.meta or {}).get("filament_g") or 0.0) * op.quantity
     return JobOrder(
         job_order_id=job_order_id(op.id, schedule.version), family_key=config.family_key,
@@ -62,7 +63,7 @@ def build_job_order(session: Session, schedule: Schedule, assignment: Any, base_
         material=str(values.get("material", "-")), colour=str(values.get("colour", "")),
         grams=round(grams, 2), parameters=dict(values), scheduled_start=assignment.start,
         scheduled_end=assignment.end, priority={"express": 3, "standard": 2}.get(line.tier, 1),
-        artifacts=tuple(_artifacts(session, config.id, base_url)) if op.seq == 0 else (),
+        artifacts=tuple(_artifacts(session, config.id, base_url)) if primary else (),
         order_line_url=f"{base_url}/orders/{line.order_id}#line-{line.id}",
         description=f"{op.step} for order {line.order_id} line {line.id}", quantity=op.quantity,
     )  # fmt: skip

@@ -81,8 +81,9 @@ def test_stl_is_watertight_and_3mf_loads_in_lib3mf(results: dict, case: str) -> 
 def test_laser_dxf_has_closed_profiles_and_svg_is_in_mm(results: dict) -> None:
     path = _file(results, "nameplate", "dxf")
     doc = ezdxf.readfile(str(path))
-    kinds = {e.dxftype() for e in doc.modelspace()}
-    assert "CIRCLE" in kinds  # the mounting holes
+    kinds = {(e.dxf.layer, e.dxftype()) for e in doc.modelspace()}
+    assert ("CUT", "CIRCLE") in kinds  # the mounting holes are cut
+    assert {layer for layer, _ in kinds} == {"CUT", "ENGRAVE"}  # the text is engraved
     assert dxf_open_endpoints(path) == []
     svg = _file(results, "nameplate", "svg").read_text()
     assert re.search(r'width="150(\.0+)?mm"', svg)

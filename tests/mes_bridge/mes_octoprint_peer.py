@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
+REPO = Path(__file__).resolve().parents[2]
 OCTOPRINT_BIN = Path(
-    os.environ.get("HUNAR_OCTOPRINT_BIN", "/work/main/.venv-octoprint/bin/octoprint")
+    os.environ.get("HUNAR_OCTOPRINT_BIN", str(REPO / ".venv-octoprint" / "bin" / "octoprint"))
 )
 
 CONFIG = """\

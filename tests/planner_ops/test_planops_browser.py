@@ -132,7 +132,15 @@ def test_planner_and_operator_path_in_a_real_browser(
     planner.fill("#time-limit", "3")
     planner.click("#propose")
     expect(planner.locator("#plan-status")).to_have_attribute("data-state", "proposed")
-    expect(planner.locator("#solver-status")).to_be_visible(timeout=60_000)
+    try:
+        expect(planner.locator("#solver-status")).to_be_visible(timeout=60_000)
+    except AssertionError:
+        from orders.models import JobRecord, Schedule
+        with floor.ctx.db.sessions() as s:
+            print("DBG", [(x.id, x.solver_status, x.state) for x in s.scalars(select(Schedule))])
+            print("DBG", [(x.func, x.state, x.error) for x in s.scalars(select(JobRecord))])
+        print("DBG", planner.locator("#panel").get_attribute("data-live-error"), planner.url)
+        raise
     expect(planner.locator("#gantt")).to_have_attribute("data-ready", "true", timeout=20_000)
     expect(planner.locator("#gantt .vis-item.op").first).to_be_visible(timeout=20_000)
     expect(planner.locator("#kpis")).to_contain_text("On-time %")

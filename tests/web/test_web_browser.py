@@ -103,6 +103,10 @@ def test_new_customer_signs_up_configures_orders_and_follows(
     expect(page.locator('[data-status="placed"]')).to_have_class("done")
     expect(page.locator("#order-status")).to_contain_text("placed")
     page.screenshot(path=str(SHOTS / "5-tracking.png"), full_page=True)
+    with page.expect_download() as download:
+        page.locator("a.download", has_text="STEP").click()
+    assert download.value.suggested_filename.endswith(".step")
+    assert Path(download.value.path()).read_bytes().startswith(b"ISO-10303-21")
     page.goto(f"{base}/")  # the default enclosure was built above: its drawn thumbnail shows
     thumb = page.locator('[data-family="enclosure"] img')
     expect(thumb).to_have_js_property("complete", True)
