@@ -22,7 +22,14 @@ $(STAMP): pyproject.toml | $(UV)
 	$(UV) pip install --python $(PY) --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Front-end libraries (model-viewer, swagger-ui, vis-timeline) from the npm registry, copied into
+# web/static by the package's postinstall script; served locally, never from a CDN.
+NPM_STAMP := node_modules/.stamp
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+install: $(STAMP) $(NPM_STAMP)
 
 # Debian packages the platform uses: PrusaSlicer (G-code), Chromium (browser tests), docker-compose
 # (offline compose-file check), DejaVu fonts (nameplate text). Installed only when missing.

@@ -26,9 +26,10 @@ _hypothesis_configuration.set_hypothesis_home_dir(
     str(Path(tempfile.gettempdir()) / "hunar-hypothesis")
 )
 
+from factories import make_settings  # noqa: E402
+
 from orders import migrate  # noqa: E402
 from orders.context import AppContext  # noqa: E402
-from orders.settings import Settings  # noqa: E402
 from services import POSTGRES_URL, missing_services  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -112,14 +113,6 @@ def db_factory(
     factory = DatabaseFactory(tmp_path, sqlite_template, pg)
     yield factory
     factory.cleanup()
-
-
-def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
-    values: dict[str, object] = {"var_dir": tmp_path / "var", "database_url": database_url,
-                                 "artifact_dir": tmp_path / "artifacts",
-                                 "secret_key": "test-secret", "redis_url": None,
-                                 "inprocess_jobs": "sync"}  # fmt: skip
-    return Settings(**{**values, **extra})  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from orders.models import ProductConfiguration, Role, User
 from orders.seed import seed_shop
 from orders.services.accounts import create_user
 from orders.services.catalog import save_configuration
+from orders.settings import Settings
 
 
 def make_user(session: Session, role: Role = Role.CUSTOMER) -> User:
@@ -28,3 +30,11 @@ def make_configuration(
 
 def make_shop(session: Session) -> None:
     seed_shop(session)
+
+
+def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
+    values: dict[str, object] = {"var_dir": tmp_path / "var", "database_url": database_url,
+                                 "artifact_dir": tmp_path / "artifacts",
+                                 "secret_key": "test-secret", "redis_url": None,
+                                 "inprocess_jobs": "sync"}  # fmt: skip
+    return Settings(**{**values, **extra})  # type: ignore[arg-type]

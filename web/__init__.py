@@ -6,7 +6,7 @@ Blueprints per role: `shop` (customers), `api` (JSON for pages and machine clien
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
@@ -53,6 +53,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.after_request
+    def deliver_outbox(resp: Response) -> Response:
+        """A write may have asked for work (CAD for a new order, a plan after a breakdown):
+        hand it to the queue now. If the queue is down the request stays in the outbox, and
+        `hunar dispatch` or the next write delivers it."""
+        if request.method != "GET" and resp.status_code < 400:
+            from orders.outbox import flush_enqueues
+
+            try:
+                flush_enqueues(ctx, limit=20)
+            except OSError as exc:
+                app.logger.warning("outbox not flushed (left pending): %s", exc)
+        return resp
 
     @app.after_request
     def security_headers(resp: Response) -> Response:

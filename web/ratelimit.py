@@ -42,12 +42,12 @@ class RateLimiter:
             count = int(pipe.execute()[0])
         else:
             with self._lock:
-                self._prune(window, key)
+                self._prune(window)
                 count = self._counts.get((key, window), 0) + 1
                 self._counts[(key, window)] = count
         return 0 if count <= limit else retry
 
-    def _prune(self, window: int, key: str) -> None:
+    def _prune(self, window: int) -> None:
         if len(self._counts) > 10_000:
             self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
 

@@ -1,13 +1,19 @@
-// Copies the npm front-end libraries Hunar serves into web/static/vendor (run by `npm run vendor`).
+// Copies the npm front-end libraries Hunar serves into web/static (run by `npm ci` postinstall
+// and `npm run vendor`). Nothing is loaded from a CDN.
 import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 
 const FILES = {
-  "@google/model-viewer/dist/model-viewer.min.js": "model-viewer.min.js",
-  "swagger-ui-dist/swagger-ui-bundle.js": "swagger-ui-bundle.js",
-  "swagger-ui-dist/swagger-ui.css": "swagger-ui.css",
+  "@google/model-viewer/dist/model-viewer.min.js": "web/static/vendor/model-viewer.min.js",
+  "swagger-ui-dist/swagger-ui-bundle.js": "web/static/vendor/swagger-ui-bundle.js",
+  "swagger-ui-dist/swagger-ui.css": "web/static/vendor/swagger-ui.css",
+  "vis-timeline/standalone/umd/vis-timeline-graph2d.min.js":
+    "web/static/planner/vendor/vis-timeline-graph2d.min.js",
+  "vis-timeline/styles/vis-timeline-graph2d.css":
+    "web/static/planner/vendor/vis-timeline-graph2d.css",
 };
-mkdirSync("web/static/vendor", { recursive: true });
 for (const [src, dest] of Object.entries(FILES)) {
-  copyFileSync(`node_modules/${src}`, `web/static/vendor/${dest}`);
+  mkdirSync(dirname(dest), { recursive: true });
+  copyFileSync(`node_modules/${src}`, dest);
 }
-console.log(`vendored ${Object.keys(FILES).length} files into web/static/vendor`);
+console.log(`vendored ${Object.keys(FILES).length} files into web/static`);

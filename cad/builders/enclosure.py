@@ -26,13 +26,18 @@ def _body(v: Mapping[str, Any]) -> cq.Workplane:
     outer = rounded_prism(ol, ow, bh, r)
     cavity = rounded_prism(v["inner_length"], v["inner_width"], bh, max(r - wall, 0.0), z0=wall)
     body = outer.cut(cavity)
+    tools = _vents(v) + _cable_holes(v)
     if v["bosses"]:
-        body = body.union(_bosses(v).intersect(outer))
-    body = _vents(body, v)
-    return _cable_holes(body, v)
+        bosses, pilots = _bosses(v)
+        if r > 1.7 * wall:  # only a strongly rounded corner can clip the boss blocks
+            bosses = bosses.intersect(outer)
+        body = body.union(bosses)
+        tools += pilots
+    # one boolean with every cutter: much faster than one cut per feature
+    return cq.Workplane("XY").add(body.val().cut(*tools)) if tools else body
 
 
-def _bosses(v: Mapping[str, Any]) -> cq.Workplane:
+def _bosses(v: Mapping[str, Any]) -> tuple[cq.Workplane, list[cq.Shape]]:
     """Corner bosses merged into both walls (a bare tangent cylinder would touch the wall
     along a line, which no mesh can represent as manifold): per corner a block reaching
     into both walls whose inner corner is the boss circle."""
@@ -58,13 +63,13 @@ def _bosses(v: Mapping[str, Any]) -> cq.Workplane:
         .circle(v["pilot_diameter"] / 2)
         .extrude(top)
     )
-    return wp.extrude(top).cut(pilots)
+    return wp.extrude(top), pilots.solids().vals()
 
 
-def _vents(body: cq.Workplane, v: Mapping[str, Any]) -> cq.Workplane:
+def _vents(v: Mapping[str, Any]) -> list[cq.Shape]:
     n = v["vent_slots"]
     if n == 0:
-        return body
+        return []
     pitch, w, length = v["vent_pitch"], v["vent_slot_width"], v["vent_slot_length"]
     xs = [(i - (n - 1) / 2) * pitch for i in range(n)]
     yw = (v["outer_width"] - v["wall"]) / 2  # centre line of each long wall
@@ -73,13 +78,13 @@ def _vents(body: cq.Workplane, v: Mapping[str, Any]) -> cq.Workplane:
         .pushPoints([(x, sy * yw) for x in xs for sy in (-1, 1)])
         .box(w, v["wall"] + 2.0, length)
     )
-    return body.cut(slots)
+    return slots.solids().vals()
 
 
-def _cable_holes(body: cq.Workplane, v: Mapping[str, Any]) -> cq.Workplane:
+def _cable_holes(v: Mapping[str, Any]) -> list[cq.Shape]:
     n = v["cable_holes"]
     if n == 0:
-        return body
+        return []
     pitch, d = v["cable_pitch"], v["cable_hole_diameter"]
     ys = [(i - (n - 1) / 2) * pitch for i in range(n)]
     x0 = -v["outer_length"] / 2 - 1.0
@@ -90,7 +95,7 @@ def _cable_holes(body: cq.Workplane, v: Mapping[str, Any]) -> cq.Workplane:
         .circle(d / 2)
         .extrude(depth)
     )
-    return body.cut(holes)
+    return holes.solids().vals()
 
 
 def _lid(v: Mapping[str, Any]) -> cq.Workplane:

@@ -7,8 +7,11 @@ Geometry contract for cad/builders/enclosure.py (all mm, origin at the floor cen
   "snap" adds a lip of lip_height inset by wall + 0.2 clearance; "screw" has clearance holes
   of screw_clearance_diameter at the boss positions;
 - bosses (if bosses): four cylinders boss_diameter at (±boss_x, ±boss_y), boss_height tall from
-  the floor top (short of the snap lid's lip), each with a pilot hole pilot_diameter; they
-  overlap the walls/rounded inner corners by 0.5 mm (never tangent);
+  the floor top, each with a pilot hole pilot_diameter; they overlap the walls/rounded inner
+  corners by 0.5 mm (never tangent); in a rounded corner a boss sits on the corner diagonal
+  and its pilot hole keeps at least `wall` of material to the outer skin (rule
+  boss_pilot_wall_too_thin); bosses and a snap lid are exclusive (the lip ring would run
+  through them: rule snap_lid_with_bosses);
 - vent slots: vent_slots slots per long wall (±Y), vent_slot_width wide (X) and
   vent_slot_length tall (Z), pitch vent_pitch, centred at x=0 and z=vent_z;
 - cable holes: cable_holes holes of cable_hole_diameter in the -X wall, pitch cable_pitch,
@@ -103,6 +106,40 @@ def _boss_fit(v: V) -> str | None:
     return None
 
 
+def pilot_corner_material(v: V) -> float:
+    """Material (mm) between a boss's pilot hole and the body's outer skin, measured at the
+    boss centre cad/ uses (boss_x, boss_y): in a rounded corner the nearest skin is the outer
+    arc (centre outer/2 - corner_radius), elsewhere the straight walls."""
+    r, bx, by = v["corner_radius"], v["boss_x"], v["boss_y"]
+    cx, cy = v["outer_length"] / 2 - r, v["outer_width"] / 2 - r
+    if r > 0 and bx > cx and by > cy:
+        skin = r - math.hypot(bx - cx, by - cy)
+    else:
+        skin = min(v["outer_length"] / 2 - bx, v["outer_width"] / 2 - by)
+    return skin - v["pilot_diameter"] / 2
+
+
+def _boss_corner(v: V) -> str | None:
+    left = pilot_corner_material(v)
+    if v["bosses"] and left < v["wall"]:
+        return (
+            f"corner radius {fmt(v['corner_radius'])} mm leaves {fmt(max(left, 0.0))} mm of "
+            f"material around the {v['screw'].upper()} pilot hole of each "
+            f"{fmt(v['boss_diameter'])} mm corner boss, less than the {fmt(v['wall'])} mm wall; "
+            f"reduce the corner radius or use larger bosses"
+        )
+    return None
+
+
+def _snap_bosses(v: V) -> str | None:
+    if v["lid"] == "snap" and v["bosses"]:
+        return (
+            "a snap lid cannot be used with mounting bosses (its lip would run through the "
+            "corner bosses): turn bosses off or choose a screw lid"
+        )
+    return None
+
+
 def _screw_lid(v: V) -> str | None:
     if v["lid"] == "screw" and not v["bosses"]:
         return "a screw lid needs mounting bosses: enable bosses or choose a snap lid"
@@ -154,7 +191,21 @@ RULES = (
     Rule(
         "bosses_do_not_fit", ("boss_diameter", "inner_length", "inner_width", "bosses"), _boss_fit
     ),
+    Rule(
+        "boss_pilot_wall_too_thin",
+        (
+            "corner_radius",
+            "wall",
+            "boss_diameter",
+            "screw",
+            "bosses",
+            "inner_length",
+            "inner_width",
+        ),
+        _boss_corner,
+    ),
     Rule("screw_lid_needs_bosses", ("lid", "bosses"), _screw_lid),
+    Rule("snap_lid_with_bosses", ("lid", "bosses"), _snap_bosses),
     Rule(
         "vents_do_not_fit",
         (

@@ -6,6 +6,10 @@ Geometry contract for cad/builders/spur_gear.py (mm; gear axis = Z, gear face on
 - hub (if hub): cylinder hub_diameter, z in [face_width, face_width + hub_length];
 - bore (if bore > 0): through everything; keyway (if keyway): slot keyway_width wide from the
   axis to radius bore/2 + keyway_depth, along +X, through everything.
+
+Few teeth: below 17 teeth (at 20°) a hobbed gear is undercut. cad/ draws no undercut and no
+profile shift: below the base circle the flank runs radially to the root. The solid is valid
+and meshes, but slightly differently from a hobbed gear with the same module and teeth.
 """
 
 from __future__ import annotations
@@ -175,7 +179,17 @@ SPUR_GEAR = register(
                 unit="mm",
                 group="teeth",
             ),
-            Integer(name="teeth", label="Teeth", min=10, max=150, default=24, group="teeth"),
+            Integer(
+                name="teeth",
+                label="Teeth",
+                min=10,
+                max=150,
+                default=24,
+                group="teeth",
+                help="Below 17 teeth (20° pressure angle) the flank is drawn without undercut "
+                "(radial below the base circle), so it meshes slightly differently from a "
+                "hobbed gear.",
+            ),
             length("face_width", "Face width", 2, 60, 0.5, 8, group="teeth"),
             length("bore", "Bore", 0, 80, 0.1, 5, group="shaft", help="0 for no bore."),
             Boolean(name="keyway", label="Keyway", default=False, group="shaft"),

@@ -105,7 +105,7 @@ def record_artifact(s: Session, configuration_id: int, rec: ArtifactRecord,
 
 
 def can_see(s: Session, user: User | None, configuration_id: int) -> bool:
-    """Staff see every design; a customer sees designs they made or ordered."""
+    """Staff see every design; a customer sees designs they made, were quoted for or ordered."""
     if user is None:
         return False
     if user.role in STAFF:
@@ -117,7 +117,13 @@ def can_see(s: Session, user: User | None, configuration_id: int) -> bool:
 
     ordered = s.scalar(select(OrderLine.id).join(Order).where(
         OrderLine.configuration_id == configuration_id, Order.customer_id == user.id).limit(1))  # fmt: skip
-    return ordered is not None
+    if ordered is not None:
+        return True
+    from orders.models import Quote
+
+    quoted = s.scalar(select(Quote.id).where(Quote.configuration_id == configuration_id,
+                                             Quote.customer_id == user.id).limit(1))  # fmt: skip
+    return quoted is not None
 
 
 def open_artifact(ctx: AppContext, artifact_id: int, user: User | None) -> tuple[Path, str, str]:

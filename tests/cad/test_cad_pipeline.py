@@ -141,3 +141,19 @@ def test_worker_killed_mid_build_serves_nothing_then_rebuilds_cleanly(tmp_path: 
     manifest = store.get_manifest(config.config_hash, "enclosure-b1")
     assert manifest is not None and store.verify(manifest) == []
     assert len(store.unreferenced_runs(config.config_hash, "enclosure-b1")) == 1  # the killed run
+
+
+def test_two_workers_building_the_same_design_at_once_leave_one_consistent_build(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "artifacts"
+    code = _CHILD.format(tests=str(Path(__file__).parent), root=str(root))
+    code = code.replace('make_config("enclosure")', 'make_config("pipe_flange")')
+    children = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    assert [c.wait(timeout=120) for c in children] == [0, 0]
+    store = LocalArtifactStore(root)
+    config = make_config("pipe_flange")
+    manifest = store.get_manifest(config.config_hash, "pipe_flange-b1")
+    assert manifest is not None and store.verify(manifest) == []
+    assert len({a.relpath.rsplit("/", 2)[-2] for a in manifest.artifacts}) == 1  # one run served
+    assert run_pipeline(config, store, make_machines()).cache_hit

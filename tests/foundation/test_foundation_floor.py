@@ -54,32 +54,33 @@ def test_events_walk_a_line_to_completion_and_scrap_requeues(ctx: AppContext) ->
     oid, v = _released(ctx)
     with ctx.db.transaction() as s:
         ops = s.scalars(select(Operation).order_by(Operation.seq)).all()
-        first = ops[0].id
+        first, last = ops[0].id, ops[-1].id
         start = ev(first, v, "started")
         assert apply_event(s, start).ok
         assert apply_event(s, start).code == "duplicate"
         assert s.get_one(Order, oid).status == Status.IN_PRODUCTION
-        assert apply_event(s, ev(ops[1].id, v, "completed")).code == "out_of_order"
+        assert apply_event(s, ev(last, v, "completed")).code == "out_of_order", "pack not started"
         assert apply_event(s, ev(first, v, "completed")).ok
         scrap = apply_event(s, ev(first, v, "scrapped", qty=1, reason="warped corner"))
         assert scrap.ok and scrap.new_line_id
-        assert apply_event(s, ev(first, v, "scrapped", qty=9)).code == "out_of_order"
+        assert apply_event(s, ev(first, v, "scrapped", qty=99)).code == "out_of_order"
         remake = s.get_one(OrderLine, scrap.new_line_id)
         assert remake.quantity == 1 and remake.parent_line_id is not None
         assert remake.status == Status.CAD_READY
         assert s.scalar(select(func.count()).select_from(Operation)
-                        .where(Operation.order_line_id == remake.id)) == len(ops)  # fmt: skip
-        for op in ops[1:]:
-            assert apply_event(s, ev(op.id, v, "started")).ok
-            assert apply_event(s, ev(op.id, v, "completed")).ok
+                        .where(Operation.order_line_id == remake.id)) >= 3  # fmt: skip
+        for op in ops[1:]:  # plate members may already run with the first; finish every step
+            if op.status == OperationStatus.RELEASED:
+                assert apply_event(s, ev(op.id, v, "started")).ok
+            if op.status == OperationStatus.RUNNING:
+                assert apply_event(s, ev(op.id, v, "completed")).ok
         line = s.get_one(OrderLine, ops[0].order_line_id)
         assert line.status == Status.COMPLETED
         assert {o.status for o in ops} == {OperationStatus.DONE}
         assert s.get_one(Order, oid).status != Status.COMPLETED, "the remake is still open"
         assert apply_event(s, ev(99999, v, "started")).code == "unknown_job"
-        refusals = s.scalar(select(func.count()).select_from(Event)
-                            .where(Event.entity_type == "floor_rejection"))  # fmt: skip
-        assert refusals == 4
+        refusals = s.scalars(select(Event.to_state).where(Event.entity_type == "floor_rejection"))
+        assert sorted(refusals) == ["duplicate", "out_of_order", "out_of_order", "unknown_job"]
 
 
 def test_machine_down_requests_a_rescheduling_proposal(ctx: AppContext) -> None:

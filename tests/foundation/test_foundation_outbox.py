@@ -8,11 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from factories import make_configuration, make_shop, make_user
+from factories import make_configuration, make_settings, make_shop, make_user
 from redis import Redis
 from sqlalchemy import select
 
-from conftest import make_settings
 from orders.context import AppContext
 from orders.lifecycle import Status
 from orders.models import JobRecord, OrderLine, OutboxMessage, OutboxStatus

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from factories import make_settings  # noqa: E402
 from redis import Redis
 
 from orders.context import AppContext
@@ -17,10 +18,6 @@ from orders.jobs import health_check
 from orders.models import JobRecord, JobState
 from orders.queue import JobQueue, UnknownQueue
 from services import REDIS_URL
-
-HERE = Path(__file__).resolve()
-sys.path.insert(0, str(HERE.parent.parent))
-from conftest import make_settings  # noqa: E402
 
 
 @pytest.fixture

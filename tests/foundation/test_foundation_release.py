@@ -10,10 +10,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from factories import make_configuration, make_shop, make_user
+from factories import make_configuration, make_settings, make_shop, make_user
 from sqlalchemy import select, update
 
-from conftest import make_settings
 from orders.context import AppContext
 from orders.models import Machine, OutboxMessage, OutboxStatus, Schedule
 from orders.outbox import flush_enqueues

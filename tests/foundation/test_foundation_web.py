@@ -16,10 +16,7 @@ from web import create_app
 
 
 def test_home_page_lists_the_catalogue(tmp_path: Path) -> None:
-    import sys as _sys
-
-    _sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from conftest import make_settings
+    from factories import make_settings
 
     app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path / 'h.sqlite3'}"))
     client = app.test_client()

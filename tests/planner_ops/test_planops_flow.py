@@ -21,8 +21,8 @@ from orders.models import (
 )
 
 
-def test_planner_proposes_sees_gantt_kpis_and_releases(make_floor: MakeFloor) -> None:
-    floor = make_floor()
+def test_planner_proposes_sees_gantt_kpis_and_releases(make_floor: MakeFloor, backend: str) -> None:
+    floor = make_floor(backend)
     oid = floor.place(2)
     planner = floor.login(Role.PLANNER)
     board = planner.client.get("/planner/").get_data(as_text=True)
@@ -51,6 +51,8 @@ def test_planner_proposes_sees_gantt_kpis_and_releases(make_floor: MakeFloor) ->
                                headers={"If-None-Match": data.headers["ETag"]})  # fmt: skip
     assert again.status_code == 304
 
+    cards = planner.client.get("/planner/board.json").json["columns"]
+    assert [c["order_id"] for c in cards["cad_ready"]] == [oid]
     assert planner.post(f"/planner/schedules/{sid}/approve").status_code == 302
     assert planner.post(f"/planner/schedules/{sid}/release").status_code == 302
     with floor.ctx.db.sessions() as s:
@@ -60,8 +62,10 @@ def test_planner_proposes_sees_gantt_kpis_and_releases(make_floor: MakeFloor) ->
     assert csv.startswith("report,label,value,unit") and "utilisation" in csv
 
 
-def test_operator_buttons_go_through_intake_and_are_idempotent(make_floor: MakeFloor) -> None:
-    floor = make_floor()
+def test_operator_buttons_go_through_intake_and_are_idempotent(
+    make_floor: MakeFloor, backend: str
+) -> None:
+    floor = make_floor(backend)
     oid = floor.place(3)
     floor.release_plan()
     job, machine, op_id = floor.first_job()

@@ -142,3 +142,15 @@ def test_openapi_and_docs_are_served_locally(make_shop: MakeShop) -> None:
     assert "/static/vendor/swagger-ui-bundle.js" in docs and "http" not in docs.split("<body>")[1]
     assert client.get("/static/vendor/swagger-ui-bundle.js").status_code == 200
     assert client.get("/static/vendor/model-viewer.min.js").status_code == 200
+
+
+def test_rate_limiter_shares_counts_through_redis() -> None:
+    """Two limiters on one Redis act as one (two gunicorn workers share the budget)."""
+    import uuid
+
+    from web.ratelimit import RateLimiter
+
+    key = f"test:{uuid.uuid4().hex}"
+    one, two = RateLimiter("redis://127.0.0.1:6379/0"), RateLimiter("redis://127.0.0.1:6379/0")
+    results = [limiter.hit(key, 3, 3600) for limiter in (one, two, one, two)]
+    assert results[:3] == [0, 0, 0] and results[3] >= 1

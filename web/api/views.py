@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
 from typing import Any
 
 from flask import Response, jsonify, request
 
 import configurator
 from configurator.errors import UnknownFamilyError
+from orders.context import AppContext
 from orders.errors import DomainError, UnknownFamily
 from orders.models import Role
 from orders.services.artifacts import build_status, request_build
@@ -31,6 +34,8 @@ from web.ratelimit import check as rate_check
 from web.shop.forms import family_detail, family_summary
 
 MAX_LINES = 20
+_inflight: set[tuple[str, int]] = set()  # in-process builds running in this worker (no RQ)
+_inflight_lock = threading.Lock()
 
 
 def _me() -> SessionUser:
@@ -127,17 +132,42 @@ def preview(config_id: int) -> tuple[Response, int]:
     ctx = hunar()
     with ctx.db.sessions() as s:
         get_design(s, _me(), config_id)
-    status = 200
+    status, started = 200, False
     if request.method == "POST":
         status = 202
         if build_status(ctx, config_id).state in ("none", "failed"):
-            request_build(ctx, config_id)
+            _start_build(ctx, config_id)
+            started = True
     st = build_status(ctx, config_id)
+    if started and st.state in ("none", "failed"):  # the build thread has not recorded it yet
+        st = replace(st, state="queued", progress=0.0, stage="queued", error=None)
     url = f"/files/{st.preview_artifact_id}" if st.preview_artifact_id else None
     return jsonify({"configuration_id": config_id, "state": st.state, "progress": st.progress,
                     "stage": st.stage, "preview_artifact_id": st.preview_artifact_id,
                     "preview_url": url, "findings": st.findings, "metrics": st.metrics,
                     "error": st.error}), status  # fmt: skip
+
+
+def _start_build(ctx: AppContext, config_id: int) -> None:
+    """With RQ the job is queued; without it, a thread runs it so no request waits on CAD
+    (a blocking build would also outlive gunicorn's worker timeout)."""
+    if ctx.queue.backend == "rq":
+        request_build(ctx, config_id)
+        return
+    key = (ctx.db.url, config_id)
+    with _inflight_lock:
+        if key in _inflight:
+            return
+        _inflight.add(key)
+
+    def run() -> None:
+        try:
+            request_build(ctx, config_id)
+        finally:
+            with _inflight_lock:
+                _inflight.discard(key)
+
+    threading.Thread(target=run, name=f"cad-{config_id}", daemon=True).start()
 
 
 @bp.get("/orders")

@@ -6,6 +6,7 @@ are HTML fragments polled with ETags (`web/static/planner/live.js`).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from flask import (
@@ -53,6 +54,20 @@ def board_fragment() -> Response:
             return nm
         html = render_template("planner/_board.html", columns=pv.board(s, state, q))
     return with_etag(make_response(html), stamp)
+
+
+@bp.get("/board.json")
+@staff_page(PLANNER)
+def board_json() -> Response:
+    """The board for scripts and dashboards, with the same ETag as the live fragment."""
+    state, q = request.args.get("state") or None, request.args.get("q", "")[:100]
+    with hunar().db.sessions() as s:
+        stamp = pv.change_stamp(s)
+        if (nm := not_modified(stamp)) is not None:
+            return nm
+        columns = pv.board(s, state, q)
+    body = {k: [asdict(c) for c in cards] for k, cards in columns.items()}
+    return with_etag(jsonify({"columns": body}), stamp)
 
 
 @bp.post("/propose")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import (
@@ -43,11 +44,27 @@ from web.shop.forms import (
 )
 from web.shop.thumbnails import thumbnail_svg
 
+ANON_PAGE_TTL_S = 10.0
+_anon_pages: dict[tuple[str | None, str | None], tuple[float, str]] = {}
+
 
 @bp.get("/")
 def index() -> str:
-    category = request.args.get("category") or None
-    material = request.args.get("material") or None
+    """The catalogue; the page every visitor sees is rendered once per 10 s, not per request."""
+    category = (request.args.get("category") or "")[:40] or None
+    material = (request.args.get("material") or "")[:40] or None
+    anonymous = not current_user.is_authenticated and not session.get("_flashes")
+    hit = _anon_pages.get((category, material)) if anonymous else None
+    if hit is not None and time.monotonic() - hit[0] < ANON_PAGE_TTL_S:
+        return hit[1]
+    html = _catalogue(category, material)
+    known = category in (None, *categories()) and material in (None, *all_materials())
+    if anonymous and known:
+        _anon_pages[(category, material)] = (time.monotonic(), html)
+    return html
+
+
+def _catalogue(category: str | None, material: str | None) -> str:
     return render_template("index.html", families=filter_families(category, material),
                            categories=categories(), materials=all_materials(),
                            category=category, material=material)  # fmt: skip

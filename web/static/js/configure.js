@@ -5,7 +5,8 @@
   const form = document.getElementById("configure");
   if (!form) return;
   const family = JSON.parse(document.getElementById("family-data").textContent);
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.content : ""; // only signed-in users need it for the API
   const signedIn = form.dataset.signedIn === "true";
   const addBtn = document.getElementById("add-to-cart");
   const quoteBox = document.getElementById("quote");
