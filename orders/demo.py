@@ -154,9 +154,10 @@ def connect_floor(ctx: AppContext, workdir: Path, report: DemoReport) -> list[An
     """
     from mes_bridge.transports.opcua_receiver import JobControlReceiver
     from orders.demo_peers import mqtt_reachable, start_octoprint
+    from orders.intake import opcua_state_listener
 
     stoppers: list[Any] = []
-    receiver = JobControlReceiver()
+    receiver = JobControlReceiver(on_state=opcua_state_listener(ctx))
     receiver.start()
     stoppers.append(receiver.stop)
     octo = start_octoprint(ctx.settings.octoprint_bin, workdir / "octoprint")

@@ -6,11 +6,14 @@ refused events are recorded as event rows by `apply_event`, so nothing is silent
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
@@ -75,3 +78,25 @@ class MqttIntake:
     def stop(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def opcua_state_listener(ctx: AppContext, machine_id: str = "",
+                         stats: IntakeStats | None = None) -> Callable[[str, str, str], None]:  # fmt: skip
+    """A `JobControlReceiver(on_state=...)` callback: job-order state changes reported over OPC UA
+    (OPC 10031-4 states) become floor events, applied like any other source."""
+    from mes_bridge.intake import opcua_transition_event
+
+    counter = stats or IntakeStats()
+    seq = itertools.count(1)
+
+    def on_state(job_id: str, old: str, new: str) -> None:
+        parsed = opcua_transition_event(job_id, old, new, datetime.now(UTC), next(seq), machine_id)
+        if parsed is None:
+            return
+        if isinstance(parsed, Rejection):
+            counter.bump(parsed.code)
+            return
+        with ctx.db.transaction() as s:
+            counter.bump(apply_event(s, parsed, Actor(f"opcua:{machine_id or job_id}")).code)
+
+    return on_state

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     inprocess_jobs: Literal["sync", "thread"] = Field(
         default="thread", description="Without Redis: run jobs in a background thread or inline."
     )
+    floor_webhook_secret: str | None = Field(
+        default=None, description="HMAC secret for POST /api/floor/events; unset disables it."
+    )
     octoprint_bin: Path = Field(
         default=Path(".venv-octoprint/bin/octoprint"), description="Virtual printer for the demo."
     )

@@ -38,3 +38,23 @@ def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Setting
                                  "secret_key": "test-secret", "redis_url": None,
                                  "inprocess_jobs": "sync"}  # fmt: skip
     return Settings(**{**values, **extra})  # type: ignore[arg-type]
+
+
+def released_plan(ctx: Any, qty: int = 4, family: str = "enclosure") -> tuple[int, int]:
+    """One placed order, built, planned, approved and released: (order id, schedule version)."""
+    from orders.outbox import flush_enqueues
+    from orders.services.audit import Actor
+    from orders.services.ordering import LineRequest, place_order
+    from orders.services.planning import approve, release, request_plan
+
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        user = make_user(s)
+        cfg = make_configuration(s, family)
+        oid = place_order(s, user.id, [LineRequest(cfg.id, qty)], f"k-{uuid.uuid4().hex[:6]}",
+                          Actor("c", user.id), "PKR").order.id  # fmt: skip
+    flush_enqueues(ctx)
+    sid = request_plan(ctx, "due_dates", 5, 14, Actor("planner"))
+    with ctx.db.transaction() as s:
+        approve(s, sid, Actor("planner"))
+        return oid, release(s, sid, Actor("planner")).version

@@ -96,10 +96,12 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from web.api import bp as api_bp
+    from web.floor import bp as floor_bp
     from web.operator import bp as operator_bp
     from web.planner import bp as planner_bp
     from web.shop import bp as shop_bp
 
     app.extensions["hunar_csrf"].exempt(api_bp)  # the API checks X-CSRFToken for cookie users
-    for bp in (shop_bp, api_bp, planner_bp, operator_bp):
+    app.extensions["hunar_csrf"].exempt(floor_bp)  # machines sign their requests (HMAC)
+    for bp in (shop_bp, api_bp, floor_bp, planner_bp, operator_bp):
         app.register_blueprint(bp)
