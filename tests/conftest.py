@@ -6,6 +6,7 @@ fresh database (SQLite file or PostgreSQL database) and nothing mutable is share
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -25,6 +26,12 @@ from hypothesis import configuration as _hypothesis_configuration  # noqa: E402
 _hypothesis_configuration.set_hypothesis_home_dir(
     str(Path(tempfile.gettempdir()) / "hunar-hypothesis")
 )
+# CI explores a fixed sample (reproducible runs); developers' runs explore new examples each time.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")
 
 from factories import make_settings  # noqa: E402
 

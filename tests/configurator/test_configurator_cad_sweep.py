@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from configurator import all_families, get_family
@@ -32,6 +32,7 @@ def test_builder_registered_for_every_family(key: str) -> None:
     max_examples=24, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(key=st.sampled_from(FAMILIES), seed=st.integers(0, 2**32 - 1))
+@example(key="nameplate", seed=9999999)  # a glyph left as a loose island (fixed in cad/)
 def test_random_accepted_design_builds(key: str, seed: int) -> None:
     cfg = random_config(get_family(key), random.Random(seed))
     assert cfg is not None
