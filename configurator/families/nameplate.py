@@ -40,6 +40,11 @@ def _hole_positions(v: V) -> list[tuple[float, float]]:
     return []
 
 
+# Centred text with ascenders and descenders (e.g. "gQ") spans more than the nominal text height;
+# measured on DejaVu Sans Bold, the glyph box of mixed text reaches about 1.2 x the height.
+GLYPH_SPAN = 1.25
+
+
 def text_width_em(text: str) -> float:
     """Estimated advance of `text` in em: wide, narrow and ordinary glyphs."""
     return sum(1.05 if ch in WIDE else 0.45 if ch in NARROW else 0.78 for ch in text)
@@ -79,8 +84,10 @@ def _fits(v: V) -> str | None:
             f"{fmt(v['text_width_estimate'])} mm but the width leaves {fmt(max(v['text_room'], 0))} mm "
             f"(margins and holes); shorten the text, lower the text height or widen the plate"
         )
-    if v["text_height"] > v["height"] - 2 * MARGIN_MM:
-        return f"text height {fmt(v['text_height'])} mm exceeds the plate height {fmt(v['height'])} mm minus margins"
+    if v["text_height"] * GLYPH_SPAN > v["height"] - 2 * MARGIN_MM:
+        return (f"text height {fmt(v['text_height'])} mm needs about "
+                f"{fmt(v['text_height'] * GLYPH_SPAN)} mm with ascenders and descenders, more than "
+                f"the plate height {fmt(v['height'])} mm minus margins")  # fmt: skip
     return None
 
 
