@@ -117,9 +117,8 @@ def request_start(session: Session, job: str, machine_id: str, transport: str) -
 class DbOutbox:
     """The MES bridge's Outbox protocol over the `outbox` table."""
 
-    def __init__(self, ctx: AppContext, files: dict[str, bytes] | None = None) -> None:
+    def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self._jobs: dict[str, JobOrder] = {}
 
     def pending(self, limit: int) -> list[OutboxItem]:
         now = datetime.now(UTC)

@@ -1,0 +1,56 @@
+"""No secrets in the repository, and artifact files are never reachable by path."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cad.store import LocalArtifactStore, StoreError
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET_PATTERNS = {
+    "private key": re.compile(r"-----BEGIN (RSA |EC |OPENSSH |DSA )?PRIVATE KEY-----"),
+    "AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+    "Slack token": re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"),
+    "assigned password": re.compile(r"(?i)\b(password|passwd|secret_key)\s*=\s*['\"][^'\"\s]{12,}['\"]"),
+}
+ALLOWED = {".env.example"}  # documents placeholders only
+
+
+def _tracked() -> list[Path]:
+    out = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    return [REPO / p for p in out.stdout.splitlines() if p and Path(p).name not in ALLOWED]
+
+
+def test_no_secrets_are_committed() -> None:
+    found = []
+    for path in _tracked():
+        if not path.is_file() or path.stat().st_size > 2_000_000:
+            continue
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        for name, pattern in SECRET_PATTERNS.items():
+            if pattern.search(text):
+                found.append(f"{path.relative_to(REPO)}: {name}")
+    assert found == []
+
+
+def test_the_scan_would_catch_a_key() -> None:
+    sample = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n"
+    assert SECRET_PATTERNS["private key"].search(sample)
+    assert SECRET_PATTERNS["assigned password"].search('PASSWORD = "hunter2-but-longer"')
+
+
+def test_env_and_generated_secret_are_ignored_by_git() -> None:
+    for rel in (".env", "var/secret_key"):
+        out = subprocess.run(["git", "check-ignore", rel], cwd=REPO, capture_output=True, text=True)
+        assert out.returncode == 0, f"{rel} is not git-ignored"
+
+
+@pytest.mark.parametrize("relpath", ["../x", "../../etc/passwd", "/etc/passwd", "ab/../../x"])
+def test_store_refuses_paths_outside_its_root(tmp_path: Path, relpath: str) -> None:
+    with pytest.raises(StoreError):
+        LocalArtifactStore(tmp_path / "store").path(relpath)
