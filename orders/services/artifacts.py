@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orders.errors import NotFound
-from orders.models import Artifact, JobRecord, JobState, OrderLine, ProductConfiguration, Role, User
+from orders.models import Artifact, JobRecord, JobState, ProductConfiguration, Role, User
 
 if TYPE_CHECKING:
     from cad.store import ArtifactRecord, LocalArtifactStore
@@ -106,24 +106,9 @@ def record_artifact(s: Session, configuration_id: int, rec: ArtifactRecord,
 
 def can_see(s: Session, user: User | None, configuration_id: int) -> bool:
     """Staff see every design; a customer sees designs they made, were quoted for or ordered."""
-    if user is None:
-        return False
-    if user.role in STAFF:
-        return True
-    row = s.get(ProductConfiguration, configuration_id)
-    if row is not None and row.created_by_id == user.id:
-        return True
-    from orders.models import Order
+    from orders.services.shop_designs import can_see_design
 
-    ordered = s.scalar(select(OrderLine.id).join(Order).where(
-        OrderLine.configuration_id == configuration_id, Order.customer_id == user.id).limit(1))  # fmt: skip
-    if ordered is not None:
-        return True
-    from orders.models import Quote
-
-    quoted = s.scalar(select(Quote.id).where(Quote.configuration_id == configuration_id,
-                                             Quote.customer_id == user.id).limit(1))  # fmt: skip
-    return quoted is not None
+    return can_see_design(s, user, configuration_id)
 
 
 def open_artifact(ctx: AppContext, artifact_id: int, user: User | None) -> tuple[Path, str, str]:
