@@ -8,7 +8,7 @@ OCTO_VENV := .venv-octoprint
 APT_PACKAGES := prusa-slicer chromium docker-compose fonts-dejavu-core
 STAMP := $(VENV)/.stamp
 
-.PHONY: run test install install-test system-deps peers lint check-compose demo clean help
+.PHONY: run test install install-test system-deps peers lint check-compose demo screenshots lock clean help
 
 help:
 	@echo "make run   - install, migrate, seed and serve on http://127.0.0.1:5000 (SQLite, in-process jobs)"
@@ -18,8 +18,9 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip uv
 
-$(STAMP): pyproject.toml | $(UV)
-	$(UV) pip install --python $(PY) --quiet -e '.[test]'
+# Versions are pinned in constraints.txt (the lock: `make lock` refreshes it from a working venv).
+$(STAMP): pyproject.toml constraints.txt | $(UV)
+	$(UV) pip install --python $(PY) --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 # Front-end libraries (model-viewer, swagger-ui, vis-timeline) from the npm registry, copied into
@@ -44,7 +45,7 @@ system-deps:
 # OctoPrint pins its own Flask, so the real printer peer lives in a venv of its own.
 $(OCTO_VENV)/bin/octoprint: | $(UV)
 	$(UV) venv --quiet --python $(PY) $(OCTO_VENV)
-	$(UV) pip install --quiet --python $(OCTO_VENV)/bin/python 'octoprint>=1.10,<1.12'
+	$(UV) pip install --quiet --python $(OCTO_VENV)/bin/python -c constraints-octoprint.txt 'octoprint>=1.10,<1.12'
 
 peers: $(OCTO_VENV)/bin/octoprint
 
@@ -62,6 +63,15 @@ lint: install
 
 demo: install system-deps peers
 	$(VENV)/bin/hunar demo
+
+# The README's screenshots, taken by the Playwright tests and copied into docs/screenshots.
+screenshots: install system-deps peers
+	HUNAR_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider \
+	  tests/web/test_web_browser.py tests/planner_ops/test_planops_browser.py
+
+lock: install peers
+	$(UV) pip freeze --python $(PY) --exclude-editable > constraints.txt
+	$(UV) pip freeze --python $(OCTO_VENV)/bin/python > constraints-octoprint.txt
 
 check-compose:
 	docker-compose -f docker-compose.yml config -q

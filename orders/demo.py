@@ -4,6 +4,7 @@ reporting scrap and a breakdown, ending with a report (console and HTML)."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections import Counter
@@ -60,7 +61,7 @@ def _designs(rng: random.Random, per_family: int) -> list[configurator.Configura
 
 
 def simulate_customers(ctx: AppContext, customers: int, lines: int, rng: random.Random,
-                       report: DemoReport) -> None:  # fmt: skip
+                       progress: Progress, report: DemoReport) -> None:  # fmt: skip
     """Customers configure from popular designs (and sometimes type nonsense); orders are placed."""
     pool = _designs(rng, max(2, lines // 30))
     with ctx.db.transaction() as s:
@@ -68,19 +69,28 @@ def simulate_customers(ctx: AppContext, customers: int, lines: int, rng: random.
         users = [create_user(s, f"cust{i}-{uuid.uuid4().hex[:4]}@demo.example", "demo-password-1",
                              Role.CUSTOMER).id for i in range(customers)]  # fmt: skip
     per_customer = [lines // customers + (1 if i < lines % customers else 0) for i in range(customers)]
-    for cid, n in zip(users, per_customer, strict=True):
-        requests = []
+    with progress(f"{customers} customers configure and order", customers) as bar:
+        for cid, n in zip(users, per_customer, strict=True):
+            _shop(ctx, cid, n, rng, pool, specs, report)
+            bar.update(1)
+
+
+def _shop(ctx: AppContext, cid: int, n: int, rng: random.Random,
+          pool: list[configurator.Configuration], specs: list[configurator.MachineSpec],
+          report: DemoReport) -> None:  # fmt: skip
+    """One customer's visit: configure n lines (some refused with their reason), then order."""
+    requests = []
+    with ctx.db.transaction() as s:
+        for _ in range(n):
+            req = _configure(s, rng, pool, specs, report, cid)
+            if req is not None:
+                requests.append(req)
+    if requests:
         with ctx.db.transaction() as s:
-            for _ in range(n):
-                req = _configure(s, rng, pool, specs, report, cid)
-                if req is not None:
-                    requests.append(req)
-        if requests:
-            with ctx.db.transaction() as s:
-                place_order(s, cid, requests, uuid.uuid4().hex, Actor(f"customer {cid}", cid),
-                            ctx.settings.currency)  # fmt: skip
-            report.orders += 1
-            report.lines += len(requests)
+            place_order(s, cid, requests, uuid.uuid4().hex, Actor(f"customer {cid}", cid),
+                        ctx.settings.currency)  # fmt: skip
+        report.orders += 1
+        report.lines += len(requests)
 
 
 def _configure(s: Any, rng: random.Random, pool: list[configurator.Configuration],
@@ -110,36 +120,62 @@ def _pick(rng: random.Random, pool: list[configurator.Configuration]) -> tuple[s
     return c.family_key, dict(c.values)
 
 
-def build_all(ctx: AppContext, progress: Progress, report: DemoReport) -> None:
-    from orders.models import ProductConfiguration
+def build_all(ctx: AppContext, progress: Progress, report: DemoReport,
+              timeout_s: float = 3600) -> None:  # fmt: skip
+    """Ask for every design's CAD, then wait for the jobs (on workers when Redis is configured)."""
+    from orders.models import JobRecord, JobState, ProductConfiguration
 
     with ctx.db.sessions() as s:
         ids = list(s.scalars(select(ProductConfiguration.id).order_by(ProductConfiguration.id)))
     report.designs = len(ids)
+    ended = (JobState.FINISHED, JobState.FAILED)
     with progress("building CAD (STEP, STL/3MF, DXF, GLB, G-code)", len(ids)) as bar:
-        for cid in ids:
-            request_build(ctx, cid)
-            bar.update(1)
+        jobs = []
+        for cid in ids:  # in-process (sync) each call builds; with workers it only queues
+            jobs.append(request_build(ctx, cid))
+        shown, deadline = 0, time.monotonic() + timeout_s
+        while shown < len(set(jobs)) and time.monotonic() < deadline:
+            with ctx.db.sessions() as s:
+                done = s.scalar(select(func.count()).select_from(JobRecord).where(
+                    JobRecord.id.in_(set(jobs)), JobRecord.state.in_(ended))) or 0  # fmt: skip
+            bar.update(done - shown)
+            shown = done
+            time.sleep(0.5 if shown < len(set(jobs)) else 0)
+    if shown < len(set(jobs)):
+        raise TimeoutError("CAD jobs did not finish; is a worker running on the cad queue?")
     flush_enqueues(ctx)  # the orders' own requests: cache hits now
 
 
-def solved(ctx: AppContext, objective: str, seconds: float, note: str | None = None) -> int:
+def solved(ctx: AppContext, objective: str, seconds: float, progress: Progress,
+           note: str | None = None) -> int:  # fmt: skip
     """A proposal solved on the plan queue (in-process without Redis); waits for the result."""
     with ctx.db.transaction() as s:
         sid = create_proposal(s, objective, seconds, 21, Actor("demo planner"), note).id
-    flush_enqueues(ctx)
-    deadline = time.monotonic() + seconds + 120
-    while time.monotonic() < deadline:
-        with ctx.db.sessions() as s:
-            if s.get_one(Schedule, sid).solver_status != "PENDING":
-                return sid
-        time.sleep(0.5)
+    return await_plan(ctx, sid, seconds, progress, f"solving plan {sid} ({objective})")
+
+
+def await_plan(ctx: AppContext, sid: int, seconds: float, progress: Progress, label: str) -> int:
+    """Hand queued solves over and wait, with a bar on the solver's clock."""
+    # in-process the solve runs inside the flush, so flush on a thread and watch the clock here
+    threading.Thread(target=flush_enqueues, args=(ctx,), daemon=True).start()
+    start, total, shown = time.monotonic(), max(1, int(seconds)), 0
+    with progress(f"{label}, up to {total} s", total) as bar:
+        while time.monotonic() - start < seconds + 120:
+            with ctx.db.sessions() as s:
+                if s.get_one(Schedule, sid).solver_status != "PENDING":
+                    bar.update(total - shown)
+                    return sid
+            tick = min(total, int(time.monotonic() - start))
+            bar.update(tick - shown)
+            shown = tick
+            time.sleep(0.5)
     raise TimeoutError(f"plan {sid} was not solved; is a worker running on the plan queue?")
 
 
-def plan_and_release(ctx: AppContext, seconds: float, report: DemoReport) -> int:
+def plan_and_release(ctx: AppContext, seconds: float, progress: Progress,
+                     report: DemoReport) -> int:  # fmt: skip
     planner = Actor("demo planner")
-    sid = solved(ctx, "due_dates", seconds)
+    sid = solved(ctx, "due_dates", seconds, progress)
     with ctx.db.transaction() as s:
         row = approve(s, sid, planner)
         report.kpis = dict(row.kpis)
@@ -176,23 +212,29 @@ def connect_floor(ctx: AppContext, workdir: Path, report: DemoReport) -> list[An
     return stoppers
 
 
-def deliver(ctx: AppContext, report: DemoReport, rounds: int = 20) -> None:
+def deliver(ctx: AppContext, progress: Progress, report: DemoReport, rounds: int = 20) -> None:
+    from orders.models import OutboxMessage, OutboxStatus
     from orders.services.shopfloor import dispatch_job_orders, transports_for
 
+    with ctx.db.sessions() as s:
+        pending = s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.kind == "job_order", OutboxMessage.status == OutboxStatus.PENDING)) or 0  # fmt: skip
     transports = transports_for(ctx)
     try:
-        for _ in range(rounds):
-            got = dispatch_job_orders(ctx, transports)
-            report.delivered += got["delivered"]
-            if got["retry_later"] == 0:
-                break
-            time.sleep(1)
+        with progress("delivering job orders", max(1, pending)) as bar:
+            for _ in range(rounds):
+                got = dispatch_job_orders(ctx, transports)
+                report.delivered += got["delivered"]
+                bar.update(got["delivered"] + got["rejected"])
+                if got["retry_later"] == 0:
+                    break
+                time.sleep(1)
     finally:
         for t in transports.values():
             t.close()
 
 
-def play_operators(ctx: AppContext, sid: int, rng: random.Random, report: DemoReport,
+def play_operators(ctx: AppContext, sid: int, progress: Progress, report: DemoReport,
                    share: float = 0.6) -> None:  # fmt: skip
     """Start and complete the first part of the plan, scrap a few parts, break one printer."""
     with ctx.db.sessions() as s:
@@ -206,29 +248,38 @@ def play_operators(ctx: AppContext, sid: int, rng: random.Random, report: DemoRe
                 seen.add(key)
                 jobs.append((a.operation_id, a.machine_id))
     now = datetime.now(UTC)
-    for i, (op_id, _machine) in enumerate(jobs[: int(len(jobs) * share)]):
-        jo = job_order_id(op_id, version)
-        kinds = ["started", "completed"] + (["scrapped"] if i % 9 == 4 else [])
-        for kind in kinds:
-            ev = StatusEvent(jo, kind, now, uuid.uuid4().hex, "button",
-                             qty=1 if kind == "scrapped" else None,
-                             reason="layer shift" if kind == "scrapped" else "")  # fmt: skip
-            with ctx.db.transaction() as s:
-                report.events[apply_event(s, ev, Actor("demo operator")).code] += 1
+    played = jobs[: int(len(jobs) * share)]
+    with progress("operators start, complete and scrap", len(played)) as bar:
+        for i, (op_id, _machine) in enumerate(played):
+            _report_job(ctx, job_order_id(op_id, version), now, i % 9 == 4, report)
+            bar.update(1)
 
 
-def break_a_machine(ctx: AppContext, report: DemoReport, seconds: float) -> None:
+def _report_job(ctx: AppContext, jo: str, now: datetime, scrap: bool, report: DemoReport) -> None:
+    for kind in ["started", "completed"] + (["scrapped"] if scrap else []):
+        ev = StatusEvent(jo, kind, now, uuid.uuid4().hex, "button",
+                         qty=1 if kind == "scrapped" else None,
+                         reason="layer shift" if kind == "scrapped" else "")  # fmt: skip
+        with ctx.db.transaction() as s:
+            report.events[apply_event(s, ev, Actor("demo operator")).code] += 1
+
+
+def break_a_machine(ctx: AppContext, progress: Progress, report: DemoReport) -> None:
+    """A printer breaks down mid-plan; the floor asks for a new plan, which we wait for."""
     with ctx.db.transaction() as s:
         busy = s.scalar(select(Machine.id).where(Machine.process == "fdm").order_by(Machine.id))
         ev = StatusEvent("", "machine_down", datetime.now(UTC), uuid.uuid4().hex, "mqtt",
                          machine_id=str(busy), reason="hotend thermal runaway")  # fmt: skip
         result = apply_event(s, ev, Actor("demo operator"))
-    flush_enqueues(ctx)
-    with ctx.db.sessions() as s:
         newest = s.scalars(select(Schedule).order_by(Schedule.version.desc())).first()
+        sid, limit = (newest.id, float(newest.params.get("time_limit_s", 10))) if newest else (0, 0)
+    if result.proposal_requested and newest is not None:
+        await_plan(ctx, sid, limit, progress, f"rescheduling around machine {busy}")
+    with ctx.db.sessions() as s:
+        row = s.get(Schedule, sid)
         report.reschedule = {"machine": busy, "requested": result.proposal_requested,
-                             "status": newest.solver_status if newest else None,
-                             "kpis": (newest.kpis or {}).get("proposal") if newest else None}  # fmt: skip
+                             "status": row.solver_status if row else None,
+                             "kpis": (row.kpis or {}).get("proposal") if row else None}  # fmt: skip
 
 
 def verify_files(ctx: AppContext, report: DemoReport) -> None:
@@ -255,17 +306,17 @@ def run_demo(ctx: AppContext, progress: Progress, echo: Callable[[str], None], *
     with ctx.db.transaction() as s:
         seed_shop(s)
     echo(f"{customers} customers configure and order about {lines} lines …")
-    simulate_customers(ctx, customers, lines, rng, report)
+    simulate_customers(ctx, customers, lines, rng, progress, report)
     build_all(ctx, progress, report)
     echo("planning with plate batching …")
-    sid = plan_and_release(ctx, plan_seconds, report)
+    sid = plan_and_release(ctx, plan_seconds, progress, report)
     stoppers = connect_floor(ctx, workdir, report)
     try:
         echo("releasing job orders to the floor (MQTT, OPC UA, OctoPrint) …")
-        deliver(ctx, report)
+        deliver(ctx, progress, report)
         echo("operators start, complete and scrap; a printer breaks down …")
-        play_operators(ctx, sid, rng, report)
-        break_a_machine(ctx, report, plan_seconds)
+        play_operators(ctx, sid, progress, report)
+        break_a_machine(ctx, progress, report)
     finally:
         for stop in stoppers:
             stop()

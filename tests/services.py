@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 POSTGRES_URL = os.environ.get(
     "HUNAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -76,3 +77,16 @@ def missing_services() -> list[str]:
         if not probe.ok:
             lines.append(f"{probe.name} is not reachable ({probe.detail}). {HOW_TO_START[probe.name]}")
     return lines
+
+
+def publish_screenshot(shot: Path, name: str) -> None:
+    """Copy a Playwright screenshot into docs/screenshots for the README.
+
+    Only with HUNAR_UPDATE_SCREENSHOTS=1 (`make screenshots`), so a test run never dirties the tree.
+    """
+    import shutil
+
+    if os.environ.get("HUNAR_UPDATE_SCREENSHOTS") == "1":
+        docs = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+        docs.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, docs / name)

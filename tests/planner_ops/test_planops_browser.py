@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from orders.models import Operation, OrderLine, Role, User
-from services import REDIS_URL
+from services import REDIS_URL, publish_screenshot
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -147,6 +147,7 @@ def test_planner_and_operator_path_in_a_real_browser(
     planner.click("#zoom-week")
     expect(planner.locator("#gantt")).to_have_attribute("data-zoom", "week")
     planner.screenshot(path=str(SHOTS / "1-proposal.png"), full_page=True)
+    publish_screenshot(SHOTS / "1-proposal.png", "planner-gantt.png")
     planner.click("#approve")
     planner.click("#release")
     expect(planner.locator("#plan-state")).to_have_text("released")

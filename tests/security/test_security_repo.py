@@ -55,3 +55,26 @@ def test_env_and_generated_secret_are_ignored_by_git() -> None:
 def test_store_refuses_paths_outside_its_root(tmp_path: Path, relpath: str) -> None:
     with pytest.raises(StoreError):
         LocalArtifactStore(tmp_path / "store").path(relpath)
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, sep, version = line.strip().partition("==")
+        if sep:
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_every_dependency_is_pinned_in_the_constraints_file() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = project["dependencies"] + [d for ds in project["optional-dependencies"].values() for d in ds]
+    pins = _pins(REPO / "constraints.txt")
+    names = {re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~;\s]", d, maxsplit=1)[0]).lower() for d in wanted}
+    assert sorted(names - pins.keys()) == []
+    assert "octoprint" in _pins(REPO / "constraints-octoprint.txt")
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "-c constraints.txt" in makefile and "-c constraints-octoprint.txt" in makefile
+    assert "-c constraints.txt" in (REPO / "Dockerfile").read_text(encoding="utf-8")

@@ -18,6 +18,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from webshop_helpers import MakeShop, WebShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 from werkzeug.serving import make_server
 
+from services import publish_screenshot
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -91,6 +93,7 @@ def test_new_customer_signs_up_configures_orders_and_follows(
     assert _distinct_colours(shot) > 20, "the 3D preview canvas is blank"
     expect(page.locator("#quote-source")).to_contain_text("measured", timeout=30_000)
     page.screenshot(path=str(SHOTS / "3-valid-quote.png"), full_page=True)
+    publish_screenshot(SHOTS / "3-valid-quote.png", "configurator.png")
 
     page.click("#add-to-cart")
     expect(page).to_have_url(f"{base}/cart")
