@@ -114,12 +114,15 @@ def released_assignments(session: Session) -> dict[int, Assignment]:
     return {a.operation_id: a for a in current.assignments} if current else {}
 
 
-def _frozen(op: Operation, origin: datetime, released: dict[int, Assignment]) -> sp.FrozenAssignment | None:
+def _frozen(op: Operation, origin: datetime, released: dict[int, Assignment],
+            down: set[str]) -> sp.FrozenAssignment | None:  # fmt: skip
+    """Started work stays where it runs, unless its machine broke down: then it is planned again."""
     if op.status in STARTED and op.started_at is not None:
         machine = released[op.id].machine_id if op.id in released else op.pinned_machine_id
-        if machine and machine in op.eligible:
+        if machine and machine in op.eligible and machine not in down:
             return sp.FrozenAssignment(machine, minutes(origin, op.started_at) or 0)
-    if op.pinned_machine_id and op.pinned_start and op.pinned_machine_id in op.eligible:
+    if op.pinned_machine_id and op.pinned_start and op.pinned_machine_id in op.eligible \
+            and op.pinned_machine_id not in down:
         return sp.FrozenAssignment(op.pinned_machine_id, minutes(origin, op.pinned_start) or 0)
     return None
 
@@ -151,8 +154,9 @@ def build_problem(session: Session, now: datetime, horizon_days: int = 21,
     plates = plan_plates(session, list(ops), release, due, weight) if batch else PlatePlan()
     started = {o.id: minutes(origin, o.started_at) or 0 for o in ops
                if o.status in STARTED and o.started_at is not None}  # fmt: skip
+    down = {m.id for m in machines if m.state == MachineState.DOWN}
     kept, kept_replaced, kept_members = released_plate_jobs(
-        [o for o in ops if o.id not in plates.replaced], released, None, started)
+        [o for o in ops if o.id not in plates.replaced], released, started, machines)
     plates.jobs.extend(kept)
     plates.replaced.update(kept_replaced)
     plates.members.update(kept_members)
@@ -166,7 +170,7 @@ def build_problem(session: Session, now: datetime, horizon_days: int = 21,
             if op.id in replaced:
                 after = (replaced[op.id],)
                 continue
-            frozen = _frozen(op, origin, released)
+            frozen = _frozen(op, origin, released, down)
             sops.append(sp.Operation(op_key(op.id), jk, _eligible(op, usable), op.setup_family,
                                      frozen, after if not sops else ()))  # fmt: skip
             op_rows[op_key(op.id)] = op.id

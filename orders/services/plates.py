@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import scheduler.problem as sp
-from orders.models import Artifact, Machine, Operation, OperationStatus, OrderLine
+from orders.models import Artifact, Machine, MachineState, Operation, OperationStatus, OrderLine
 from scheduler.batching import BatchReport, Part, PlateSpec, batch_parts
 
 PLATE_OVERHEAD_MIN = 15  # equals the FDM setup in configurator/data/pricing.toml
@@ -106,26 +106,37 @@ def _add_plates(plan: PlatePlan, report: BatchReport, per_part: dict[str, Operat
         plan.minutes_saved += sum(min(o.eligible.values()) for o in ops.values()) - plate.minutes
 
 
-def released_plate_jobs(ops: list[Operation], released: dict[int, Any], origin_minutes: Any,
-                        frozen_start: dict[int, int]) -> tuple[list[sp.Job], dict[int, str],
-                                                               dict[str, list[int]]]:  # fmt: skip
+def released_plate_jobs(ops: list[Operation], released: dict[int, Any], frozen_start: dict[int, int],
+                        machines: list[Machine]) -> tuple[list[sp.Job], dict[int, str],
+                                                          dict[str, list[int]]]:  # fmt: skip
     """Plates already released stay plates: their members are planned as one job again.
 
-    `origin_minutes(dt)` converts a datetime; `frozen_start` holds start minutes of started ops.
+    `frozen_start` holds start minutes of started ops. A plate stays on its machine; if that
+    machine is down, the plate (started or not) may move to a working machine with the same bed.
     """
     groups: dict[str, list[Operation]] = defaultdict(list)
     for op in ops:
         a = released.get(op.id)
         if a is not None and a.plate_key:
             groups[a.plate_key].append(op)
+    by_id = {m.id: m for m in machines}
+    beds = _bed_groups(machines)
     jobs, replaced, members = [], {}, {}
     for key, group in groups.items():
         a = released[group[0].id]
         pid = f"re-{key}"
         duration = max(1, int((a.end - a.start).total_seconds() // 60))
         started = [frozen_start[o.id] for o in group if o.id in frozen_start]
-        frozen = sp.FrozenAssignment(a.machine_id, min(started)) if started else None
-        op = sp.Operation(f"{pid}.print", pid, {a.machine_id: duration}, group[0].setup_family, frozen)
+        home = by_id.get(a.machine_id)
+        if home is not None and home.state == MachineState.DOWN:
+            same_bed = beds.get((home.build_x_mm, home.build_y_mm), [])
+            eligible = {m.id: duration for m in same_bed if m.state != MachineState.DOWN}
+            eligible = eligible or {a.machine_id: duration}  # none left: it waits for the repair
+            frozen = None  # the interrupted print is run again in full
+        else:
+            eligible = {a.machine_id: duration}
+            frozen = sp.FrozenAssignment(a.machine_id, min(started)) if started else None
+        op = sp.Operation(f"{pid}.print", pid, eligible, group[0].setup_family, frozen)
         jobs.append(sp.Job(pid, (op,), release=0))
         members[f"{pid}.print"] = sorted(o.id for o in group)
         for o in group:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -36,6 +37,7 @@ def _demo(tmp_path: Path, env: dict[str, str]) -> str:
     text = out.stdout
     for needle in NEEDLES:
         assert needle in text, text
+    assert re.search(r"rescheduling proposal (OPTIMAL|FEASIBLE)", text), text
     assert "0 bad" in text and "octoprint" in text and "opcua" in text and "mqtt" in text, text
     report = tmp_path / "var" / "demo" / "report.html"
     assert report.exists() and "<svg" in report.read_text(encoding="utf-8")

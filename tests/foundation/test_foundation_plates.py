@@ -51,3 +51,40 @@ def test_small_parts_share_a_plate_and_start_together(ctx: AppContext) -> None:
                               event_id=str(uuid.uuid4()), source="button")  # fmt: skip
         assert apply_event(s, started).ok
         assert {s.get_one(Operation, i).status for i in members} == {OperationStatus.RUNNING}
+
+
+def test_a_started_plate_moves_to_a_twin_printer_when_its_printer_breaks(ctx: AppContext) -> None:
+    """Found by the full-size demo: a plate running on a printer that went down pinned the plan to
+    a machine with no time left, and the rescheduling proposal came back MODEL_INVALID."""
+    from orders.models import Machine, MachineState
+
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        user = make_user(s)
+        designs = [make_configuration(s, "spur_gear", teeth=t).id for t in (14, 16, 18)]
+        place_order(s, user.id, [LineRequest(c, 2) for c in designs], "k", Actor("c", user.id), "PKR")
+    flush_enqueues(ctx)
+    sid = request_plan(ctx, "changeovers", 5, 14, P)
+    with ctx.db.transaction() as s:
+        row = s.get_one(Schedule, sid)
+        approve(s, sid, P)
+        version = release(s, sid, P).version
+        plate = next(a for a in row.assignments if a.plate_key)
+        home = s.get_one(Machine, plate.machine_id)
+        members = sorted(a.operation_id for a in row.assignments if a.plate_key == plate.plate_key)
+        assert apply_event(s, StatusEvent(f"JO-{members[0]}-v{version}", "started", datetime.now(UTC),
+                                          str(uuid.uuid4()), "button")).ok  # fmt: skip
+        down = StatusEvent("", "machine_down", datetime.now(UTC), str(uuid.uuid4()), "mqtt",
+                           machine_id=home.id, reason="thermal runaway")  # fmt: skip
+        assert apply_event(s, down).proposal_requested
+    flush_enqueues(ctx)
+    with ctx.db.sessions() as s:
+        newest = s.scalars(select(Schedule).order_by(Schedule.version.desc())).first()
+        assert newest is not None and newest.id != sid
+        assert newest.solver_status in ("OPTIMAL", "FEASIBLE"), newest.kpis.get("diagnostics")
+        moved = {a.machine_id for a in newest.assignments if a.operation_id in members}
+        twins = {m.id for m in s.scalars(select(Machine).where(
+            Machine.build_x_mm == home.build_x_mm, Machine.build_y_mm == home.build_y_mm,
+            Machine.state != MachineState.DOWN))}  # fmt: skip
+        assert len(moved) == 1 and moved <= twins, (moved, twins)
+        assert {s.get_one(Operation, i).status for i in members} == {OperationStatus.RUNNING}
