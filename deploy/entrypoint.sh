@@ -1,5 +1,7 @@
 #!/bin/sh
-# Roles: web (migrate, then gunicorn), worker (RQ on cad/plan/dispatch, recycled), dispatch, migrate.
+# Roles: web (migrate, then gunicorn), worker (RQ on cad/plan/dispatch, recycled), dispatch (the
+# outbox loop: queue requests and job orders, with retries), intake (machine status over MQTT),
+# migrate, and hunar <command>.
 set -eu
 role="${1:-web}"
 [ $# -gt 0 ] && shift
@@ -11,6 +13,12 @@ case "$role" in
   worker)
     exec hunar worker --max-jobs "${WORKER_MAX_JOBS:-50}" "$@"
     ;;
+  dispatch)
+    exec hunar dispatch --loop "$@"
+    ;;
+  intake)
+    exec hunar intake "$@"
+    ;;
   migrate)
     exec hunar db upgrade "$@"
     ;;
@@ -18,7 +26,7 @@ case "$role" in
     exec hunar "$@"
     ;;
   *)
-    echo "unknown role '$role': use web, worker, migrate or hunar <command>" >&2
+    echo "unknown role '$role': use web, worker, dispatch, intake, migrate or hunar <command>" >&2
     exit 64
     ;;
 esac

@@ -73,7 +73,8 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
     """Run an RQ worker on the named queues (default: cad plan dispatch)."""
-    from rq import Worker
+    from redis import Redis
+    from rq import Queue, Worker
 
     from orders.context import worker_context
     from orders.queue import QUEUES
@@ -91,7 +92,9 @@ def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
         raise click.UsageError("HUNAR_REDIS_URL is not set: without Redis, jobs run in-process")
     # Frequent maintenance: a job whose worker was killed (heartbeat expired) is retried within
     # about a minute and a half, not after RQ's default ten-minute sweep.
-    w = Worker([ctx.queue.rq_queue(n) for n in names], connection=ctx.queue.redis(),
+    # The worker blocks on BLPOP for minutes, so its connection has no read timeout.
+    conn = Redis.from_url(ctx.settings.redis_url, socket_connect_timeout=5)
+    w = Worker([Queue(n, connection=conn) for n in names], connection=conn,
                maintenance_interval=20, job_monitoring_interval=10, worker_ttl=35)  # fmt: skip
     w.work(burst=burst, max_jobs=max_jobs, with_scheduler=True)
 
@@ -104,14 +107,14 @@ def dispatch(loop: bool, interval: float) -> None:
     import time
 
     from orders.context import AppContext
-    from orders.outbox import flush_enqueues
+    from orders.outbox import flush_enqueues, requeue_lost
     from orders.services.shopfloor import dispatch_job_orders, transports_for
 
     ctx = AppContext.from_settings(load_settings())
     transports = transports_for(ctx)
     try:
         while True:
-            queued = flush_enqueues(ctx)
+            queued = flush_enqueues(ctx) + requeue_lost(ctx)
             report = dispatch_job_orders(ctx, transports)
             click.echo(f"queued {queued}, delivered {report['delivered']}, "
                        f"retry later {report['retry_later']}, rejected {report['rejected']}")  # fmt: skip

@@ -11,16 +11,18 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orders.models import OutboxMessage, OutboxStatus
+from orders.models import JobRecord, JobState, OutboxMessage, OutboxStatus
 
 if TYPE_CHECKING:
     from orders.context import AppContext
 
 MAX_BACKOFF_S = 300
+LOST_GRACE_S = 10  # a record is written a moment before its RQ job: younger ones are not lost
 
 
 def add_message(session: Session, *, kind: str, destination: str, transport: str, key: str,
@@ -83,3 +85,47 @@ def flush_enqueues(ctx: AppContext, limit: int = 100) -> int:
             msg.receipt = {"job_record_id": record}
             delivered += 1
     return delivered
+
+
+def requeue_lost(ctx: AppContext, limit: int = 100) -> int:
+    """Queue again the jobs a broker restart forgot: the record says queued, Redis has no such
+    job (Redis without persistence loses its queues). Jobs load their own rows, so the rare
+    double run this could cause is harmless; a lost job is not."""
+    if ctx.queue.backend != "rq":
+        return 0
+    from rq.job import Job
+
+    from orders import jobs
+    from orders.queue import JOB_MODULES
+
+    cutoff = datetime.now(UTC) - timedelta(seconds=LOST_GRACE_S)
+    with ctx.db.sessions() as s:
+        rows = s.execute(select(JobRecord.id, JobRecord.func, JobRecord.args, JobRecord.queue,
+                                JobRecord.dedupe_key)
+                         .where(JobRecord.backend == "rq", JobRecord.state == JobState.QUEUED,
+                                JobRecord.created_at < cutoff)
+                         .order_by(JobRecord.created_at).limit(limit)).all()  # fmt: skip
+    requeued = 0
+    try:
+        for row in rows:
+            module, _, name = row.func.partition(":")
+            func = getattr(jobs, name, None) if module in JOB_MODULES else None
+            if func is None or Job.exists(row.id, ctx.queue.redis()):
+                continue
+            try:
+                ctx.queue.enqueue(func, *row.args, queue=row.queue, dedupe_key=row.dedupe_key)
+            except (RedisError, OSError):
+                _set_state(ctx, row.id, JobState.QUEUED, "lost by the broker; not yet re-queued")
+                raise
+            _set_state(ctx, row.id, JobState.FAILED, "lost by the broker; enqueued again")
+            requeued += 1
+    except (RedisError, OSError):
+        pass  # the broker is away again: the next pass tries again
+    return requeued
+
+
+def _set_state(ctx: AppContext, record_id: str, state: JobState, error: str) -> None:
+    with ctx.db.transaction() as s:
+        record = s.get_one(JobRecord, record_id)
+        record.state, record.error = state, error
+        record.ended_at = datetime.now(UTC) if state == JobState.FAILED else None

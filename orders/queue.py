@@ -64,7 +64,9 @@ class JobQueue:
         if self._redis is None:
             if not self.ctx.settings.redis_url:
                 raise RuntimeError("no HUNAR_REDIS_URL configured")
-            self._redis = Redis.from_url(self.ctx.settings.redis_url)
+            # a Redis that hangs (not just dies) must not hang the web request that enqueues
+            self._redis = Redis.from_url(self.ctx.settings.redis_url, socket_connect_timeout=2,
+                                         socket_timeout=5, health_check_interval=30)  # fmt: skip
         return self._redis
 
     def rq_queue(self, name: str) -> Queue:

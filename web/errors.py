@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from orders.errors import (
@@ -52,7 +56,47 @@ def _html(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, message=message), status
 
 
+UNAVAILABLE_RETRY_S = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """A lost or refused database connection (restart, failover, full pool): worth a retry."""
+    if isinstance(exc, DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def _unavailable(app: Flask, exc: Exception, what: str = "database"):  # type: ignore[no-untyped-def]
+    """503 with Retry-After: a backing service is away for a moment; try again shortly."""
+    app.logger.warning("%s unavailable on %s %s: %s", what, request.method, request.path,
+                       str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)  # fmt: skip
+    message = f"the {what} is unavailable right now; please try again in a few seconds"
+    if not wants_json():
+        if "_login_user" not in g:  # loading the user needs the database: render as anonymous
+            g._login_user = app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+        page, status = _html(503, "Service unavailable", message)
+        return page, status, {"Retry-After": str(UNAVAILABLE_RETRY_S)}
+    resp = error_response(503, "service_unavailable", message)
+    resp.headers["Retry-After"] = str(UNAVAILABLE_RETRY_S)
+    return resp
+
+
 def init_app(app: Flask) -> None:
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(PoolTimeout)
+    def _database_error(exc: Exception):  # type: ignore[no-untyped-def]
+        if not database_unavailable(exc):
+            raise exc  # a real bug (bad SQL, constraint): the 500 handler logs it
+        return _unavailable(app, exc)
+
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def _queue_error(exc: Exception):  # type: ignore[no-untyped-def]
+        return _unavailable(app, exc, "job queue")
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
         if not wants_json():

@@ -15,6 +15,8 @@ from typing import Any
 from flask import current_app, request
 from flask_login import current_user
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from web.errors import ApiError
 
@@ -25,7 +27,8 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        self._redis = Redis.from_url(redis_url) if redis_url else None
+        self._redis = (Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
+                       if redis_url else None)  # fmt: skip
         self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
 
@@ -34,18 +37,24 @@ class RateLimiter:
         now = time.time()
         window = int(now // window_s)
         retry = max(1, int((window + 1) * window_s - now))
-        if self._redis is not None:
-            rkey = f"hunar:rl:{key}:{window}"
-            pipe = self._redis.pipeline()
-            pipe.incr(rkey)
-            pipe.expire(rkey, window_s + 1)
-            count = int(pipe.execute()[0])
-        else:
+        try:
+            count = self._shared(key, window, window_s) if self._redis is not None else None
+        except (RedisConnectionError, RedisTimeoutError):
+            count = None  # Redis is away: limit in this process rather than refuse everyone
+        if count is None:
             with self._lock:
                 self._prune(window)
                 count = self._counts.get((key, window), 0) + 1
                 self._counts[(key, window)] = count
         return 0 if count <= limit else retry
+
+    def _shared(self, key: str, window: int, window_s: int) -> int:
+        assert self._redis is not None
+        rkey = f"hunar:rl:{key}:{window}"
+        pipe = self._redis.pipeline()
+        pipe.incr(rkey)
+        pipe.expire(rkey, window_s + 1)
+        return int(pipe.execute()[0])
 
     def _prune(self, window: int) -> None:
         if len(self._counts) > 10_000:

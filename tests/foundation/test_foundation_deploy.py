@@ -36,8 +36,9 @@ def test_compose_has_the_promised_services(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     cfg = yaml.safe_load(out.stdout)
     services = cfg["services"]
-    assert {"web", "worker", "postgres", "redis", "mosquitto"} <= set(services)
-    for name in ("web", "worker", "postgres", "redis", "mosquitto"):
+    assert {"web", "worker", "dispatch", "intake", "postgres", "redis", "mosquitto"} <= set(services)
+    assert services["dispatch"]["command"] == ["dispatch"] and services["intake"]["command"] == ["intake"]
+    for name in ("web", "worker", "dispatch", "intake", "postgres", "redis", "mosquitto"):
         assert "healthcheck" in services[name], f"{name} has no health check"
     assert "ports" not in services["worker"], "workers must scale: no fixed host ports"
     assert {"pgdata", "redisdata", "artifacts"} <= set(cfg["volumes"])
@@ -69,3 +70,21 @@ def test_entrypoint_migrate_role_runs_hunar(tmp_path: Path) -> None:
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "var" / "hunar.sqlite3").exists()
+
+
+def test_entrypoint_dispatch_role_loops_over_the_outbox(tmp_path: Path) -> None:
+    """The dispatch role runs the real `hunar dispatch --loop` (here on a migrated SQLite file)."""
+    venv_bin = Path(__import__("sys").executable).parent
+    env = {"PATH": f"{venv_bin}:/usr/bin:/bin", "HUNAR_VAR_DIR": str(tmp_path / "var"),
+           "HUNAR_MQTT_PORT": "1"}  # fmt: skip
+    entry = str(REPO / "deploy" / "entrypoint.sh")
+    subprocess.run(["sh", entry, "migrate"], env=env, cwd=tmp_path, check=True, timeout=120)
+    proc = subprocess.Popen(["sh", entry, "dispatch", "--interval", "0.2"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        lines = [proc.stdout.readline() for _ in range(2)]  # type: ignore[union-attr]
+        assert all(line.startswith("queued 0, delivered 0") for line in lines), lines
+        assert proc.poll() is None, "the loop keeps running"
+    finally:
+        proc.terminate()
+        proc.wait(30)
