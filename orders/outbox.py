@@ -61,14 +61,19 @@ def due(session: Session, kind: str, limit: int, now: datetime) -> list[OutboxMe
 
 
 def flush_enqueues(ctx: AppContext, limit: int = 100) -> int:
-    """Hand due `enqueue` messages to the queue; a broker outage leaves them for the next pass."""
+    """Hand due `enqueue` messages to the queue; a broker outage leaves them for the next pass.
+
+    Backoff only spares a broker that is away: once it answers again, every waiting message goes
+    at once, so orders placed early in a long outage are not held back for minutes after it.
+    """
     from orders import jobs
     from orders.queue import JOB_MODULES
 
     delivered = 0
     now = datetime.now(UTC)
+    until = now + timedelta(seconds=MAX_BACKOFF_S) if _broker_answers(ctx) else now
     with ctx.db.transaction() as s:
-        for msg in due(s, "enqueue", limit, now):
+        for msg in due(s, "enqueue", limit, until):
             func = getattr(jobs, str(msg.payload["func"]), None)
             if func is None or func.__module__ not in JOB_MODULES:
                 msg.status, msg.last_error = OutboxStatus.DEAD, f"unknown job {msg.payload['func']!r}"
@@ -85,6 +90,15 @@ def flush_enqueues(ctx: AppContext, limit: int = 100) -> int:
             msg.receipt = {"job_record_id": record}
             delivered += 1
     return delivered
+
+
+def _broker_answers(ctx: AppContext) -> bool:
+    if ctx.queue.backend != "rq":
+        return True
+    try:
+        return bool(ctx.queue.redis().ping())
+    except (RedisError, OSError):
+        return False
 
 
 def requeue_lost(ctx: AppContext, limit: int = 100) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from factories import make_configuration, make_settings, make_shop, make_user
@@ -62,9 +63,10 @@ def test_queue_outage_keeps_the_request_until_it_can_be_delivered(
     Redis.from_url(redis_url).flushdb()
     live = AppContext.from_settings(make_settings(tmp_path, url, redis_url=redis_url,
                                                   artifact_dir=artifact_cache))  # fmt: skip
-    with live.db.transaction() as s:  # the retry is due now (as if the backoff had passed)
-        s.scalars(select(OutboxMessage)).one().next_attempt_at = msg.created_at
-    assert flush_enqueues(live) == 1
+    with live.db.transaction() as s:  # as after a long outage: the next retry is minutes away
+        s.scalars(select(OutboxMessage)).one().next_attempt_at = datetime.now(UTC) + timedelta(minutes=4)
+    assert flush_enqueues(dead) == 0, "while the broker is away, backoff holds"
+    assert flush_enqueues(live) == 1, "once it answers, waiting messages go at once"
     env = {**os.environ, "HUNAR_DATABASE_URL": url, "HUNAR_REDIS_URL": redis_url,
            "HUNAR_ARTIFACT_DIR": str(artifact_cache)}  # fmt: skip
     proc = subprocess.run([sys.executable, "-m", "orders.cli", "worker", "cad", "--burst"],
