@@ -6,6 +6,8 @@ Blueprints per role: `shop` (customers), `api` (JSON for pages and machine clien
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
@@ -50,6 +52,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     _init_extensions(app, settings)
     _register_blueprints(app)
 
+    @app.before_request
+    def refuse_nul() -> None:
+        """NUL is never text: PostgreSQL refuses it in text columns (a 500 deep in a view), so a
+        request carrying one in its query, form or JSON is refused here, naming the field; a
+        path with one names nothing that exists."""
+        from web.errors import ApiError
+
+        if "\x00" in request.path:
+            raise ApiError(404, "not_found", "there is nothing at this address")
+        body = request.get_json(silent=True) if request.is_json else None
+        for value in (request.args, request.form, body):
+            field = _nul_field(value, "")
+            if field is not None:
+                raise ApiError(422, "invalid_text", f"{field or 'the request'} contains a NUL "
+                               "character", {field or "body": "no NUL characters"})  # fmt: skip
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -81,6 +99,24 @@ def create_app(settings: Settings | None = None) -> Flask:
         return resp
 
     return app
+
+
+def _nul_field(value: Any, where: str) -> str | None:
+    """The name (dotted path) of the first value holding a NUL character, else None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if hasattr(value, "lists"):  # a MultiDict (form fields, query arguments): name the field
+        for key, values in value.lists():
+            if "\x00" in key or any("\x00" in v for v in values if isinstance(v, str)):
+                return key
+        return None
+    if isinstance(value, dict | list):
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in pairs:
+            name = f"{where}.{key}" if where else str(key)
+            if "\x00" in str(key) or _nul_field(item, name) is not None:
+                return _nul_field(item, name) or name
+    return None
 
 
 def _init_extensions(app: Flask, settings: Settings) -> None:

@@ -8,6 +8,7 @@ event id, so a double click is applied once and answered "already done".
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from flask import (
@@ -29,6 +30,7 @@ from orders.errors import DomainError, NotFound
 from orders.models import Machine, Role
 from orders.services import station as st
 from orders.services.planner_views import change_stamp
+from web import MAX_ID
 from web.auth import hunar
 from web.errors import error_response, wants_json
 from web.planner.access import not_modified, staff_page, with_etag
@@ -37,6 +39,18 @@ bp = Blueprint("operator", __name__, url_prefix="/operator")
 OPERATOR = Role.OPERATOR
 STATUS_BY_CODE = {"applied": 200, "duplicate": 200, "bed_not_clear": 409, "out_of_order": 409,
                   "invalid": 422, "unknown_job": 404}  # fmt: skip
+
+
+JOB_ORDER_ID = re.compile(r"JO-([0-9]{1,10})-v([0-9]{1,10})")
+
+
+def _job_id(raw: str) -> str:
+    """A job order id as the floor writes it, ids in range; anything else is a 404 here (an
+    out-of-range id would overflow the database driver: a 500 instead of 'not found')."""
+    m = JOB_ORDER_ID.fullmatch(raw)
+    if m is None or max(int(m.group(1)), int(m.group(2))) > MAX_ID:
+        abort(404)
+    return raw
 
 
 def _me(session) -> st.StationUser:  # type: ignore[no-untyped-def]
@@ -92,7 +106,7 @@ def station_live(machine_id: str) -> Response:
 def job(job_order_id: str) -> str:
     """The job packet; a traveler's QR code opens this page."""
     with hunar().db.sessions() as s:
-        order, op, machine_id = st.job_packet(s, job_order_id[:64], _base_url())
+        order, op, machine_id = st.job_packet(s, _job_id(job_order_id), _base_url())
         _own_station(s, machine_id)
         machine = s.get_one(Machine, machine_id)
         return render_template("operator/job.html", job=order, op=op, machine_id=machine_id,
@@ -105,7 +119,7 @@ def job(job_order_id: str) -> str:
 @staff_page(OPERATOR)
 def traveler(job_order_id: str) -> str:
     with hunar().db.sessions() as s:
-        order, _, machine_id = st.job_packet(s, job_order_id[:64], _base_url())
+        order, _, machine_id = st.job_packet(s, _job_id(job_order_id), _base_url())
         _own_station(s, machine_id)
     return render_html(order)
 
@@ -114,16 +128,17 @@ def traveler(job_order_id: str) -> str:
 @staff_page(OPERATOR)
 def press(job_order_id: str, action: str) -> Response | tuple[Response, int]:
     form = request.form
+    _job_id(job_order_id)
     event_id = (form.get("event_id") or "").strip()[:64]
     qty_raw = form.get("qty", "").strip()
-    qty = int(qty_raw) if qty_raw.isdigit() and len(qty_raw) < 7 else None
+    qty = int(qty_raw) if qty_raw.isascii() and qty_raw.isdigit() and len(qty_raw) < 7 else None
     if not event_id:
         return _answer(job_order_id, "invalid", "event_id is required (reload the page)", None)
     if action == "scrap" and qty is None:
         return _answer(job_order_id, "invalid", "qty: scrap needs a whole number ≥ 1", None)
     member = form.get("member", "").strip()[:64]
     if action == "scrap" and member:  # a plate: scrap is booked on the member order line
-        job_order_id = member
+        job_order_id = _job_id(member)
     try:
         with hunar().db.transaction() as s:
             result = st.press(s, job_order_id[:64], action, event_id, _me(s), qty,

@@ -181,7 +181,7 @@ def _refused(
 def pin() -> Response | tuple[str, int]:
     """Pin (machine + start) or unpin (no machine) an operation; optionally propose again."""
     raw = request.form.get("operation_id", "")
-    if not raw.isdigit() or int(raw) > 2**31 - 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > 2**31 - 1:
         return _refused(422, DomainError("operation id must be a whole number",
                                          fields={"operation_id": "whole number"}))  # fmt: skip
     operation_id = int(raw)

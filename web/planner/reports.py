@@ -19,7 +19,8 @@ from web.planner.charts import bar_svg
 
 def _days() -> int:
     raw = request.args.get("days", "14")
-    return min(max(int(raw), 1), 90) if raw.isdigit() else 14
+    ok = raw.isascii() and raw.isdigit() and len(raw) <= 4  # "²".isdigit() but int() fails
+    return min(max(int(raw), 1), 90) if ok else 14
 
 
 @bp.get("/reports")

@@ -31,6 +31,7 @@ from orders.services.shop_designs import (
     live_quote_json,
     save_design,
 )
+from web import MAX_ID
 from web.auth import hunar
 from web.ratelimit import check as rate_check
 from web.shop import bp
@@ -94,7 +95,7 @@ def configure(key: str) -> str:
     family = _family(key)
     values: dict[str, Any] = family.default_raw()
     from_id = request.args.get("from", type=int)
-    if from_id is not None and current_user.is_authenticated:
+    if from_id is not None and 0 <= from_id <= MAX_ID and current_user.is_authenticated:
         with hunar().db.sessions() as s:
             row = get_design(s, current_user, from_id)
             if row.family_key == family.key:

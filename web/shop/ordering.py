@@ -106,9 +106,12 @@ def order(order_id: int) -> str:
 def download(artifact_id: int) -> Response:
     """Files by artifact id only; the owner check happens before any path is touched."""
     ctx = hunar()
-    with ctx.db.sessions() as s:
-        path, kind = design_artifact_path(s, _me(), artifact_id,
-                                          ctx.settings.resolved_artifact_dir())  # fmt: skip
+    try:
+        with ctx.db.sessions() as s:
+            path, kind = design_artifact_path(s, _me(), artifact_id,
+                                              ctx.settings.resolved_artifact_dir())  # fmt: skip
+    except ValueError as exc:  # a stored path the OS cannot name (NUL): not a file we serve
+        raise NotFound(f"artifact {artifact_id} is not available") from exc
     inline = kind in INLINE_KINDS
     name = f"hunar-{artifact_id}.{kind}"
     resp = send_file(path, mimetype=INLINE_KINDS.get(kind, "application/octet-stream"),
