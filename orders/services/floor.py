@@ -27,7 +27,7 @@ from orders.models import (
 )
 from orders.services.audit import Actor, record_event, transition
 
-JOB_ORDER = re.compile(r"^JO-(\d+)-v(\d+)$")
+JOB_ORDER = re.compile(r"^JO-([0-9]{1,9})-v([0-9]{1,9})$")  # ASCII, within a 32-bit id
 ACTIVE = (OperationStatus.RUNNING, OperationStatus.PAUSED)
 
 

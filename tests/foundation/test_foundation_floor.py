@@ -151,3 +151,14 @@ def test_mqtt_status_messages_move_the_plan(ctx: AppContext) -> None:
     assert listener.stats.counts == {"malformed": 1, "applied": 1, "duplicate": 1}
     with ctx.db.sessions() as s:
         assert s.get_one(Operation, first.id).status == OperationStatus.RUNNING
+
+
+def test_out_of_range_or_unicode_job_order_ids_are_unknown_jobs_not_errors(ctx: AppContext) -> None:
+    """Machines send job order ids over MQTT, OPC UA and webhooks: an id too large for the database
+    or written in non-ASCII digits is refused like any unknown job (it used to overflow on PG)."""
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        for i, jo in enumerate(("JO-99999999999999999999-v1", "JO-1-v99999999999", "JO-١٢-v1")):
+            ev = StatusEvent(job_order_id=jo, kind="started", at=datetime.now(UTC),
+                             event_id=f"big{i}", source="mqtt")  # fmt: skip
+            assert apply_event(s, ev).code == "unknown_job", jo

@@ -84,7 +84,7 @@ def test_bearer_token_of_customer_b_gets_404_on_customer_a_ids(world: World) -> 
         token = issue_token(s, s.get_one(User, world.users["customer_b"][1]), "idor")
     client = world.app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    mine = {"config_id": world.config_a, "order_id": world.order_a}
+    mine = {"config_id": world.config_a, "order_id": world.order_a, "artifact_id": world.artifact_a}
     for endpoint, method, objects in id_rules(world):
         if not objects & OWNED or not endpoint.startswith("api."):
             continue
@@ -181,3 +181,27 @@ def test_unicode_digits_are_not_numbers(world: World) -> None:  # noqa: F811
     resp = admin.form(f"/operator/job/{world.job}/scrap", {"event_id": "u1", "qty": "²"},
                       headers={"Accept": "application/json"})  # fmt: skip
     assert resp.status_code == 422 and resp.json["error"]["code"] == "invalid"
+
+
+def test_job_packet_file_links_serve_the_files_to_the_floor(world: World) -> None:  # noqa: F811
+    """Job orders link each file as /api/artifacts/<id>: staff get the exact bytes (sha256 as in the
+    packet), another customer gets 404, nobody signed in gets 401."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    from orders.models import OutboxMessage
+
+    with world.ctx.db.sessions() as s:
+        payloads = s.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == "job_order"))
+        refs = [a for p in payloads for a in p["job"]["artifacts"]]
+    assert refs, "released job orders carry their files"
+    operator, planner, b = world.login("operator"), world.login("planner"), world.login("customer_b")
+    for ref in refs[:3]:
+        path = urlsplit(ref["url"]).path
+        assert path.startswith("/api/artifacts/"), ref
+        for staff in (operator, planner):
+            resp = staff.client.get(path)
+            assert resp.status_code == 200, (path, resp.status_code)
+            assert hashlib.sha256(resp.data).hexdigest() == ref["sha256"]
+        assert b.client.get(path).status_code == 404
+        assert world.app.test_client().get(path).status_code == 401

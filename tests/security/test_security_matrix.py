@@ -60,6 +60,7 @@ EXPECTED: dict[str, Access] = {
     "api.quote": Access(EVERYONE),
     "api.promise": Access(EVERYONE),
     "api.me": Access(SIGNED_IN),
+    "api.artifact": Access(SIGNED_IN),  # staff: every design's files; customers: their own
     "api.save_configuration": Access(CUSTOMERS),
     "api.get_configuration": Access(CUSTOMERS),
     "api.preview": Access(CUSTOMERS),

@@ -49,6 +49,16 @@ def _op(summary: str, ok: str, schema: str, *, body: str | None = None, auth: bo
     return op
 
 
+def _file_op() -> dict[str, Any]:
+    """A stored CAD file (STEP, STL, 3MF, DXF, GLB, G-code); job packets link here."""
+    op = _op("Download a stored CAD file", "The file", "Error", auth=True,
+             path_id="artifact_id", errors=())  # fmt: skip
+    op["responses"]["200"] = {"description": "The file",
+                              "content": {"application/octet-stream": {"schema": {
+                                  "type": "string", "format": "binary"}}}}  # fmt: skip
+    return op
+
+
 def _schemas() -> dict[str, Any]:
     scalar = {"anyOf": [{"type": "string", "maxLength": MAX_TEXT}, {"type": "number"},
                         {"type": "boolean"}, {"type": "null"}]}  # fmt: skip
@@ -161,6 +171,7 @@ def spec() -> dict[str, Any]:
                                                   "Order", auth=True, path_id="order_id",
                                                   errors=())},
             "/api/me": {"get": _op("Who am I", "Me", "Me", auth=True, errors=())},
+            "/api/artifacts/{artifact_id}": {"get": _file_op()},
         },
     }  # fmt: skip
 

@@ -30,6 +30,7 @@ from web.api import bp
 from web.api.body import family_key, json_object, params, quantity_tier
 from web.auth import SessionUser, api_roles, api_user, hunar
 from web.errors import ApiError
+from web.files import send_artifact
 from web.ratelimit import check as rate_check
 from web.shop.forms import family_detail, family_summary
 
@@ -237,6 +238,13 @@ def order(order_id: int) -> Response:
     me = _me()
     with hunar().db.sessions() as s:
         return jsonify(tracking_json(track_order(s, order_id, _customer_scope(me))))
+
+
+@bp.get("/artifacts/<id:artifact_id>")
+@api_roles(Role.CUSTOMER, Role.PLANNER, Role.OPERATOR)
+def artifact(artifact_id: int) -> Response:
+    """A stored file (job packets link here): staff see every design, customers their own."""
+    return send_artifact(_me(), artifact_id)
 
 
 @bp.get("/me")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import flash, redirect, render_template, request, send_file, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from orders.errors import NotFound
@@ -13,13 +13,12 @@ from orders.models import Role
 from orders.services.audit import Actor
 from orders.services.catalog import load_config
 from orders.services.ordering import LineRequest, place_order
-from orders.services.shop_designs import design_artifact_path, get_design, live_quote
+from orders.services.shop_designs import get_design, live_quote
 from orders.services.shop_tracking import list_orders, order_for_key, track_order
 from web.auth import SessionUser, hunar, page_roles
+from web.files import send_artifact
 from web.shop import bp
 from web.shop.cart import clear, lines, remove_line
-
-INLINE_KINDS = {"glb": "model/gltf-binary"}
 
 
 def _me() -> SessionUser:
@@ -104,17 +103,5 @@ def order(order_id: int) -> str:
 @bp.get("/files/<id:artifact_id>")
 @page_roles(Role.CUSTOMER)
 def download(artifact_id: int) -> Response:
-    """Files by artifact id only; the owner check happens before any path is touched."""
-    ctx = hunar()
-    try:
-        with ctx.db.sessions() as s:
-            path, kind = design_artifact_path(s, _me(), artifact_id,
-                                              ctx.settings.resolved_artifact_dir())  # fmt: skip
-    except ValueError as exc:  # a stored path the OS cannot name (NUL): not a file we serve
-        raise NotFound(f"artifact {artifact_id} is not available") from exc
-    inline = kind in INLINE_KINDS
-    name = f"hunar-{artifact_id}.{kind}"
-    resp = send_file(path, mimetype=INLINE_KINDS.get(kind, "application/octet-stream"),
-                     as_attachment=not inline, download_name=name, max_age=3600)  # fmt: skip
-    resp.headers["Cache-Control"] = "private, max-age=3600"
-    return resp
+    """A file of a design the signed-in user may see (their own; staff see every design)."""
+    return send_artifact(_me(), artifact_id)
