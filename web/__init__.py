@@ -78,11 +78,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         hand it to the queue now. If the queue is down the request stays in the outbox, and
         `hunar dispatch` or the next write delivers it."""
         if request.method != "GET" and resp.status_code < 400:
+            from redis.exceptions import RedisError
+            from sqlalchemy.exc import SQLAlchemyError
+
             from orders.outbox import flush_enqueues
 
-            try:
+            try:  # the write itself is committed: its answer must not turn into a 500 here
                 flush_enqueues(ctx, limit=20)
-            except OSError as exc:
+            except (OSError, RedisError, SQLAlchemyError) as exc:
                 app.logger.warning("outbox not flushed (left pending): %s", exc)
         return resp
 
