@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +22,27 @@ def console(report: Any) -> list[str]:
     out = [
         f"customers' orders placed: {report.orders} ({report.lines} lines, {report.designs} designs)",
         f"rejected before ordering: {len(report.rejected)}",
-        *[f"  - {r}" for r in report.rejected[:12]],
+        *[f"  - {n}× {r}" for r, n in Counter(report.rejected).most_common(8)],
         "orders by state: " + ", ".join(f"{k}={v}" for k, v in sorted(report.states.items())),
         f"plan: on-time {prop.get('on_time_pct', 0):.1f}% (dispatch baseline "
         f"{base.get('on_time_pct', 0):.1f}%), makespan {prop.get('makespan', 0)} min vs baseline "
         f"{base.get('makespan', 0)} min, status {k.get('status_text', '')}",
         f"plate batching: {plates.get('count', 0)} plates, {plates.get('setups_saved', 0)} setups "
         f"and {plates.get('minutes_saved', 0)} machine-minutes saved",
-        f"job orders delivered: {report.delivered} via "
-        + ", ".join(f"{t}×{n}" for t, n in sorted(_count(report.transports).items())),
+        f"job orders delivered: {report.delivered} to {len(report.transports)} machines ("
+        + ", ".join(f"{n} by {t}" for t, n in sorted(_count(report.transports).items())) + ")",
         "floor events: " + ", ".join(f"{k}={v}" for k, v in sorted(report.events.items())),
         f"machine down: {report.reschedule.get('machine')} → rescheduling proposal "
-        f"{report.reschedule.get('status')}",
+        f"{report.reschedule.get('status')}{_after(report.reschedule.get('kpis'))}",
         f"files produced and verified (sha256): {report.files_ok} ok, {report.files_bad} bad",
     ]
     return out
+
+
+def _after(kpis: dict[str, Any] | None) -> str:
+    if not kpis:
+        return ""
+    return f" (on-time {kpis.get('on_time_pct', 0):.1f}%, makespan {kpis.get('makespan', 0)} min)"
 
 
 def _count(transports: dict[str, str]) -> dict[str, int]:
