@@ -79,8 +79,10 @@ def flush_enqueues(ctx: AppContext, limit: int = 100) -> int:
                 msg.status, msg.last_error = OutboxStatus.DEAD, f"unknown job {msg.payload['func']!r}"
                 continue
             try:
+                # an order's lines must be seen by the job: never join one already running
                 record = ctx.queue.enqueue(func, *msg.payload["args"], queue=msg.destination,
-                                           dedupe_key=msg.payload.get("dedupe_key"))  # fmt: skip
+                                           dedupe_key=msg.payload.get("dedupe_key"),
+                                           join_running=False)  # fmt: skip
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 msg.attempts += 1
                 msg.last_error = f"{exc.__class__.__name__}: {exc}"

@@ -79,12 +79,18 @@ class JobQueue:
         queue: str,
         dedupe_key: str | None = None,
         timeout_s: int | None = None,
+        join_running: bool = True,
     ) -> str:
-        """Record the job, then run it (in-process) or hand it to RQ. Returns the record id."""
+        """Record the job, then run it (in-process) or hand it to RQ. Returns the record id.
+
+        A request with the same `dedupe_key` joins a job still queued, and with `join_running`
+        also one already running. Work that the job must see (an order placed now) must not join a
+        running job, which may have read its inputs already.
+        """
         if queue not in QUEUES:
             raise UnknownQueue(f"unknown queue '{queue}', expected one of {QUEUES}")
         path = _func_path(func)
-        existing = self._active_duplicate(dedupe_key)
+        existing = self._active_duplicate(dedupe_key, join_running)
         if existing is not None:
             return existing
         record_id = str(uuid.uuid4())
@@ -113,10 +119,10 @@ class JobQueue:
         s = self.ctx.settings
         return {"cad": s.cad_job_timeout_s, "plan": s.plan_job_timeout_s}.get(queue, 120)
 
-    def _active_duplicate(self, dedupe_key: str | None) -> str | None:
+    def _active_duplicate(self, dedupe_key: str | None, join_running: bool = True) -> str | None:
         if dedupe_key is None:
             return None
-        active = (JobState.QUEUED, JobState.STARTED)
+        active = (JobState.QUEUED, JobState.STARTED) if join_running else (JobState.QUEUED,)
         with self.ctx.db.sessions() as s:
             found = s.scalar(
                 select(JobRecord.id).where(

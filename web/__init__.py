@@ -33,6 +33,11 @@ class IdConverter(IntegerConverter):
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.url_map.converters["id"] = IdConverter
     secure = not settings.public_url.startswith(LOCAL_PREFIXES)
     app.config.update(

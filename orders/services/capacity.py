@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from datetime import date, datetime, time
+from time import monotonic
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -84,6 +87,35 @@ def metrics_for(session: Session, row: ProductConfiguration) -> configurator.Geo
     return None
 
 
+CTP_TTL_S = 30.0  # a promise may miss orders placed in the last half minute; it never moves work
+_books: dict[tuple[str, int], tuple[float, Any]] = {}
+_books_lock = threading.Lock()
+
+
+def _released_book(session: Session, now: datetime) -> tuple[Any, Any, list[Machine]] | None:
+    """The open order book as a scheduling problem with the released plan over it, rebuilt at
+    most every CTP_TTL_S per database and release: every quote and order line asks for it, and
+    building it costs time in proportion to the open operations."""
+    from orders.services.planning import current_release, released_plan
+    from orders.services.planning_problem import build_problem
+
+    release = current_release(session)
+    if release is None:
+        return None
+    key = (str(session.get_bind().engine.url), release.version)
+    hit = _books.get(key)
+    if hit is not None and monotonic() - hit[0] < CTP_TTL_S:
+        return hit[1]
+    pp = build_problem(session, now)
+    plan = released_plan(session, pp)
+    book = (pp, plan, list(session.scalars(select(Machine)))) if plan and plan.assignments else None
+    with _books_lock:
+        if len(_books) > 64:
+            _books.clear()
+        _books[key] = (monotonic(), book)
+    return book
+
+
 def promise_for(
     session: Session, config: configurator.Configuration, qty: int, tier: str, now: datetime
 ) -> date | None:
@@ -100,18 +132,16 @@ def promise_for(
 
 def capable_to_promise(session: Session, now: datetime) -> configurator.CapableToPromise | None:
     """The scheduler's CTP over the released plan, as the configurator's `ctp` seam."""
-    from orders.services.planning import released_plan
-    from orders.services.planning_problem import at_minute, build_problem
+    from orders.services.planning_problem import at_minute
     from orders.services.production import eligible_minutes, setup_family
     from scheduler.problem import Job
     from scheduler.problem import Operation as SOp
     from scheduler.promise import promise as ctp_promise
 
-    pp = build_problem(session, now)
-    plan = released_plan(session, pp)
-    if plan is None or not plan.assignments:
+    found = _released_book(session, now)
+    if found is None:
         return None
-    machines = list(session.scalars(select(Machine)))
+    pp, plan, machines = found
 
     def ctp(req: configurator.PromiseRequest) -> datetime | None:
         ops = []

@@ -147,7 +147,7 @@ def build_problem(session: Session, now: datetime, horizon_days: int = 21,
     by_line: dict[int, list[Operation]] = {}
     for op in ops:
         by_line.setdefault(op.order_line_id, []).append(op)
-    lines = {lid: session.get_one(OrderLine, lid) for lid in by_line}
+    lines = {ln.id: ln for ln in session.scalars(select(OrderLine).where(OrderLine.id.in_(by_line)))}
     release = {o.id: max(0, minutes(origin, by_line[o.order_line_id][0].release_at) or 0) for o in ops}
     due = {o.id: minutes(origin, by_line[o.order_line_id][0].due_at) for o in ops}
     weight = {o.id: TIER_WEIGHT.get(lines[o.order_line_id].tier, 1) for o in ops}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mes_bridge.dispatch import Action, OutboxItem, dispatch_once
+from mes_bridge.dispatch import Action, Backoff, OutboxItem, dispatch_once
 from mes_bridge.packets import ArtifactRef, JobOrder, from_json, to_json
 from mes_bridge.transports.base import DeliveryReceipt, Packet, Transport
 from orders.models import (
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from orders.context import AppContext
 
 LEASE = timedelta(seconds=60)
+# A failed connection marks its transport down for the rest of a pass, so frequent retries cost
+# one connection attempt per machine; the short cap bounds how long a machine waits for its job
+# orders after its broker or printer comes back (with 300 s it was up to five minutes).
+FLOOR_BACKOFF = Backoff(max_s=30.0)
 FILE_KINDS = ("gcode", "stl", "3mf", "dxf", "step")
 
 
@@ -163,7 +167,7 @@ class DbOutbox:
             row = s.get_one(OutboxMessage, int(item_id))
             row.status, row.delivered_at = OutboxStatus.DELIVERED, datetime.now(UTC)
             row.receipt = {"transport": receipt.transport, "at": receipt.delivered_at.isoformat(),
-                           "detail": getattr(receipt, "detail", "")}  # fmt: skip
+                           "detail": receipt.peer_ref, "duplicate": receipt.duplicate}  # fmt: skip
             row.attempts += 1
 
     def mark_failed(self, item_id: str, error: str, retry_at: datetime | None) -> None:
@@ -209,6 +213,6 @@ def dispatch_job_orders(ctx: AppContext, transports: dict[str, Transport] | None
                         limit: int = 100) -> dict[str, int]:  # fmt: skip
     """One pass of the MES dispatcher over the DB outbox."""
     transports = transports if transports is not None else transports_for(ctx)
-    report = dispatch_once(DbOutbox(ctx), transports, limit=limit)
+    report = dispatch_once(DbOutbox(ctx), transports, limit=limit, backoff=FLOOR_BACKOFF)
     return {"delivered": report.delivered, "retry_later": report.retry_later,
             "rejected": report.rejected}  # fmt: skip

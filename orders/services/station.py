@@ -201,7 +201,27 @@ def press(session: Session, job: str, action: str, event_id: str, who: StationUs
     ev = button_event(job, ACTIONS[action], datetime.now(UTC), event_id, **extra)
     if isinstance(ev, Rejection):
         return Applied(False, "invalid", ev.reason)
-    return apply_event(session, ev, Actor(who.label, who.user_id))
+    released = op.status == OperationStatus.RELEASED
+    result = apply_event(session, ev, Actor(who.label, who.user_id))
+    if result.ok and action == "start" and released and op.process in PRINT_PROCESSES:
+        _start_device(session, job, machine_id)
+    return result
+
+
+def _start_device(session: Session, job: str, machine_id: str) -> None:
+    """The bed is clear and the operator pressed start: ask the printer to start the job order
+    it was sent (a plate's member id starts the plate), at most once, through the outbox."""
+    from orders.services.shopfloor import request_start
+
+    op, _, plan = machine_of_job(session, job)
+    mine = next(a for a in plan.assignments if a.operation_id == op.id)
+    members = sorted(a.operation_id for a in plan.assignments
+                     if mine.plate_key and a.plate_key == mine.plate_key)  # fmt: skip
+    lead = job_order_id(members[0], plan.version) if members else job
+    sent = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.idempotency_key.startswith(f"jo:{lead}:{machine_id}:"))).first()  # fmt: skip
+    if sent is not None:  # nothing was sent to this printer (e.g. moved by a re-plan): no start
+        request_start(session, lead, machine_id, sent.transport)
 
 
 def job_packet(session: Session, job: str, base_url: str) -> tuple[JobOrder, Operation, str]:

@@ -79,3 +79,28 @@ def test_queue_outage_keeps_the_request_until_it_can_be_delivered(
     Redis.from_url(redis_url).flushdb()
     dead.close()
     live.close()
+
+
+def test_an_order_never_joins_a_build_that_is_already_running(ctx: AppContext) -> None:
+    """Found by the load harness's review: a running build may have read its waiting lines
+    already, so an order placed then must get a job of its own (a cache hit), or its line would
+    stay `placed` for good. A preview request may still join the running build."""
+    from orders.jobs import build_artifacts
+    from orders.models import JobState, ProductConfiguration
+    from orders.services.artifacts import dedupe_key
+
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        user = make_user(s)
+        cfg = make_configuration(s)
+        key = dedupe_key(s.get_one(ProductConfiguration, cfg.id).config_hash)
+        s.add(JobRecord(id="running-1", queue="cad", func="orders.jobs:build_artifacts",
+                        args=[cfg.id], dedupe_key=key, backend="inprocess",
+                        state=JobState.STARTED))  # fmt: skip
+    assert ctx.queue.enqueue(build_artifacts, cfg.id, queue="cad", dedupe_key=key) == "running-1"
+    with ctx.db.transaction() as s:
+        place_order(s, user.id, [LineRequest(cfg.id, 1)], "k", Actor("c", user.id), "PKR")
+    assert flush_enqueues(ctx) == 1
+    with ctx.db.sessions() as s:
+        assert {ln.status for ln in s.scalars(select(OrderLine))} == {Status.CAD_READY}
+        assert s.scalar(select(JobRecord).where(JobRecord.id != "running-1")) is not None

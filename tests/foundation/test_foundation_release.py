@@ -94,3 +94,85 @@ def test_release_reaches_mqtt_exactly_once(mqtt_ctx: AppContext) -> None:
         from mes_bridge.packets import validate_b2mml
 
         assert validate_b2mml(sub.messages[0][1]["b2mml"].encode(), SHARED) == []
+
+
+def _one_order_planned_for_mqtt(ctx: AppContext) -> int:
+    """Every machine on MQTT, one order built and a plan proposed: the proposal's id."""
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        s.execute(update(Machine).values(transport="mqtt"))
+        user = make_user(s)
+        place_order(s, user.id, [LineRequest(make_configuration(s).id, 1)], "k",
+                    Actor("c", user.id), "PKR")  # fmt: skip
+    flush_enqueues(ctx)
+    return request_plan(ctx, "due_dates", 5, 14, Actor("p"))
+
+
+def test_a_long_broker_outage_delays_job_orders_by_at_most_the_floor_backoff_cap(
+    mqtt_ctx: AppContext, tmp_path: Path
+) -> None:
+    """Found by the platform outage drill: with the 300 s cap, a machine waited up to five
+    minutes for its job orders after its broker came back."""
+    from datetime import UTC, datetime, timedelta
+
+    from orders.services.shopfloor import FLOOR_BACKOFF
+
+    ctx = mqtt_ctx
+    sid = _one_order_planned_for_mqtt(ctx)
+    with ctx.db.transaction() as s:
+        approve(s, sid, Actor("p"))
+        release(s, sid, Actor("p"))
+        s.execute(update(OutboxMessage).values(attempts=12))  # a long outage so far
+    dead = AppContext.from_settings(ctx.settings.model_copy(update={"mqtt_port": 1}))
+    transports = transports_for(dead)
+    try:
+        report = dispatch_job_orders(dead, transports)
+    finally:
+        for t in transports.values():
+            t.close()
+        dead.close()
+    assert report["delivered"] == 0 and report["retry_later"] >= 1
+    latest = datetime.now(UTC) + timedelta(seconds=FLOOR_BACKOFF.max_s + 1)
+    with ctx.db.sessions() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "job_order")).all()
+    assert {r.status for r in rows} == {OutboxStatus.PENDING}
+    assert all(r.next_attempt_at <= latest for r in rows), [r.next_attempt_at for r in rows]
+
+
+def test_the_station_start_button_starts_the_printer_once(mqtt_ctx: AppContext) -> None:
+    """Found by the platform outage drill: nothing ever asked a printer to start. Now the
+    operator's start (after the bed-clear check) sends one start command through the outbox."""
+    from orders.models import Operation, Role
+    from orders.services.floor import job_order_id
+    from orders.services.station import StationUser, press
+
+    ctx = mqtt_ctx
+    sid = _one_order_planned_for_mqtt(ctx)
+    with ctx.db.transaction() as s:
+        approve(s, sid, Actor("p"))
+        plan = release(s, sid, Actor("p"))
+        first = min((a for a in plan.assignments
+                     if s.get_one(Operation, a.operation_id).process == "fdm"),
+                    key=lambda a: a.start)  # fmt: skip
+        job, machine = job_order_id(first.operation_id, plan.version), first.machine_id
+    sub = Subscriber(f"hunar/{ctx.settings.site}/{machine}/commands/#")
+    transports = transports_for(ctx)
+    try:
+        dispatch_job_orders(ctx, transports)
+        with ctx.db.transaction() as s:
+            who = StationUser.load(s, make_user(s, Role.ADMIN).id)
+            assert press(s, job, "start", "e1", who).ok
+            assert not press(s, job, "start", "e2", who).ok, "started once"
+        started = dispatch_job_orders(ctx, transports)
+        again = dispatch_job_orders(ctx, transports)
+    finally:
+        for t in transports.values():
+            t.close()
+    assert started["delivered"] == 1 and again["delivered"] == 0
+    for _ in range(50):
+        if sub.messages:
+            break
+        threading.Event().wait(0.1)
+    sub.close()
+    assert [m[1]["command"] for m in sub.messages] == ["start"]
+    assert sub.messages[0][1]["job_order_id"] == job

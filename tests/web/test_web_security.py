@@ -139,3 +139,21 @@ def test_login_rejects_wrong_password_and_signup_rules(make_shop: MakeShop) -> N
     resp = client.post("/login", data={"csrf_token": token, "email": "dana@example.com",
                                        "password": PASSWORD, "next": "//evil.example/"})  # fmt: skip
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_login_limit_is_per_client_behind_a_trusted_proxy(make_shop: MakeShop, hops: int) -> None:
+    """Found by the load harness: behind a reverse proxy every customer shared one login bucket.
+    With HUNAR_PROXY_HOPS=1 the client address comes from X-Forwarded-For; without it the header
+    is ignored (a client cannot pick its own bucket)."""
+    shop = make_shop(limits={"login": (2, 60)}, proxy_hops=hops)
+    client = shop.app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+
+    def attempt(ip: str) -> int:
+        return client.post("/login", data={"csrf_token": token, "email": "x@example.com",
+                                           "password": "wrong password"},
+                           headers={"X-Forwarded-For": ip}).status_code  # fmt: skip
+
+    assert [attempt("10.0.0.1") for _ in range(3)] == [401, 401, 429]
+    assert attempt("10.0.0.2") == (401 if hops else 429)
