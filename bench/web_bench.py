@@ -110,21 +110,44 @@ def _post_lua(path: str, body: str) -> str:
             'wrk.headers["Content-Type"] = "application/json"\n')  # fmt: skip
 
 
-def _wait_ready(client: httpx.Client, config_id: int, deadline_s: float = 300) -> float:
+def _wait_ready(client: httpx.Client, config_id: int,
+                deadline_s: float = 300) -> tuple[float, float]:  # fmt: skip
+    """Seconds until the preview GLB can be fetched (what the page shows), and until the whole
+    CAD job (exports, analysis, G-code) is done."""
     start = time.perf_counter()
+    shown: float | None = None
     resp = client.post(f"/api/configurations/{config_id}/preview")
-    while resp.json()["state"] in ("queued", "building", "none"):
+    while True:
+        body = resp.json()
+        if shown is None and body.get("preview_url"):
+            client.get(body["preview_url"]).raise_for_status()
+            shown = time.perf_counter() - start
+        if body["state"] not in ("queued", "building", "none"):
+            break
         if time.perf_counter() - start > deadline_s:
             raise TimeoutError(f"design {config_id} not built in {deadline_s} s")
         time.sleep(0.1)
         resp = client.get(f"/api/configurations/{config_id}/preview")
-    if resp.json()["state"] != "ready":
-        raise RuntimeError(f"build failed: {resp.json()}")
-    return time.perf_counter() - start
+    if body["state"] != "ready":
+        raise RuntimeError(f"build failed: {body}")
+    done = time.perf_counter() - start
+    return (shown if shown is not None else done), done
 
 
 def _p95(xs: list[float]) -> float:
     return sorted(xs)[max(0, int(round(0.95 * len(xs))) - 1)]
+
+
+def start_server(url: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
+    """gunicorn (2 sync workers) on embedded jobs (no Redis) against the bench database."""
+    env = {**os.environ, "HUNAR_DATABASE_URL": url, "HUNAR_VAR_DIR": str(tmp / "var"),
+           "HUNAR_ARTIFACT_DIR": str(tmp / "artifacts"), "HUNAR_SECRET_KEY": "bench"}  # fmt: skip
+    env.pop("HUNAR_REDIS_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "1", "--timeout", "600",
+         "--bind", f"127.0.0.1:{port}", "bench.web_bench:bench_app()"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)  # fmt: skip
 
 
 def run(seconds: int, new_designs: int) -> None:
@@ -132,14 +155,7 @@ def run(seconds: int, new_designs: int) -> None:
     name, url = _make_db()
     token = _seed(url, tmp)
     port = _free_port()
-    env = {**os.environ, "HUNAR_DATABASE_URL": url, "HUNAR_VAR_DIR": str(tmp / "var"),
-           "HUNAR_ARTIFACT_DIR": str(tmp / "artifacts"), "HUNAR_SECRET_KEY": "bench"}  # fmt: skip
-    env.pop("HUNAR_REDIS_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "1", "--timeout", "600",
-         "--bind", f"127.0.0.1:{port}", "bench.web_bench:bench_app()"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)  # fmt: skip
+    server = start_server(url, tmp, port)
     base = f"http://127.0.0.1:{port}"
     rows: list[tuple[str, str, str, str]] = []
     try:
@@ -178,8 +194,11 @@ def run(seconds: int, new_designs: int) -> None:
             cid = client.post("/api/configurations",
                               json={"family": "enclosure", "params": params}).json()["id"]  # fmt: skip
             fresh.append(_wait_ready(client, cid))
-        rows.append(("preview, new design (full CAD job)", f"{_p95(fresh):.2f} s p95", "<= 2 s",
-                     f"n={len(fresh)}, runs: " + ", ".join(f"{x:.1f}" for x in fresh)))  # fmt: skip
+        glb, job = [f[0] for f in fresh], [f[1] for f in fresh]
+        rows.append(("preview, new design (GLB fetched)", f"{_p95(glb):.2f} s p95", "<= 2 s",
+                     f"n={len(glb)}, runs: " + ", ".join(f"{x:.1f}" for x in glb)))  # fmt: skip
+        rows.append(("new design, whole CAD job", f"{_p95(job):.2f} s p95", "(for reference)",
+                     "STEP/STL/3MF, analysis, G-code: " + ", ".join(f"{x:.1f}" for x in job)))  # fmt: skip
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

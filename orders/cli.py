@@ -84,9 +84,9 @@ def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
     if unknown:
         raise click.BadParameter(f"unknown queue(s) {unknown}; choose from {list(QUEUES)}")
     ctx = worker_context()
-    import cad.builders  # noqa: F401 - preload CadQuery once; each forked job inherits it
-    import cad.pipeline  # noqa: F401
-    import configurator.families  # noqa: F401
+    from orders.jobs import warm_up
+
+    warm_up()  # preload CadQuery once; each forked job inherits it
 
     if not ctx.settings.redis_url:
         raise click.UsageError("HUNAR_REDIS_URL is not set: without Redis, jobs run in-process")

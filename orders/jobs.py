@@ -20,6 +20,14 @@ def health_check(ctx: AppContext, *_ids: int | str, job_record_id: str) -> dict[
     return {"host": socket.gethostname(), "pid": os.getpid(), "record": job_record_id}
 
 
+def warm_up() -> None:
+    """Import CadQuery, OCCT and trimesh now (about 4 s per process), not in the first build:
+    the web app calls it on start when its jobs run in-process, as RQ workers preload them."""
+    import cad.builders  # noqa: F401
+    import cad.pipeline  # noqa: F401
+    import configurator.families  # noqa: F401
+
+
 def build_artifacts(ctx: AppContext, configuration_id: int, *, job_record_id: str) -> dict[str, Any]:
     """Build, export, analyse and slice one design; record its files; move its order lines.
 

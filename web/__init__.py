@@ -6,6 +6,7 @@ Blueprints per role: `shop` (customers), `api` (JSON for pages and machine clien
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from flask import Flask, Response, request
@@ -106,6 +107,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return resp
 
+    if not settings.redis_url:  # jobs run in this process: the first preview should not wait
+        from orders.jobs import warm_up
+
+        threading.Thread(target=warm_up, name="warm-cad", daemon=True).start()
     return app
 
 

@@ -61,12 +61,15 @@ def _latest_job(s: Session, config_hash: str) -> JobRecord | None:
 
 
 def build_status(ctx: AppContext, configuration_id: int) -> BuildStatus:
+    """Where a design's CAD job is. The GLB is committed on its own about a second into the job,
+    so `preview_artifact_id` is set while the state is still "queued"/"building": the page shows
+    it then and keeps following the job until "ready" (findings and metrics come with that)."""
     with ctx.db.sessions() as s:
         row = s.get(ProductConfiguration, configuration_id)
         if row is None:
             raise NotFound(f"configuration {configuration_id} not found")
-        arts = {a.kind: a for a in s.scalars(select(Artifact).where(
-            Artifact.configuration_id == configuration_id))}  # fmt: skip
+        arts = {a.kind: a for a in s.scalars(select(Artifact).where(  # newest row per kind wins
+            Artifact.configuration_id == configuration_id).order_by(Artifact.id))}  # fmt: skip
         job = _latest_job(s, row.config_hash)
     preview = arts["glb"].id if "glb" in arts else None
     summary = arts["step"].meta if "step" in arts else {}

@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy import select
+from test_web_preview import held_exports_fixture  # noqa: F401  (the held_exports fixture)
 from webshop_helpers import MakeShop, WebShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 from werkzeug.serving import make_server
 
+from orders.models import JobRecord, JobState
 from services import publish_screenshot
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,10 +62,7 @@ def _distinct_colours(png: bytes) -> int:
     return len(set(img.get_flattened_data()))
 
 
-def test_new_customer_signs_up_configures_orders_and_follows(
-    live_shop: tuple[WebShop, str], page: Page
-) -> None:
-    _, base = live_shop
+def _sign_up(page: Page, base: str) -> None:
     page.goto(f"{base}/signup")
     page.fill("input[name=email]", f"new-{uuid.uuid4().hex[:6]}@example.com")
     page.fill("input[name=name]", "Ayesha")
@@ -70,6 +70,12 @@ def test_new_customer_signs_up_configures_orders_and_follows(
     page.click("#signup-form button[type=submit]")
     expect(page.locator(".flashes")).to_contain_text("Welcome")
 
+
+def test_new_customer_signs_up_configures_orders_and_follows(
+    live_shop: tuple[WebShop, str], page: Page
+) -> None:
+    _, base = live_shop
+    _sign_up(page, base)
     page.goto(f"{base}/shop/enclosure")
     expect(page.locator("#quote-total")).to_be_visible(timeout=30_000)
     page.fill("#p-wall", "0.2")
@@ -118,6 +124,28 @@ def test_new_customer_signs_up_configures_orders_and_follows(
     expect(thumb).to_have_js_property("complete", True)
     assert thumb.evaluate("img => img.naturalWidth") > 0
     page.screenshot(path=str(SHOTS / "6-catalogue.png"), full_page=True)
+
+
+def test_the_page_shows_the_model_before_the_manufacturing_files_exist(
+    live_shop: tuple[WebShop, str], page: Page, held_exports: threading.Event
+) -> None:
+    """The CAD job is held after its GLB (see `held_exports`), so the model can only be on
+    screen if the page shows it while the job still runs; then the job finishes as usual."""
+    shop, base = live_shop
+    _sign_up(page, base)
+    page.goto(f"{base}/shop/enclosure")  # the default design is valid: its preview starts
+    viewer = page.locator("#preview")
+    expect(viewer).to_have_attribute("data-loaded", "true", timeout=120_000)
+    expect(page.locator("#preview-state")).to_contain_text("preparing manufacturing files")
+    assert not held_exports.is_set()
+    with shop.ctx.db.sessions() as s:
+        states = s.scalars(select(JobRecord.state).where(JobRecord.func.contains("build_"))).all()
+    assert states == [JobState.STARTED]  # the CAD job is still running
+    expect(page.locator("#quote-source")).to_contain_text("analytic")
+    held_exports.set()
+    expect(page.locator("#preview-state")).to_contain_text("up to date", timeout=120_000)
+    expect(viewer).to_have_attribute("data-loaded", "true")
+    expect(page.locator("#quote-source")).to_contain_text("measured", timeout=30_000)
 
 
 def test_api_docs_render_offline_under_the_csp(live_shop: tuple[WebShop, str], page: Page) -> None:

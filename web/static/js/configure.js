@@ -155,31 +155,49 @@
     });
   }
 
+  // The job records the GLB about a second in, long before STEP/STL/3MF, analysis and G-code:
+  // show it as soon as the status names it, then keep following the job to "up to date".
   async function preview(values) {
     const mine = ++previewSeq;
     setProgress(0.05, "Building your 3D preview…");
     const saved = await api("POST", "/api/configurations", { family: family.key, params: values });
     if (mine !== previewSeq || saved.status !== 201) return;
-    let st = await api("POST", `/api/configurations/${saved.data.id}/preview`);
+    const id = saved.data.id;
+    let st = await api("POST", `/api/configurations/${id}/preview`);
+    let shown = false;
     while (mine === previewSeq && st.status < 300 && ["queued", "building"].includes(st.data.state)) {
-      setProgress(st.data.progress || 0.1, `Building: ${st.data.stage || st.data.state}…`);
-      await new Promise((r) => setTimeout(r, 600));
-      st = await api("GET", `/api/configurations/${saved.data.id}/preview`);
+      if (!shown && st.data.preview_url) shown = showModel(st.data.preview_url, id);
+      setProgress(st.data.progress || 0.1, shown
+        ? "Preview ready, preparing manufacturing files…"
+        : `Building: ${st.data.stage || st.data.state}…`);
+      await new Promise((r) => setTimeout(r, shown ? 1000 : 250));
+      st = await api("GET", `/api/configurations/${id}/preview`);
     }
     if (mine !== previewSeq) return;
     if (st.status >= 300 || st.data.state === "failed") {
-      setProgress(1, "The preview could not be built: " +
-        ((st.data && (st.data.error || (st.data.error && st.data.error.message))) || "error") +
-        ". The last good preview stays on screen.");
+      const err = st.data && st.data.error;
+      const why = (err && (err.message || err)) || "error";
+      setProgress(1, shown
+        ? `The manufacturing files could not be prepared: ${why}.`
+        : `The preview could not be built: ${why}. The last good preview stays on screen.`);
       return;
     }
-    if (st.data.preview_url && viewer.getAttribute("src") !== st.data.preview_url) {
-      viewer.setAttribute("src", st.data.preview_url);
-    }
-    viewer.dataset.configurationId = saved.data.id;
+    if (st.data.preview_url) showModel(st.data.preview_url, id);
     renderFindings(st.data.findings || []);
     setProgress(1, st.data.state === "ready" ? "Preview up to date." : "Preview pending.");
     if (st.data.state === "ready") remeasure(mine, 0);
+  }
+
+  // Point model-viewer at a design's GLB (once per URL); the previous design's finding markers
+  // go with the previous model, the new ones come with the finished job.
+  function showModel(url, id) {
+    if (viewer.getAttribute("src") !== url) {
+      renderFindings([]);
+      viewer.dataset.loaded = "false";
+      viewer.setAttribute("src", url);
+    }
+    viewer.dataset.configurationId = id;
+    return true;
   }
 
   // CAD has measured the part: re-price from the real geometry (quotes are cached for up
