@@ -195,6 +195,9 @@ def start_stack(tmp: Path, cfg: StackConfig, customers: int) -> tuple[Stack, lis
         _spawn(stack, "gunicorn", [
             sys.executable, "-m", "gunicorn", "--workers", str(cfg.web_workers),
             "--threads", str(cfg.web_threads), "--timeout", "120", "--graceful-timeout", "10",
+            # the server keeps idle connections longer than the client (httpx: 5 s), so a client
+            # never sends on a connection the server has just closed (a reset, not a server fault)
+            "--keep-alive", "10",
             "--bind", f"127.0.0.1:{web_port}", "bench.load_stack:load_app()"])  # fmt: skip
         for i in range(cfg.rq_workers):
             _spawn(stack, f"worker{i + 1}", [sys.executable, "-m", "orders.cli", "worker"])
