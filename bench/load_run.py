@@ -8,6 +8,7 @@ got a 5xx or a broken connection.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import time
@@ -216,6 +217,7 @@ def judge(cfg: LoadConfig, rec: Recorder, out: Outcome, facts: dict[str, Any],
 def run_load(cfg: LoadConfig, tmp: Path | None = None) -> LoadReport:
     """Start a private stack, run the customers, drain CAD, judge, and tear everything down."""
     t0 = time.perf_counter()
+    own_tmp = tmp is None  # a run leaves ~200 MB of CAD files and logs: remove what we made
     tmp = tmp or Path(tempfile.mkdtemp(prefix="hunar-load-"))
     stack, emails = start_stack(tmp, cfg.stack, cfg.customers)
     sampler = ConnectionSampler(stack.db_url, stack.db_name)
@@ -241,3 +243,5 @@ def run_load(cfg: LoadConfig, tmp: Path | None = None) -> LoadReport:
     finally:
         sampler.stop_flag.set()
         stack.stop()
+        if own_tmp:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -165,6 +166,7 @@ def run(designs: int, verbose: bool = False) -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         _drop_db(name)
+        shutil.rmtree(tmp, ignore_errors=True)
     _print(rows, verbose)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -203,6 +204,7 @@ def run(seconds: int, new_designs: int) -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         _drop_db(name)
+        shutil.rmtree(tmp, ignore_errors=True)
     width = max(len(r[0]) for r in rows)
     print(f"{'measure'.ljust(width)} | result          | target        | notes")
     print("-" * (width + 60))
