@@ -130,18 +130,19 @@ def build_all(ctx: AppContext, progress: Progress, report: DemoReport,
     report.designs = len(ids)
     ended = (JobState.FINISHED, JobState.FAILED)
     with progress("building CAD (STEP, STL/3MF, DXF, GLB, G-code)", len(ids)) as bar:
-        jobs = []
-        for cid in ids:  # in-process (sync) each call builds; with workers it only queues
-            jobs.append(request_build(ctx, cid))
+        # in-process (sync) each call builds; with workers it only queues
+        jobs = {request_build(ctx, cid) for cid in ids}
         shown, deadline = 0, time.monotonic() + timeout_s
-        while shown < len(set(jobs)) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             with ctx.db.sessions() as s:
                 done = s.scalar(select(func.count()).select_from(JobRecord).where(
-                    JobRecord.id.in_(set(jobs)), JobRecord.state.in_(ended))) or 0  # fmt: skip
+                    JobRecord.id.in_(jobs), JobRecord.state.in_(ended))) or 0  # fmt: skip
             bar.update(done - shown)
             shown = done
-            time.sleep(0.5 if shown < len(set(jobs)) else 0)
-    if shown < len(set(jobs)):
+            if shown == len(jobs):
+                break
+            time.sleep(0.5)
+    if shown < len(jobs):
         raise TimeoutError("CAD jobs did not finish; is a worker running on the cad queue?")
     flush_enqueues(ctx)  # the orders' own requests: cache hits now
 

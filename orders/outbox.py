@@ -64,18 +64,20 @@ def flush_enqueues(ctx: AppContext, limit: int = 100) -> int:
     """Hand due `enqueue` messages to the queue; a broker outage leaves them for the next pass.
 
     Backoff only spares a broker that is away: once it answers again, every waiting message goes
-    at once, so orders placed early in a long outage are not held back for minutes after it.
+    at once, so orders placed early in a long outage are not held back for minutes after it. The
+    broker is asked only when something waits (this runs after every write request).
     """
-    from orders import jobs
-    from orders.queue import JOB_MODULES
+    from orders.queue import job_function
 
     delivered = 0
     now = datetime.now(UTC)
-    until = now + timedelta(seconds=MAX_BACKOFF_S) if _broker_answers(ctx) else now
     with ctx.db.transaction() as s:
-        for msg in due(s, "enqueue", limit, until):
-            func = getattr(jobs, str(msg.payload["func"]), None)
-            if func is None or func.__module__ not in JOB_MODULES:
+        msgs = due(s, "enqueue", limit, now + timedelta(seconds=MAX_BACKOFF_S))
+        if any(m.next_attempt_at > now for m in msgs) and not _broker_answers(ctx):
+            msgs = [m for m in msgs if m.next_attempt_at <= now]
+        for msg in msgs:
+            func = job_function(str(msg.payload["func"]))  # a bare name in orders.jobs
+            if func is None:
                 msg.status, msg.last_error = OutboxStatus.DEAD, f"unknown job {msg.payload['func']!r}"
                 continue
             try:
@@ -111,8 +113,7 @@ def requeue_lost(ctx: AppContext, limit: int = 100) -> int:
         return 0
     from rq.job import Job
 
-    from orders import jobs
-    from orders.queue import JOB_MODULES
+    from orders.queue import job_function
 
     cutoff = datetime.now(UTC) - timedelta(seconds=LOST_GRACE_S)
     with ctx.db.sessions() as s:
@@ -124,8 +125,7 @@ def requeue_lost(ctx: AppContext, limit: int = 100) -> int:
     requeued = 0
     try:
         for row in rows:
-            module, _, name = row.func.partition(":")
-            func = getattr(jobs, name, None) if module in JOB_MODULES else None
+            func = job_function(row.func)
             if func is None or Job.exists(row.id, ctx.queue.redis()):
                 continue
             try:

@@ -44,11 +44,24 @@ def _func_path(func: Callable[..., Any]) -> str:
     return path
 
 
-def _resolve(path: str) -> Callable[..., Any]:
-    module, _, name = path.partition(":")
+def job_function(path: str) -> Callable[..., Any] | None:
+    """A job by `module:name`, or by its bare name in `orders.jobs` (as the outbox stores it);
+    None for anything else, so a stored row can never name an arbitrary callable."""
+    module, sep, name = path.partition(":")
+    if not sep:
+        module, name = JOB_MODULES[0], path
     if module not in JOB_MODULES:
+        return None
+    func = getattr(importlib.import_module(module), name, None)
+    # only functions defined there: not dunders or names the module merely imported
+    return func if callable(func) and getattr(func, "__module__", None) == module else None
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    func = job_function(path)
+    if func is None:
         raise ValueError(f"refusing to run {path}: not in a job module")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    return func
 
 
 class JobQueue:

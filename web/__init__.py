@@ -24,6 +24,12 @@ LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost")
 MAX_ID = 2**31 - 1
 
 
+def whole_number(raw: str, max_digits: int = 10) -> int | None:
+    """A form or query value of ASCII digits, bounded in length; None otherwise ("²".isdigit()
+    is true, but int() refuses it: a 500 where a field error belongs)."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= max_digits else None
+
+
 class IdConverter(IntegerConverter):
     """Row ids in URLs: 0..2^31-1, so an absurd id is a 404 and never reaches the database."""
 
@@ -127,8 +133,9 @@ def _nul_field(value: Any, where: str) -> str | None:
         pairs = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in pairs:
             name = f"{where}.{key}" if where else str(key)
-            if "\x00" in str(key) or _nul_field(item, name) is not None:
-                return _nul_field(item, name) or name
+            found = name if "\x00" in str(key) else _nul_field(item, name)
+            if found is not None:
+                return found or name
     return None
 
 

@@ -27,7 +27,8 @@ from orders.models import (
 )
 from orders.services.audit import Actor, record_event, transition
 
-JOB_ORDER = re.compile(r"^JO-([0-9]{1,9})-v([0-9]{1,9})$")  # ASCII, within a 32-bit id
+JOB_ORDER = re.compile(r"^JO-([0-9]{1,10})-v([0-9]{1,10})$")  # ASCII digits only
+MAX_DB_ID = 2**31 - 1  # integer keys and versions are 32-bit columns
 ACTIVE = (OperationStatus.RUNNING, OperationStatus.PAUSED)
 
 
@@ -44,9 +45,19 @@ def job_order_id(operation_id: int, schedule_version: int) -> str:
     return f"JO-{operation_id}-v{schedule_version}"
 
 
-def operation_of(job_order: str) -> int | None:
+def parse_job_order(job_order: str) -> tuple[int, int] | None:
+    """(operation id, schedule version) of `JO-<op>-v<version>`; None for anything else, also
+    for ids no row can have (they would overflow the database driver on any transport)."""
     m = JOB_ORDER.match(job_order)
-    return int(m.group(1)) if m else None
+    if m is None:
+        return None
+    op_id, version = int(m.group(1)), int(m.group(2))
+    return (op_id, version) if max(op_id, version) <= MAX_DB_ID else None
+
+
+def operation_of(job_order: str) -> int | None:
+    parsed = parse_job_order(job_order)
+    return parsed[0] if parsed else None
 
 
 def _seen(session: Session, event_id: str) -> bool:
@@ -78,8 +89,8 @@ def _refuse(session: Session, ev: StatusEvent, actor: Actor, code: str, msg: str
 
 def _members(session: Session, op: Operation, job_order: str) -> list[Operation]:
     """The operations a job order stands for: one, or every part of a batched plate."""
-    m = JOB_ORDER.match(job_order)
-    version = int(m.group(2)) if m else None
+    parsed = parse_job_order(job_order)
+    version = parsed[1] if parsed else None
     a = session.scalar(select(Assignment).join(Schedule).where(
         Schedule.version == version, Assignment.operation_id == op.id))  # fmt: skip
     if a is None or not a.plate_key:

@@ -33,7 +33,7 @@ from orders.models import (
     User,
 )
 from orders.services.audit import Actor, record_event
-from orders.services.floor import Applied, apply_event, job_order_id, operation_of
+from orders.services.floor import Applied, apply_event, job_order_id, parse_job_order
 from orders.services.planning import current_release
 
 PRINT_PROCESSES = ("fdm", "resin")
@@ -143,10 +143,9 @@ def station_view(session: Session, machine_id: str, upcoming: int = 8) -> Statio
 
 def machine_of_job(session: Session, job: str) -> tuple[Operation, str, Schedule]:
     """The operation, machine and plan version behind a job order id like JO-12-v3."""
-    op_id = operation_of(job)
-    op = session.get(Operation, op_id) if op_id is not None else None
-    version = int(job.rsplit("-v", 1)[1]) if op is not None else 0
-    plan = session.scalar(select(Schedule).where(Schedule.version == version)) if op else None
+    parsed = parse_job_order(job)
+    op = session.get(Operation, parsed[0]) if parsed else None
+    plan = session.scalar(select(Schedule).where(Schedule.version == parsed[1])) if op else None
     assignment = (
         next((a for a in plan.assignments if a.operation_id == op.id), None) if plan else None
     )

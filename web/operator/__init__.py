@@ -8,7 +8,6 @@ event id, so a double click is applied once and answered "already done".
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from flask import (
@@ -29,8 +28,9 @@ from mes_bridge.traveler import render_html
 from orders.errors import DomainError, NotFound
 from orders.models import Machine, Role
 from orders.services import station as st
+from orders.services.floor import parse_job_order
 from orders.services.planner_views import change_stamp
-from web import MAX_ID
+from web import whole_number
 from web.auth import hunar
 from web.errors import error_response, wants_json
 from web.planner.access import not_modified, staff_page, with_etag
@@ -41,14 +41,9 @@ STATUS_BY_CODE = {"applied": 200, "duplicate": 200, "bed_not_clear": 409, "out_o
                   "invalid": 422, "unknown_job": 404}  # fmt: skip
 
 
-JOB_ORDER_ID = re.compile(r"JO-([0-9]{1,10})-v([0-9]{1,10})")
-
-
 def _job_id(raw: str) -> str:
-    """A job order id as the floor writes it, ids in range; anything else is a 404 here (an
-    out-of-range id would overflow the database driver: a 500 instead of 'not found')."""
-    m = JOB_ORDER_ID.fullmatch(raw)
-    if m is None or max(int(m.group(1)), int(m.group(2))) > MAX_ID:
+    """A job order id as the floor writes it, ids in range; anything else is a 404 here."""
+    if parse_job_order(raw) is None:
         abort(404)
     return raw
 
@@ -131,7 +126,7 @@ def press(job_order_id: str, action: str) -> Response | tuple[Response, int]:
     _job_id(job_order_id)
     event_id = (form.get("event_id") or "").strip()[:64]
     qty_raw = form.get("qty", "").strip()
-    qty = int(qty_raw) if qty_raw.isascii() and qty_raw.isdigit() and len(qty_raw) < 7 else None
+    qty = whole_number(qty_raw, max_digits=6)
     if not event_id:
         return _answer(job_order_id, "invalid", "event_id is required (reload the page)", None)
     if action == "scrap" and qty is None:

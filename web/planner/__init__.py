@@ -25,6 +25,7 @@ from orders.errors import DomainError, NotFound, StaleVersion
 from orders.models import Role
 from orders.services import planner_views as pv
 from orders.services.planning import OBJECTIVES, approve, release, request_plan
+from web import MAX_ID, whole_number
 from web.auth import hunar
 from web.errors import error_response, wants_json
 from web.planner.access import actor, not_modified, staff_page, with_etag
@@ -180,11 +181,10 @@ def _refused(
 @staff_page(PLANNER)
 def pin() -> Response | tuple[str, int]:
     """Pin (machine + start) or unpin (no machine) an operation; optionally propose again."""
-    raw = request.form.get("operation_id", "")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > 2**31 - 1:
+    operation_id = whole_number(request.form.get("operation_id", ""))
+    if operation_id is None or operation_id > MAX_ID:
         return _refused(422, DomainError("operation id must be a whole number",
                                          fields={"operation_id": "whole number"}))  # fmt: skip
-    operation_id = int(raw)
     try:
         start = _when(request.form.get("start", ""))
         with hunar().db.transaction() as s:

@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from orders.models import Role
 from orders.services.planner_views import reports as report_series
+from web import whole_number
 from web.auth import hunar
 from web.planner import bp
 from web.planner.access import staff_page
@@ -18,9 +19,8 @@ from web.planner.charts import bar_svg
 
 
 def _days() -> int:
-    raw = request.args.get("days", "14")
-    ok = raw.isascii() and raw.isdigit() and len(raw) <= 4  # "²".isdigit() but int() fails
-    return min(max(int(raw), 1), 90) if ok else 14
+    days = whole_number(request.args.get("days", "14"), max_digits=4)
+    return min(max(days, 1), 90) if days is not None else 14
 
 
 @bp.get("/reports")
