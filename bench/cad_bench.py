@@ -110,9 +110,12 @@ def bench_family(family_key: str, n: int, root: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         marks: dict[str, float] = {}
         result = run_pipeline(
-            config, store, MACHINES, use_slicer=False,
+            config,
+            store,
+            MACHINES,
+            use_slicer=False,
             on_artifact=lambda r, m=marks, t=t0: m.setdefault(r.kind, time.perf_counter() - t),
-        )  # fmt: skip
+        )
         assert result.ok and not result.cache_hit, result.error
         full.append(time.perf_counter() - t0)
         preview.append(marks["glb"])
@@ -123,11 +126,15 @@ def bench_family(family_key: str, n: int, root: Path) -> dict[str, Any]:
             hits.append(time.perf_counter() - t0)
             assert result.cache_hit
     return {
-        "family": family_key, "n": len(configs),
-        "cold_med": statistics.median(cold), "cold_p95": _p95(cold),
-        "preview_med": statistics.median(preview), "pipeline_med": statistics.median(full),
-        "hit_med_ms": statistics.median(hits) * 1000, "hit_p95_ms": _p95(hits) * 1000,
-    }  # fmt: skip
+        "family": family_key,
+        "n": len(configs),
+        "cold_med": statistics.median(cold),
+        "cold_p95": _p95(cold),
+        "preview_med": statistics.median(preview),
+        "pipeline_med": statistics.median(full),
+        "hit_med_ms": statistics.median(hits) * 1000,
+        "hit_p95_ms": _p95(hits) * 1000,
+    }
 
 
 # --- queue section: real Redis, real RQ worker processes -----------------------------------
@@ -183,8 +190,12 @@ def run_queue(
     cmd += ["--simple"] if simple else []
     cmd += ["--max-jobs", str(max_jobs)] if max_jobs else []
     with tempfile.TemporaryDirectory() as root:
-        jobs = [queue.enqueue("cad_bench.bench_job", c.canonical_json(), root, job_timeout=120,
-                              result_ttl=600) for c in configs]  # fmt: skip
+        jobs = [
+            queue.enqueue(
+                "cad_bench.bench_job", c.canonical_json(), root, job_timeout=120, result_ttl=600
+            )
+            for c in configs
+        ]
         procs = [subprocess.Popen(cmd, env=env) for _ in range(workers)]
         while procs:
             for p in list(procs):

@@ -30,13 +30,21 @@ def main() -> int:
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument("--drain-timeout", type=float, default=1200, help="Seconds.")
     args = parser.parse_args()
-    stack = StackConfig(web_workers=args.web_workers, web_threads=args.web_threads,
-                        rq_workers=args.rq_workers)  # fmt: skip
-    cfg = LoadConfig(customers=args.customers, orders=args.orders, palette=args.palette,
-                     drain_timeout_s=args.drain_timeout, stack=stack)  # fmt: skip
+    stack = StackConfig(
+        web_workers=args.web_workers, web_threads=args.web_threads, rq_workers=args.rq_workers
+    )
+    cfg = LoadConfig(
+        customers=args.customers,
+        orders=args.orders,
+        palette=args.palette,
+        drain_timeout_s=args.drain_timeout,
+        stack=stack,
+    )
     report = run_load(cfg)
-    print(f"gunicorn {args.web_workers} workers x {args.web_threads} threads, "
-          f"{args.rq_workers} RQ workers, PostgreSQL + private Redis")  # fmt: skip
+    print(
+        f"gunicorn {args.web_workers} workers x {args.web_threads} threads, "
+        f"{args.rq_workers} RQ workers, PostgreSQL + private Redis"
+    )
     print(report.table())
     if report.failures:
         for key, value in report.figures.items():

@@ -47,8 +47,9 @@ class Recorder:
     problems: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def call(self, client: httpx.Client, label: str, method: str, url: str,
-             **kw: Any) -> httpx.Response | None:  # fmt: skip
+    def call(
+        self, client: httpx.Client, label: str, method: str, url: str, **kw: Any
+    ) -> httpx.Response | None:
         t0 = time.perf_counter()
         try:
             resp = client.request(method, url, **kw)
@@ -127,8 +128,15 @@ def invalid_design(family: str) -> tuple[dict[str, Any], str] | None:
 class Customer:
     """One signed-in shopper: a cookie session plus the page's CSRF token for API writes."""
 
-    def __init__(self, base_url: str, email: str, rec: Recorder, out: Outcome,
-                 rng: random.Random, palette: list[Design]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        rec: Recorder,
+        out: Outcome,
+        rng: random.Random,
+        palette: list[Design],
+    ) -> None:
         self.client = httpx.Client(base_url=base_url, timeout=180, follow_redirects=False)
         self.email, self.rec, self.out, self.rng = email, rec, out, rng
         self.palette = palette
@@ -140,9 +148,13 @@ class Customer:
         if token is None:
             self.rec.problem(f"{self.email}: no login form")
             return False
-        resp = self.rec.call(self.client, "POST /login", "POST", "/login",
-                             data={"csrf_token": token.group(1), "email": self.email,
-                                   "password": PASSWORD})  # fmt: skip
+        resp = self.rec.call(
+            self.client,
+            "POST /login",
+            "POST",
+            "/login",
+            data={"csrf_token": token.group(1), "email": self.email, "password": PASSWORD},
+        )
         if resp is None or resp.status_code != 302:
             self.rec.problem(f"{self.email}: login gave {resp.status_code if resp else 'no reply'}")
             return False
@@ -157,14 +169,27 @@ class Customer:
     def save(self, d: Design, qty: int) -> int | None:
         """Configurator data, live quote, then save: what the configurator page does."""
         self.rec.call(self.client, "GET /api/families/<key>", "GET", f"/api/families/{d.family}")
-        self.rec.call(self.client, "POST /api/quote", "POST", "/api/quote", headers=self.headers,
-                      json={"family": d.family, "params": d.params, "quantity": qty})  # fmt: skip
-        resp = self.rec.call(self.client, "POST /api/configurations", "POST",
-                             "/api/configurations", headers=self.headers,
-                             json={"family": d.family, "params": d.params})  # fmt: skip
+        self.rec.call(
+            self.client,
+            "POST /api/quote",
+            "POST",
+            "/api/quote",
+            headers=self.headers,
+            json={"family": d.family, "params": d.params, "quantity": qty},
+        )
+        resp = self.rec.call(
+            self.client,
+            "POST /api/configurations",
+            "POST",
+            "/api/configurations",
+            headers=self.headers,
+            json={"family": d.family, "params": d.params},
+        )
         if resp is None or resp.status_code != 201:
-            self.rec.problem(f"save {d.family}: {resp.status_code if resp else 'no reply'} "
-                             f"{resp.text[:200] if resp else ''}")  # fmt: skip
+            self.rec.problem(
+                f"save {d.family}: {resp.status_code if resp else 'no reply'} "
+                f"{resp.text[:200] if resp else ''}"
+            )
             return None
         return int(resp.json()["id"])
 
@@ -176,8 +201,9 @@ class Customer:
         if not double:
             self._record(key, [self._post_order(body, "POST /api/orders")])
             return
-        twin = httpx.Client(base_url=str(self.client.base_url), timeout=180,
-                            cookies=self.client.cookies)  # fmt: skip
+        twin = httpx.Client(
+            base_url=str(self.client.base_url), timeout=180, cookies=self.client.cookies
+        )
         with ThreadPoolExecutor(2) as pool:
             a = pool.submit(self._post_order, body, "POST /api/orders")
             b = pool.submit(self._post_order, body, "POST /api/orders (double)", twin)
@@ -187,13 +213,17 @@ class Customer:
             self.out.double_submits += 1
         self._record(key, results)
 
-    def _post_order(self, body: dict[str, Any], label: str,
-                    client: httpx.Client | None = None) -> int | None:  # fmt: skip
-        resp = self.rec.call(client or self.client, label, "POST", "/api/orders",
-                             headers=self.headers, json=body)  # fmt: skip
+    def _post_order(
+        self, body: dict[str, Any], label: str, client: httpx.Client | None = None
+    ) -> int | None:
+        resp = self.rec.call(
+            client or self.client, label, "POST", "/api/orders", headers=self.headers, json=body
+        )
         if resp is None or resp.status_code not in (200, 201):
-            self.rec.problem(f"order {body['idempotency_key']}: "
-                             f"{resp.status_code if resp else 'no reply'} {resp.text[:200] if resp else ''}")  # fmt: skip
+            self.rec.problem(
+                f"order {body['idempotency_key']}: "
+                f"{resp.status_code if resp else 'no reply'} {resp.text[:200] if resp else ''}"
+            )
             return None
         return int(resp.json()["id"])
 
@@ -215,19 +245,23 @@ class Customer:
         if bad is not None:
             checks.append(("/api/quote", {"family": family, "params": bad[0]}, bad[1]))
         d = self.rng.choice(self.palette)
-        checks.append(("/api/quote", {"family": d.family, "params": d.params, "quantity": 0},
-                       "quantity"))  # fmt: skip
+        checks.append(
+            ("/api/quote", {"family": d.family, "params": d.params, "quantity": 0}, "quantity")
+        )
         for url, body, field_name in checks:
-            resp = self.rec.call(self.client, "POST invalid", "POST", url, headers=self.headers,
-                                 json=body)  # fmt: skip
+            resp = self.rec.call(
+                self.client, "POST invalid", "POST", url, headers=self.headers, json=body
+            )
             fields = _error_fields(resp)
             with self.out.lock:
                 self.out.invalid_sent += 1
                 ok = resp is not None and 400 <= resp.status_code < 500 and field_name in fields
                 self.out.invalid_refused_ok += int(ok)
             if not ok:
-                self.rec.problem(f"invalid {family}.{field_name} not refused by field: "
-                                 f"{resp.status_code if resp else 'no reply'} {fields}")  # fmt: skip
+                self.rec.problem(
+                    f"invalid {family}.{field_name} not refused by field: "
+                    f"{resp.status_code if resp else 'no reply'} {fields}"
+                )
 
 
 def _error_fields(resp: httpx.Response | None) -> dict[str, Any]:
@@ -253,8 +287,16 @@ def split_orders(customers: int, orders: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(customers)]
 
 
-def run_customer(base_url: str, email: str, n_orders: int, palette: list[Design], plan: Plan,
-                 rec: Recorder, out: Outcome, index: int) -> None:  # fmt: skip
+def run_customer(
+    base_url: str,
+    email: str,
+    n_orders: int,
+    palette: list[Design],
+    plan: Plan,
+    rec: Recorder,
+    out: Outcome,
+    index: int,
+) -> None:
     rng = random.Random(f"{plan.seed}:{index}")
     cust = Customer(base_url, email, rec, out, rng, palette)
     try:
@@ -267,8 +309,13 @@ def run_customer(base_url: str, email: str, n_orders: int, palette: list[Design]
                 qty = rng.choice((1, 1, 2, 5))
                 cid = cust.save(d, qty)
                 if cid is not None:
-                    lines.append({"configuration_id": cid, "quantity": qty,
-                                  "tier": rng.choice(("standard", "standard", "express"))})  # fmt: skip
+                    lines.append(
+                        {
+                            "configuration_id": cid,
+                            "quantity": qty,
+                            "tier": rng.choice(("standard", "standard", "express")),
+                        }
+                    )
             if lines:
                 cust.place(lines, double=doubles and rng.random() < 0.7)
             if rng.random() < plan.invalid_share:
@@ -277,13 +324,16 @@ def run_customer(base_url: str, email: str, n_orders: int, palette: list[Design]
         cust.client.close()
 
 
-def run_customers(base_url: str, emails: list[str], palette: list[Design], plan: Plan,
-                  rec: Recorder, out: Outcome) -> float:  # fmt: skip
+def run_customers(
+    base_url: str, emails: list[str], palette: list[Design], plan: Plan, rec: Recorder, out: Outcome
+) -> float:
     """All customers at once (one thread each); returns the wall time of the load phase."""
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(emails)) as pool:
-        futures = [pool.submit(run_customer, base_url, e, n, palette, plan, rec, out, i)
-                   for i, (e, n) in enumerate(zip(emails, plan.orders_per_customer, strict=True))]  # fmt: skip
+        futures = [
+            pool.submit(run_customer, base_url, e, n, palette, plan, rec, out, i)
+            for i, (e, n) in enumerate(zip(emails, plan.orders_per_customer, strict=True))
+        ]
         for f in futures:
             f.result()
     return time.perf_counter() - t0

@@ -86,10 +86,12 @@ def _progress(engine: sa.Engine, redis_url: str) -> tuple[int, int, int]:
     """(lines still placed, active job records, pending enqueue outbox rows)."""
     with engine.connect() as conn:
         placed = conn.scalar(sa.text("select count(*) from order_lines where status = 'placed'"))
-        jobs = conn.scalar(sa.text(
-            "select count(*) from job_records where state in ('queued', 'started')"))  # fmt: skip
-        pending = conn.scalar(sa.text(
-            "select count(*) from outbox where kind = 'enqueue' and status = 'pending'"))  # fmt: skip
+        jobs = conn.scalar(
+            sa.text("select count(*) from job_records where state in ('queued', 'started')")
+        )
+        pending = conn.scalar(
+            sa.text("select count(*) from outbox where kind = 'enqueue' and status = 'pending'")
+        )
     return int(placed or 0), int(jobs or 0) + worker_queue_depth(redis_url), int(pending or 0)
 
 
@@ -133,14 +135,28 @@ def _db_facts(db_url: str) -> dict[str, Any]:
     try:
         with engine.connect() as conn:
             facts: dict[str, Any] = {k: int(conn.scalar(sa.text(v)) or 0) for k, v in q.items()}
-            facts["keys"] = dict(conn.execute(sa.text(
-                "select idempotency_key, id from orders")).tuples().all())  # fmt: skip
-            facts["line_states"] = dict(conn.execute(sa.text(
-                "select status, count(*) from order_lines group by status")).tuples().all())  # fmt: skip
-            facts["hold_reasons"] = [r for (r,) in conn.execute(sa.text(
-                "select distinct hold_reason from order_lines where status = 'on_hold' limit 5"))]  # fmt: skip
-            facts["job_errors"] = [r for (r,) in conn.execute(sa.text(
-                "select distinct error from job_records where state = 'failed' limit 5"))]  # fmt: skip
+            facts["keys"] = dict(
+                conn.execute(sa.text("select idempotency_key, id from orders")).tuples().all()
+            )
+            facts["line_states"] = dict(
+                conn.execute(sa.text("select status, count(*) from order_lines group by status"))
+                .tuples()
+                .all()
+            )
+            facts["hold_reasons"] = [
+                r
+                for (r,) in conn.execute(
+                    sa.text(
+                        "select distinct hold_reason from order_lines where status = 'on_hold' limit 5"
+                    )
+                )
+            ]
+            facts["job_errors"] = [
+                r
+                for (r,) in conn.execute(
+                    sa.text("select distinct error from job_records where state = 'failed' limit 5")
+                )
+            ]
     finally:
         engine.dispose()
     return facts
@@ -151,14 +167,20 @@ def _latency_rows(rec: Recorder) -> list[tuple[str, str]]:
     for label in sorted(rec.latencies):
         xs = rec.latencies[label]
         codes = ", ".join(f"{c}:{n}" for c, n in sorted(rec.statuses[label].items()))
-        rows.append((f"  {label}", f"n={len(xs)} p50 {percentile(xs, 50) * 1000:.0f} ms, "
-                     f"p95 {percentile(xs, 95) * 1000:.0f} ms, p99 {percentile(xs, 99) * 1000:.0f} ms"
-                     f" [{codes}]"))  # fmt: skip
+        rows.append(
+            (
+                f"  {label}",
+                f"n={len(xs)} p50 {percentile(xs, 50) * 1000:.0f} ms, "
+                f"p95 {percentile(xs, 95) * 1000:.0f} ms, p99 {percentile(xs, 99) * 1000:.0f} ms"
+                f" [{codes}]",
+            )
+        )
     return rows
 
 
-def judge(cfg: LoadConfig, rec: Recorder, out: Outcome, facts: dict[str, Any],
-          timing: dict[str, Any]) -> LoadReport:  # fmt: skip
+def judge(
+    cfg: LoadConfig, rec: Recorder, out: Outcome, facts: dict[str, Any], timing: dict[str, Any]
+) -> LoadReport:
     """The invariants, and the table that shows them."""
     keys: dict[str, int] = facts["keys"]
     lost = sorted(k for k in out.accepted if k not in keys)
@@ -166,27 +188,47 @@ def judge(cfg: LoadConfig, rec: Recorder, out: Outcome, facts: dict[str, Any],
     unknown = sorted(k for k in keys if k not in out.attempted_keys)
     missing = facts["lines"] - facts["with_artifacts"] - facts["with_reason"]
     fivexx = rec.count_5xx()
-    rep = LoadReport(figures={**facts, **timing, "lost": len(lost), "missing": missing,
-                              "5xx": fivexx, "accepted": len(out.accepted)})  # fmt: skip
+    rep = LoadReport(
+        figures={
+            **facts,
+            **timing,
+            "lost": len(lost),
+            "missing": missing,
+            "5xx": fivexx,
+            "accepted": len(out.accepted),
+        }
+    )
     checks = [
-        (facts["orders"] == len(out.accepted), f"orders persisted {facts['orders']} != keys "
-         f"accepted {len(out.accepted)}"),
+        (
+            facts["orders"] == len(out.accepted),
+            f"orders persisted {facts['orders']} != keys accepted {len(out.accepted)}",
+        ),
         (not lost, f"{len(lost)} accepted order(s) lost: {lost[:3]}"),
         (not unknown, f"{len(unknown)} order(s) under keys never sent: {unknown[:3]}"),
-        (facts["dup_keys"] == 0 and not out.split_doubles and not mismatched,
-         f"duplicates: {facts['dup_keys']} keys, split doubles {out.split_doubles[:3]}, "
-         f"mismatched ids {mismatched[:3]}"),
-        (missing == 0, f"{missing} line(s) neither cad_ready with artifacts nor on hold with a "
-         f"reason: states {facts['line_states']}"),
+        (
+            facts["dup_keys"] == 0 and not out.split_doubles and not mismatched,
+            f"duplicates: {facts['dup_keys']} keys, split doubles {out.split_doubles[:3]}, "
+            f"mismatched ids {mismatched[:3]}",
+        ),
+        (
+            missing == 0,
+            f"{missing} line(s) neither cad_ready with artifacts nor on hold with a "
+            f"reason: states {facts['line_states']}",
+        ),
         (fivexx == 0, f"{fivexx} 5xx: {rec.server_errors[:3]}"),
-        (not rec.transport_errors, f"{len(rec.transport_errors)} transport errors: "
-         f"{rec.transport_errors[:3]}"),
+        (
+            not rec.transport_errors,
+            f"{len(rec.transport_errors)} transport errors: {rec.transport_errors[:3]}",
+        ),
         (facts["outbox_pending"] == 0, f"{facts['outbox_pending']} outbox row(s) undelivered"),
-        (out.invalid_refused_ok == out.invalid_sent, f"{out.invalid_sent - out.invalid_refused_ok}"
-         " invalid request(s) not refused with a 4xx naming the field"),
+        (
+            out.invalid_refused_ok == out.invalid_sent,
+            f"{out.invalid_sent - out.invalid_refused_ok}"
+            " invalid request(s) not refused with a 4xx naming the field",
+        ),
         (timing["drain"] == "drained", f"CAD drain: {timing['drain']}"),
         (not timing["dead"], f"processes died during the run: {timing['dead']}"),
-    ]  # fmt: skip
+    ]
     rep.failures = [msg for ok, msg in checks if not ok]
     rep.rows = [
         ("customers (concurrent)", str(cfg.customers)),
@@ -196,8 +238,10 @@ def judge(cfg: LoadConfig, rec: Recorder, out: Outcome, facts: dict[str, Any],
         ("double submits (same key, concurrent)", str(out.double_submits)),
         ("duplicates / lost", f"{facts['dup_keys'] + len(out.split_doubles)} / {len(lost)}"),
         ("order lines", str(facts["lines"])),
-        ("lines with artifacts / with reason / missing",
-         f"{facts['with_artifacts']} / {facts['with_reason']} / {missing}"),
+        (
+            "lines with artifacts / with reason / missing",
+            f"{facts['with_artifacts']} / {facts['with_reason']} / {missing}",
+        ),
         ("line states", str(facts["line_states"])),
         ("hold reasons (sample)", "; ".join(str(r)[:80] for r in facts["hold_reasons"]) or "-"),
         ("failed job records", f"{facts['jobs_failed']} {facts['job_errors'][:2]}"),
@@ -210,7 +254,7 @@ def judge(cfg: LoadConfig, rec: Recorder, out: Outcome, facts: dict[str, Any],
         ("total wall time", f"{timing['total_s']:.1f} s"),
         ("latency per endpoint", ""),
         *_latency_rows(rec),
-    ]  # fmt: skip
+    ]
     return rep
 
 
@@ -231,9 +275,15 @@ def run_load(cfg: LoadConfig, tmp: Path | None = None) -> LoadReport:
         drain_s, drain = wait_for_drain(stack, cfg.drain_timeout_s, cfg.stuck_after_s)
         dead = stack.dead_processes()
         facts = _db_facts(stack.db_url)
-        timing = {"palette": len(palette), "load_s": load_s, "drain_s": drain_s, "drain": drain,
-                  "peak_pg": sampler.stop(), "dead": dead,
-                  "total_s": time.perf_counter() - t0}  # fmt: skip
+        timing = {
+            "palette": len(palette),
+            "load_s": load_s,
+            "drain_s": drain_s,
+            "drain": drain,
+            "peak_pg": sampler.stop(),
+            "dead": dead,
+            "total_s": time.perf_counter() - t0,
+        }
         report = judge(cfg, rec, out, facts, timing)
         if report.failures:
             for name in ("gunicorn", "worker1", "dispatch"):

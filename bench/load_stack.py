@@ -121,16 +121,28 @@ def drop_database(name: str) -> None:
 
 def _spawn(stack: Stack, name: str, args: list[str]) -> subprocess.Popen[bytes]:
     log = open(stack.tmp / "logs" / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
-    proc = subprocess.Popen(args, cwd=stack.tmp, env=stack.env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        args,
+        cwd=stack.tmp,
+        env=stack.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     log.close()
     stack.procs[name] = proc
     return proc
 
 
 def _hunar(stack: Stack, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "orders.cli", *args], cwd=stack.tmp,
-                         env=stack.env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "orders.cli", *args],
+        cwd=stack.tmp,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"hunar {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
     return out.stdout
@@ -168,12 +180,17 @@ def _wait_http(stack: Stack, deadline_s: float = 90) -> None:
 
 def _base_env(tmp: Path, db_url: str, redis_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUNAR_")}
-    env.update({
-        "HUNAR_DATABASE_URL": db_url, "HUNAR_REDIS_URL": redis_url,
-        "HUNAR_VAR_DIR": str(tmp / "var"), "HUNAR_ARTIFACT_DIR": str(tmp / "artifacts"),
-        "HUNAR_SECRET_KEY": uuid.uuid4().hex, "HUNAR_SITE": f"load-{uuid.uuid4().hex[:6]}",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-    })  # fmt: skip
+    env.update(
+        {
+            "HUNAR_DATABASE_URL": db_url,
+            "HUNAR_REDIS_URL": redis_url,
+            "HUNAR_VAR_DIR": str(tmp / "var"),
+            "HUNAR_ARTIFACT_DIR": str(tmp / "artifacts"),
+            "HUNAR_SECRET_KEY": uuid.uuid4().hex,
+            "HUNAR_SITE": f"load-{uuid.uuid4().hex[:6]}",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+        }
+    )
     return env
 
 
@@ -183,27 +200,68 @@ def start_stack(tmp: Path, cfg: StackConfig, customers: int) -> tuple[Stack, lis
     redis_port, web_port = free_port(), free_port()
     db_name, db_url = create_database()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    stack = Stack(tmp, db_name, db_url, redis_url, f"http://127.0.0.1:{web_port}",
-                  _base_env(tmp, db_url, redis_url))  # fmt: skip
+    stack = Stack(
+        tmp,
+        db_name,
+        db_url,
+        redis_url,
+        f"http://127.0.0.1:{web_port}",
+        _base_env(tmp, db_url, redis_url),
+    )
     try:
-        _spawn(stack, "redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no", "--dir", str(tmp)])  # fmt: skip
+        _spawn(
+            stack,
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+            ],
+        )
         _wait_redis(redis_port)
         _hunar(stack, "db", "upgrade")
         _hunar(stack, "seed")
         emails = create_customers(db_url, customers)
-        _spawn(stack, "gunicorn", [
-            sys.executable, "-m", "gunicorn", "--workers", str(cfg.web_workers),
-            "--threads", str(cfg.web_threads), "--timeout", "120", "--graceful-timeout", "10",
-            # the server keeps idle connections longer than the client (httpx: 5 s), so a client
-            # never sends on a connection the server has just closed (a reset, not a server fault)
-            "--keep-alive", "10",
-            "--bind", f"127.0.0.1:{web_port}", "bench.load_stack:load_app()"])  # fmt: skip
+        _spawn(
+            stack,
+            "gunicorn",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(cfg.web_workers),
+                "--threads",
+                str(cfg.web_threads),
+                "--timeout",
+                "120",
+                "--graceful-timeout",
+                "10",
+                # the server keeps idle connections longer than the client (httpx: 5 s), so a client
+                # never sends on a connection the server has just closed (a reset, not a server fault)
+                "--keep-alive",
+                "10",
+                "--bind",
+                f"127.0.0.1:{web_port}",
+                "bench.load_stack:load_app()",
+            ],
+        )
         for i in range(cfg.rq_workers):
             _spawn(stack, f"worker{i + 1}", [sys.executable, "-m", "orders.cli", "worker"])
         if cfg.dispatcher:
-            _spawn(stack, "dispatch", [sys.executable, "-m", "orders.cli", "dispatch", "--loop",
-                                       "--interval", "1"])  # fmt: skip
+            _spawn(
+                stack,
+                "dispatch",
+                [sys.executable, "-m", "orders.cli", "dispatch", "--loop", "--interval", "1"],
+            )
         _wait_http(stack)
     except BaseException:
         stack.stop()
@@ -222,9 +280,14 @@ def create_customers(db_url: str, n: int) -> list[str]:
         with db.transaction() as s:
             first = create_user(s, emails[0], PASSWORD, Role.CUSTOMER, "Load 0")
             rows: list[Any] = [
-                User(email=e, password_hash=first.password_hash, role=Role.CUSTOMER,
-                     display_name=f"Load {i + 1}") for i, e in enumerate(emails[1:])
-            ]  # fmt: skip
+                User(
+                    email=e,
+                    password_hash=first.password_hash,
+                    role=Role.CUSTOMER,
+                    display_name=f"Load {i + 1}",
+                )
+                for i, e in enumerate(emails[1:])
+            ]
             s.add_all(rows)
     finally:
         db.dispose()

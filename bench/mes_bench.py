@@ -185,8 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--opcua", type=int, default=100)
     args = ap.parse_args(argv)
     rows = [bench_mqtt(args.mqtt), bench_mqtt_paced(200, 100.0), bench_opcua(args.opcua)]
-    cols = ["transport", "packets", "delivered", "received", "lost", "dup", "seconds",
-            "pkt_per_s", "p50_ms", "p95_ms"]  # fmt: skip
+    cols = [
+        "transport",
+        "packets",
+        "delivered",
+        "received",
+        "lost",
+        "dup",
+        "seconds",
+        "pkt_per_s",
+        "p50_ms",
+        "p95_ms",
+    ]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:

@@ -66,16 +66,33 @@ def build_plan(ctx, n_ops: int) -> int:  # type: ignore[no-untyped-def]
         seed_shop(s)
         cust = create_user(s, "bench-customer@example.com", PASSWORD, Role.CUSTOMER)
         cfg = save_configuration(s, "enclosure", configurator.get_family("enclosure").default_raw())
-        plan = Schedule(version=1, objective="due_dates", solver_status="OPTIMAL",
-                        state=ScheduleState.RELEASED, released_at=now,
-                        kpis={"origin": now.isoformat()}, params={})  # fmt: skip
+        plan = Schedule(
+            version=1,
+            objective="due_dates",
+            solver_status="OPTIMAL",
+            state=ScheduleState.RELEASED,
+            released_at=now,
+            kpis={"origin": now.isoformat()},
+            params={},
+        )
         s.add(plan)
         cursor = {m: now for m in (*FDM, "post-01", "qc-01", "pack-01")}
         for i in range(n_ops // len(STEPS)):
-            order = Order(customer_id=cust.id, idempotency_key=f"b{i}", request_sha256="0" * 64,
-                          status=Status.RELEASED, currency="PKR", total=Decimal("100"))  # fmt: skip
-            line = OrderLine(configuration_id=cfg.id, quantity=1, tier="standard",
-                             unit_price=Decimal("100"), status=Status.RELEASED)  # fmt: skip
+            order = Order(
+                customer_id=cust.id,
+                idempotency_key=f"b{i}",
+                request_sha256="0" * 64,
+                status=Status.RELEASED,
+                currency="PKR",
+                total=Decimal("100"),
+            )
+            line = OrderLine(
+                configuration_id=cfg.id,
+                quantity=1,
+                tier="standard",
+                unit_price=Decimal("100"),
+                status=Status.RELEASED,
+            )
             order.lines.append(line)
             s.add(order)
             s.flush()
@@ -83,18 +100,29 @@ def build_plan(ctx, n_ops: int) -> int:  # type: ignore[no-untyped-def]
             for seq, (step, process) in enumerate(STEPS):
                 machine = FDM[i % len(FDM)] if process == "fdm" else f"{process}-01"
                 minutes = 90 if process == "fdm" else 10
-                op = Operation(order_line_id=line.id, seq=seq, step=step, process=process,
-                               quantity=1, eligible={machine: minutes},
-                               status=OperationStatus.RELEASED)  # fmt: skip
+                op = Operation(
+                    order_line_id=line.id,
+                    seq=seq,
+                    step=step,
+                    process=process,
+                    quantity=1,
+                    eligible={machine: minutes},
+                    status=OperationStatus.RELEASED,
+                )
                 s.add(op)
                 s.flush()
                 start = max(cursor[machine], ready)
                 end = start + timedelta(minutes=minutes)
                 setup = 8 if process == "fdm" and i % 5 == 0 else 0
-                plan.assignments.append(Assignment(operation_id=op.id, machine_id=machine,
-                                                   start=start + timedelta(minutes=setup),
-                                                   end=end + timedelta(minutes=setup),
-                                                   setup_minutes=setup))  # fmt: skip
+                plan.assignments.append(
+                    Assignment(
+                        operation_id=op.id,
+                        machine_id=machine,
+                        start=start + timedelta(minutes=setup),
+                        end=end + timedelta(minutes=setup),
+                        setup_minutes=setup,
+                    )
+                )
                 cursor[machine] = ready = end + timedelta(minutes=setup)
         s.flush()
         return plan.id
@@ -121,8 +149,10 @@ def bench_gantt(app, plan_id: int, runs: int) -> dict[str, list[float]]:  # type
     client, _ = login(app, Role.PLANNER)
     out: dict[str, list[float]] = {"page": [], "gantt.json": []}
     for _ in range(runs):
-        for name, url in (("page", f"/planner/schedules/{plan_id}"),
-                          ("gantt.json", f"/planner/schedules/{plan_id}/gantt.json")):  # fmt: skip
+        for name, url in (
+            ("page", f"/planner/schedules/{plan_id}"),
+            ("gantt.json", f"/planner/schedules/{plan_id}/gantt.json"),
+        ):
             t0 = time.perf_counter()
             resp = client.get(url)
             out[name].append(time.perf_counter() - t0)
@@ -137,17 +167,28 @@ def bench_buttons(app, presses: int) -> list[float]:  # type: ignore[no-untyped-
 
     ctx = app.extensions["hunar"]
     with ctx.db.sessions() as s:
-        jobs = s.execute(select(Assignment.operation_id).join(Operation, Operation.id == Assignment.operation_id)
-                         .where(Operation.seq == 0).order_by(Assignment.start).limit(presses)).scalars().all()  # fmt: skip
+        jobs = (
+            s.execute(
+                select(Assignment.operation_id)
+                .join(Operation, Operation.id == Assignment.operation_id)
+                .where(Operation.seq == 0)
+                .order_by(Assignment.start)
+                .limit(presses)
+            )
+            .scalars()
+            .all()
+        )
     operator, csrf = login(app, Role.ADMIN)
     planner, _ = login(app, Role.PLANNER)
     etag = planner.get("/planner/board").headers["ETag"]
     times = []
     for op_id in jobs:
         t0 = time.perf_counter()
-        resp = operator.post(f"/operator/job/JO-{op_id}-v1/start",
-                             data={"csrf_token": csrf, "event_id": uuid.uuid4().hex},
-                             headers={"Accept": "application/json"})  # fmt: skip
+        resp = operator.post(
+            f"/operator/job/JO-{op_id}-v1/start",
+            data={"csrf_token": csrf, "event_id": uuid.uuid4().hex},
+            headers={"Accept": "application/json"},
+        )
         assert resp.status_code == 200 and resp.json["code"] == "applied", resp.json
         board = planner.get("/planner/board", headers={"If-None-Match": etag})
         times.append(time.perf_counter() - t0)
@@ -166,8 +207,16 @@ def bench_browser(app, plan_id: int, runs: int) -> list[float]:  # type: ignore[
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     out: list[float] = []
     wall: list[float] = []
     try:
@@ -205,8 +254,15 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="planner-bench-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     migrate.upgrade(url)
-    app = create_app(Settings(var_dir=tmp, database_url=url, secret_key="bench", redis_url=None,
-                              artifact_dir=tmp / "artifacts"))  # fmt: skip
+    app = create_app(
+        Settings(
+            var_dir=tmp,
+            database_url=url,
+            secret_key="bench",
+            redis_url=None,
+            artifact_dir=tmp / "artifacts",
+        )
+    )
     app.config["HUNAR_RATE_LIMITS"] = {}
     t0 = time.perf_counter()
     plan_id = build_plan(app.extensions["hunar"], args.ops)
@@ -228,8 +284,10 @@ def main() -> None:
     print(f"{'measure':34} {'n':>4} {'median s':>9} {'p95 s':>8} {'max s':>8} {'target':>7}")
     for name, values, target in rows:
         p95 = _pct(values, 0.95)
-        print(f"{name:34} {len(values):>4} {statistics.median(values):>9.3f} {p95:>8.3f} "
-              f"{max(values):>8.3f} {f'≤ {target:.0f} s':>7} {'ok' if p95 <= target else 'SLOW'}")  # fmt: skip
+        print(
+            f"{name:34} {len(values):>4} {statistics.median(values):>9.3f} {p95:>8.3f} "
+            f"{max(values):>8.3f} {f'≤ {target:.0f} s':>7} {'ok' if p95 <= target else 'SLOW'}"
+        )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,13 @@ sys.path.insert(0, str(REPO))
 from bench.web_bench import _drop_db, _free_port, _make_db, start_server  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--enable-unsafe-swiftshader"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--enable-unsafe-swiftshader",
+]
 # Page-side clock: when the preview is requested, when model-viewer loads a src, status texts.
 PROBE = """
 window.__bench = {posts: [], loads: [], states: []};
@@ -68,19 +73,31 @@ def _db_times(url: str, config_id: int) -> dict[str, float | None]:
 
     eng = sa.create_engine(url)
     with eng.connect() as c:
-        glb = c.execute(sa.text("select id, created_at from artifacts where configuration_id=:i "
-                                "and kind='glb'"), {"i": config_id}).first()  # fmt: skip
-        job = c.execute(sa.text(
-            "select j.created_at, j.started_at, j.ended_at from job_records j join configurations c "
-            "on j.dedupe_key = 'cad:' || c.config_hash where c.id=:i order by j.created_at desc"
-            " limit 1"), {"i": config_id}).first()  # fmt: skip
+        glb = c.execute(
+            sa.text(
+                "select id, created_at from artifacts where configuration_id=:i and kind='glb'"
+            ),
+            {"i": config_id},
+        ).first()
+        job = c.execute(
+            sa.text(
+                "select j.created_at, j.started_at, j.ended_at from job_records j join configurations c "
+                "on j.dedupe_key = 'cad:' || c.config_hash where c.id=:i order by j.created_at desc"
+                " limit 1"
+            ),
+            {"i": config_id},
+        ).first()
     eng.dispose()
 
     def ms(v: Any) -> float | None:
         return v.timestamp() * 1000 if v is not None else None
 
-    return {"glb_id": glb[0] if glb else None, "glb": ms(glb[1]) if glb else None,
-            "queued": ms(job[0]) if job else None, "ended": ms(job[2]) if job else None}  # fmt: skip
+    return {
+        "glb_id": glb[0] if glb else None,
+        "glb": ms(glb[1]) if glb else None,
+        "queued": ms(job[0]) if job else None,
+        "ended": ms(job[2]) if job else None,
+    }
 
 
 def _measure(page: Any, url: str, config_id: int, post_t: float) -> dict[str, float | None]:
@@ -88,18 +105,28 @@ def _measure(page: Any, url: str, config_id: int, post_t: float) -> dict[str, fl
     probe = page.evaluate("window.__bench")
     src = f"/files/{db['glb_id']}"
     shown = next((x["t"] for x in probe["loads"] if x["src"] == src), None)
-    fetched = page.evaluate("""src => {
+    fetched = page.evaluate(
+        """src => {
       const e = performance.getEntriesByType("resource").find(r => r.name.endsWith(src));
-      return e ? performance.timeOrigin + e.responseEnd : null; }""", src)  # fmt: skip
-    upd = next((x["t"] for x in probe["states"] if "up to date" in x["text"] and x["t"] >= post_t),
-               None)  # fmt: skip
+      return e ? performance.timeOrigin + e.responseEnd : null; }""",
+        src,
+    )
+    upd = next(
+        (x["t"] for x in probe["states"] if "up to date" in x["text"] and x["t"] >= post_t), None
+    )
 
     def rel(t: float | None) -> float | None:
         return None if t is None else (t - post_t) / 1000
 
     texts = [f"{rel(x['t']):.2f}s {x['text']}" for x in probe["states"] if x["t"] >= post_t]
-    return {"glb": rel(db["glb"]), "fetched": rel(fetched), "shown": rel(shown), "ended": rel(db["ended"]),
-            "uptodate": rel(upd), "texts": texts}  # fmt: skip
+    return {
+        "glb": rel(db["glb"]),
+        "fetched": rel(fetched),
+        "shown": rel(shown),
+        "ended": rel(db["ended"]),
+        "uptodate": rel(upd),
+        "texts": texts,
+    }
 
 
 def _one_design(page: Any, url: str, value: int | None) -> dict[str, float | None]:
@@ -111,7 +138,9 @@ def _one_design(page: Any, url: str, value: int | None) -> dict[str, float | Non
     post = page.evaluate("window.__bench.posts")[-1]
     page.wait_for_function(
         "t => window.__bench.states.some(s => s.t >= t && s.text.includes('up to date'))",
-        arg=post["t"], timeout=300_000)  # fmt: skip
+        arg=post["t"],
+        timeout=300_000,
+    )
     page.wait_for_timeout(300)  # a model-viewer load may land just after the text
     return {"id": post["id"], **_measure(page, url, post["id"], post["t"])}
 
@@ -121,23 +150,33 @@ def _fmt(x: float | None) -> str:
 
 
 def _print(rows: list[dict[str, Any]], verbose: bool) -> None:
-    print("design            | GLB recorded | GLB fetched | page shows it | job finished | "
-          "'up to date'")
+    print(
+        "design            | GLB recorded | GLB fetched | page shows it | job finished | "
+        "'up to date'"
+    )
     print("-" * 80)
     for i, r in enumerate(rows):
         name = "cold (not counted)" if i == 0 else f"new design {i} (#{r['id']})"
-        print(f"{name:<18}| {_fmt(r['glb'])} s     | {_fmt(r['fetched'])} s    | "
-              f"{_fmt(r['shown'])} s      | "
-              f"{_fmt(r['ended'])} s     | {_fmt(r['uptodate'])} s")  # fmt: skip
+        print(
+            f"{name:<18}| {_fmt(r['glb'])} s     | {_fmt(r['fetched'])} s    | "
+            f"{_fmt(r['shown'])} s      | "
+            f"{_fmt(r['ended'])} s     | {_fmt(r['uptodate'])} s"
+        )
         if verbose:
             print("    page status: " + " | ".join(dict.fromkeys(r["texts"])))
     measured = rows[1:]
-    for key, label in (("glb", "GLB recorded"), ("fetched", "GLB fetched"), ("shown", "page shows it"),
-                       ("ended", "job finished")):  # fmt: skip
+    for key, label in (
+        ("glb", "GLB recorded"),
+        ("fetched", "GLB fetched"),
+        ("shown", "page shows it"),
+        ("ended", "job finished"),
+    ):
         xs = [r[key] for r in measured if r[key] is not None]
         if xs:
-            print(f"{label:<14} median {statistics.median(xs):.2f} s, max {max(xs):.2f} s "
-                  f"(n={len(xs)})")  # fmt: skip
+            print(
+                f"{label:<14} median {statistics.median(xs):.2f} s, max {max(xs):.2f} s "
+                f"(n={len(xs)})"
+            )
 
 
 def run(designs: int, verbose: bool = False) -> None:

@@ -96,8 +96,12 @@ def _seed(url: str, tmp: Path) -> str:
 def _wrk(url: str, seconds: int, conns: int, lua: str, tmp: Path) -> dict[str, float]:
     script = tmp / f"{uuid.uuid4().hex[:6]}.lua"
     script.write_text(lua + P95_LUA)
-    out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     vals = {}
     for line in out.splitlines():
         key, _, value = line.partition(" ")
@@ -107,12 +111,15 @@ def _wrk(url: str, seconds: int, conns: int, lua: str, tmp: Path) -> dict[str, f
 
 
 def _post_lua(path: str, body: str) -> str:
-    return (f'wrk.method = "POST"\nwrk.path = "{path}"\nwrk.body = [[{body}]]\n'
-            'wrk.headers["Content-Type"] = "application/json"\n')  # fmt: skip
+    return (
+        f'wrk.method = "POST"\nwrk.path = "{path}"\nwrk.body = [[{body}]]\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
 
 
-def _wait_ready(client: httpx.Client, config_id: int,
-                deadline_s: float = 300) -> tuple[float, float]:  # fmt: skip
+def _wait_ready(
+    client: httpx.Client, config_id: int, deadline_s: float = 300
+) -> tuple[float, float]:
     """Seconds until the preview GLB can be fetched (what the page shows), and until the whole
     CAD job (exports, analysis, G-code) is done."""
     start = time.perf_counter()
@@ -141,14 +148,35 @@ def _p95(xs: list[float]) -> float:
 
 def start_server(url: str, tmp: Path, port: int) -> subprocess.Popen[bytes]:
     """gunicorn (2 sync workers) on embedded jobs (no Redis) against the bench database."""
-    env = {**os.environ, "HUNAR_DATABASE_URL": url, "HUNAR_VAR_DIR": str(tmp / "var"),
-           "HUNAR_ARTIFACT_DIR": str(tmp / "artifacts"), "HUNAR_SECRET_KEY": "bench"}  # fmt: skip
+    env = {
+        **os.environ,
+        "HUNAR_DATABASE_URL": url,
+        "HUNAR_VAR_DIR": str(tmp / "var"),
+        "HUNAR_ARTIFACT_DIR": str(tmp / "artifacts"),
+        "HUNAR_SECRET_KEY": "bench",
+    }
     env.pop("HUNAR_REDIS_URL", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "1", "--timeout", "600",
-         "--bind", f"127.0.0.1:{port}", "bench.web_bench:bench_app()"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--threads",
+            "1",
+            "--timeout",
+            "600",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "bench.web_bench:bench_app()",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def run(seconds: int, new_designs: int) -> None:
@@ -160,8 +188,9 @@ def run(seconds: int, new_designs: int) -> None:
     base = f"http://127.0.0.1:{port}"
     rows: list[tuple[str, str, str, str]] = []
     try:
-        client = httpx.Client(base_url=base, timeout=600,
-                              headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        client = httpx.Client(
+            base_url=base, timeout=600, headers={"Authorization": f"Bearer {token}"}
+        )
         for _ in range(300):
             try:
                 if client.get("/healthz").status_code == 200:
@@ -171,11 +200,23 @@ def run(seconds: int, new_designs: int) -> None:
         body = json.dumps({"family": "enclosure", "params": ENCLOSURE, "quantity": 5})
         client.post("/api/quote", content=body, headers={"Content-Type": "application/json"})
         q = _wrk(base + "/api/quote", seconds, 50, _post_lua("/api/quote", body), tmp)
-        rows.append(("quote API p95 @50 clients", f"{q['P95_MS']:.1f} ms", "<= 50 ms",
-                     f"{q['RPS']:.0f} req/s, non-2xx {q['NON2XX']:.0f}"))  # fmt: skip
+        rows.append(
+            (
+                "quote API p95 @50 clients",
+                f"{q['P95_MS']:.1f} ms",
+                "<= 50 ms",
+                f"{q['RPS']:.0f} req/s, non-2xx {q['NON2XX']:.0f}",
+            )
+        )
         c = _wrk(base + "/", seconds, 50, "", tmp)
-        rows.append(("catalogue page", f"{c['RPS']:.0f} req/s", ">= 300 req/s",
-                     f"p95 {c['P95_MS']:.1f} ms, non-2xx {c['NON2XX']:.0f}"))  # fmt: skip
+        rows.append(
+            (
+                "catalogue page",
+                f"{c['RPS']:.0f} req/s",
+                ">= 300 req/s",
+                f"p95 {c['P95_MS']:.1f} ms, non-2xx {c['NON2XX']:.0f}",
+            )
+        )
         saved = client.post(
             "/api/configurations", json={"family": "enclosure", "params": ENCLOSURE}
         )
@@ -187,19 +228,38 @@ def run(seconds: int, new_designs: int) -> None:
             st = client.post(f"/api/configurations/{cid}/preview").json()
             client.get(st["preview_url"])
             cached.append(time.perf_counter() - t0)
-        rows.append(("preview, cached design (status+GLB)", f"{_p95(cached) * 1000:.1f} ms p95",
-                     "<= 100 ms", f"n=50, median {statistics.median(cached) * 1000:.1f} ms"))  # fmt: skip
+        rows.append(
+            (
+                "preview, cached design (status+GLB)",
+                f"{_p95(cached) * 1000:.1f} ms p95",
+                "<= 100 ms",
+                f"n=50, median {statistics.median(cached) * 1000:.1f} ms",
+            )
+        )
         fresh = [first]
         for i in range(new_designs - 1):
             params = ENCLOSURE | {"inner_length": 81 + i, "inner_height": 31 + i}
-            cid = client.post("/api/configurations",
-                              json={"family": "enclosure", "params": params}).json()["id"]  # fmt: skip
+            cid = client.post(
+                "/api/configurations", json={"family": "enclosure", "params": params}
+            ).json()["id"]
             fresh.append(_wait_ready(client, cid))
         glb, job = [f[0] for f in fresh], [f[1] for f in fresh]
-        rows.append(("preview, new design (GLB fetched)", f"{_p95(glb):.2f} s p95", "<= 2 s",
-                     f"n={len(glb)}, runs: " + ", ".join(f"{x:.1f}" for x in glb)))  # fmt: skip
-        rows.append(("new design, whole CAD job", f"{_p95(job):.2f} s p95", "(for reference)",
-                     "STEP/STL/3MF, analysis, G-code: " + ", ".join(f"{x:.1f}" for x in job)))  # fmt: skip
+        rows.append(
+            (
+                "preview, new design (GLB fetched)",
+                f"{_p95(glb):.2f} s p95",
+                "<= 2 s",
+                f"n={len(glb)}, runs: " + ", ".join(f"{x:.1f}" for x in glb),
+            )
+        )
+        rows.append(
+            (
+                "new design, whole CAD job",
+                f"{_p95(job):.2f} s p95",
+                "(for reference)",
+                "STEP/STL/3MF, analysis, G-code: " + ", ".join(f"{x:.1f}" for x in job),
+            )
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

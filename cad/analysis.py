@@ -22,9 +22,19 @@ from cad.findings import Finding, Severity, Vec3
 from cad.laser import LaserRules, laser_findings, profile_polygons
 
 __all__ = [
-    "Analysis", "Finding", "LaserRules", "MachineFit", "Severity", "Vec3",
-    "analyse", "fit_machine", "laser_findings", "min_wall", "overhang_area", "profile_polygons",
-]  # fmt: skip
+    "Analysis",
+    "Finding",
+    "LaserRules",
+    "MachineFit",
+    "Severity",
+    "Vec3",
+    "analyse",
+    "fit_machine",
+    "laser_findings",
+    "min_wall",
+    "overhang_area",
+    "profile_polygons",
+]
 
 
 MIN_WALL_MM = {"fdm": 0.8, "resin": 0.5, "sls": 0.7, "cnc": 1.0, "laser": 0.0}
@@ -242,14 +252,26 @@ def _wall_findings(wall: float, at: Vec3 | None, floor: float, advised: float) -
         return []
     if wall < floor:
         return [
-            Finding("THIN_WALL", "required", wall, floor, at,
-                    f"The machine cannot make walls under {floor} mm; thicken the part here.")
-        ]  # fmt: skip
+            Finding(
+                "THIN_WALL",
+                "required",
+                wall,
+                floor,
+                at,
+                f"The machine cannot make walls under {floor} mm; thicken the part here.",
+            )
+        ]
     if wall < advised:
         return [
-            Finding("THIN_WALL", "advisory", wall, advised, at,
-                    f"Below the {advised} mm recommended for this material; it may be weak.")
-        ]  # fmt: skip
+            Finding(
+                "THIN_WALL",
+                "advisory",
+                wall,
+                advised,
+                at,
+                f"Below the {advised} mm recommended for this material; it may be weak.",
+            )
+        ]
     return []
 
 

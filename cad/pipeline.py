@@ -94,9 +94,10 @@ def run_pipeline(
     material = material or get_material(str(config.values["material"]))
     process = process_of(config)
     eligible = [
-        m for m in machines
+        m
+        for m in machines
         if str(m.process) == process and (not m.materials or material.key in m.materials)
-    ]  # fmt: skip
+    ]
     report("build", 0.05)
     built = build(config)
     base = PipelineResult(False, False, config.config_hash, version, metadata=built.metadata)
@@ -117,9 +118,14 @@ def run_pipeline(
         laser = LaserRules(min_feature_mm=material.min_wall(process) or None)
         volume = built.shape.Volume()
         analysis = analyse(
-            mesh, process, eligible, material.density_g_cm3, laser, exact_volume_mm3=volume,
+            mesh,
+            process,
+            eligible,
+            material.density_g_cm3,
+            laser,
+            exact_volume_mm3=volume,
             material_min_wall_mm=material.min_wall(process) or None,
-        )  # fmt: skip
+        )
         sliced: SliceResult | None = None
         if process == "fdm":
             report("slice", 0.75)

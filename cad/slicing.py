@@ -100,15 +100,28 @@ def slice_fdm(stl: Path, out_gcode: Path, settings: SliceSettings) -> SliceResul
         raise SlicingError(f"{SLICER_BINARY} is not installed")
     bx, by, bz = settings.bed_mm
     cmd = [
-        SLICER_BINARY, "--loglevel", "1",
-        "--load", str(PRINTER_PROFILE), "--load", str(profile_path(settings.material)),
-        "--export-gcode", "--output", str(out_gcode),
-        "--bed-shape", f"0x0,{bx:g}x0,{bx:g}x{by:g},0x{by:g}",
-        "--center", f"{bx / 2:g},{by / 2:g}", "--max-print-height", f"{bz:g}",
-        "--filament-density", f"{settings.density_g_cm3:g}",
-        "--fill-density", f"{round(settings.infill * 100)}%",
+        SLICER_BINARY,
+        "--loglevel",
+        "1",
+        "--load",
+        str(PRINTER_PROFILE),
+        "--load",
+        str(profile_path(settings.material)),
+        "--export-gcode",
+        "--output",
+        str(out_gcode),
+        "--bed-shape",
+        f"0x0,{bx:g}x0,{bx:g}x{by:g},0x{by:g}",
+        "--center",
+        f"{bx / 2:g},{by / 2:g}",
+        "--max-print-height",
+        f"{bz:g}",
+        "--filament-density",
+        f"{settings.density_g_cm3:g}",
+        "--fill-density",
+        f"{round(settings.infill * 100)}%",
         str(stl),
-    ]  # fmt: skip
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SLICER_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:

@@ -116,8 +116,13 @@ def _draw_bed(pdf: _Pdf, job: JobOrder, bed: Bed) -> None:
     c.rect(x0, y0, bed.w * scale, bed.h * scale)
     for i, part in enumerate(job.plate, start=1):
         c.setFillColor(colors.HexColor("#ccddee"))
-        c.rect(x0 + part.x_mm * scale, y0 + part.y_mm * scale, part.w_mm * scale,
-               part.h_mm * scale, fill=1)  # fmt: skip
+        c.rect(
+            x0 + part.x_mm * scale,
+            y0 + part.y_mm * scale,
+            part.w_mm * scale,
+            part.h_mm * scale,
+            fill=1,
+        )
         c.setFillColor(colors.black)
         c.setFont("Helvetica-Bold", 8)
         c.drawString(x0 + part.x_mm * scale + 2, y0 + (part.y_mm + part.h_mm) * scale - 9, str(i))

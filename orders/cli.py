@@ -43,7 +43,9 @@ def seed() -> None:
     ctx = AppContext.from_settings(load_settings())
     with ctx.db.transaction() as session:
         report = seed_shop(session)
-    click.echo(f"machines added: {report.machines_added}, calendars added: {report.calendars_added}")
+    click.echo(
+        f"machines added: {report.machines_added}, calendars added: {report.calendars_added}"
+    )
     if report.passwords:
         click.echo("demo users (passwords are shown only this once):")
         for email, password in report.passwords.items():
@@ -59,8 +61,16 @@ def seed() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the web app: gunicorn when installed, Flask's development server otherwise."""
     if importlib.util.find_spec("gunicorn") is not None:
-        args = ["gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
-                "--access-logfile", "-", "web:create_app()"]  # fmt: skip
+        args = [
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"{host}:{port}",
+            "--access-logfile",
+            "-",
+            "web:create_app()",
+        ]
         os.execvp(sys.executable, [sys.executable, "-m", *args])
     from web import create_app
 
@@ -69,7 +79,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.argument("queues", nargs=-1)
-@click.option("--max-jobs", type=int, default=None, help="Exit after N jobs (recycles OCCT memory).")
+@click.option(
+    "--max-jobs", type=int, default=None, help="Exit after N jobs (recycles OCCT memory)."
+)
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
     """Run an RQ worker on the named queues (default: cad plan dispatch)."""
@@ -94,8 +106,13 @@ def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
     # about a minute and a half, not after RQ's default ten-minute sweep.
     # The worker blocks on BLPOP for minutes, so its connection has no read timeout.
     conn = Redis.from_url(ctx.settings.redis_url, socket_connect_timeout=5)
-    w = Worker([Queue(n, connection=conn) for n in names], connection=conn,
-               maintenance_interval=20, job_monitoring_interval=10, worker_ttl=35)  # fmt: skip
+    w = Worker(
+        [Queue(n, connection=conn) for n in names],
+        connection=conn,
+        maintenance_interval=20,
+        job_monitoring_interval=10,
+        worker_ttl=35,
+    )
     w.work(burst=burst, max_jobs=max_jobs, with_scheduler=True)
 
 
@@ -116,8 +133,10 @@ def dispatch(loop: bool, interval: float) -> None:
         while True:
             queued = flush_enqueues(ctx) + requeue_lost(ctx)
             report = dispatch_job_orders(ctx, transports)
-            click.echo(f"queued {queued}, delivered {report['delivered']}, "
-                       f"retry later {report['retry_later']}, rejected {report['rejected']}")  # fmt: skip
+            click.echo(
+                f"queued {queued}, delivered {report['delivered']}, "
+                f"retry later {report['retry_later']}, rejected {report['rejected']}"
+            )
             if not loop:
                 break
             time.sleep(interval)
@@ -171,8 +190,16 @@ def demo(customers: int, lines: int, plan_seconds: float, seed: int) -> None:
         with click.progressbar(length=total, label=label) as bar:
             yield bar
 
-    _, path = run_demo(ctx, progress, click.echo, customers=customers, lines=lines, seed=seed,
-                       plan_seconds=plan_seconds, workdir=settings.var_dir / "demo")  # fmt: skip
+    _, path = run_demo(
+        ctx,
+        progress,
+        click.echo,
+        customers=customers,
+        lines=lines,
+        seed=seed,
+        plan_seconds=plan_seconds,
+        workdir=settings.var_dir / "demo",
+    )
     click.echo(f"HTML report: {path}")
 
 

@@ -60,24 +60,42 @@ def _designs(rng: random.Random, per_family: int) -> list[configurator.Configura
     return pool
 
 
-def simulate_customers(ctx: AppContext, customers: int, lines: int, rng: random.Random,
-                       progress: Progress, report: DemoReport) -> None:  # fmt: skip
+def simulate_customers(
+    ctx: AppContext,
+    customers: int,
+    lines: int,
+    rng: random.Random,
+    progress: Progress,
+    report: DemoReport,
+) -> None:
     """Customers configure from popular designs (and sometimes type nonsense); orders are placed."""
     pool = _designs(rng, max(2, lines // 30))
     with ctx.db.transaction() as s:
         specs = machine_specs(s)
-        users = [create_user(s, f"cust{i}-{uuid.uuid4().hex[:4]}@demo.example", "demo-password-1",
-                             Role.CUSTOMER).id for i in range(customers)]  # fmt: skip
-    per_customer = [lines // customers + (1 if i < lines % customers else 0) for i in range(customers)]
+        users = [
+            create_user(
+                s, f"cust{i}-{uuid.uuid4().hex[:4]}@demo.example", "demo-password-1", Role.CUSTOMER
+            ).id
+            for i in range(customers)
+        ]
+    per_customer = [
+        lines // customers + (1 if i < lines % customers else 0) for i in range(customers)
+    ]
     with progress(f"{customers} customers configure and order", customers) as bar:
         for cid, n in zip(users, per_customer, strict=True):
             _shop(ctx, cid, n, rng, pool, specs, report)
             bar.update(1)
 
 
-def _shop(ctx: AppContext, cid: int, n: int, rng: random.Random,
-          pool: list[configurator.Configuration], specs: list[configurator.MachineSpec],
-          report: DemoReport) -> None:  # fmt: skip
+def _shop(
+    ctx: AppContext,
+    cid: int,
+    n: int,
+    rng: random.Random,
+    pool: list[configurator.Configuration],
+    specs: list[configurator.MachineSpec],
+    report: DemoReport,
+) -> None:
     """One customer's visit: configure n lines (some refused with their reason), then order."""
     requests = []
     with ctx.db.transaction() as s:
@@ -87,15 +105,26 @@ def _shop(ctx: AppContext, cid: int, n: int, rng: random.Random,
                 requests.append(req)
     if requests:
         with ctx.db.transaction() as s:
-            place_order(s, cid, requests, uuid.uuid4().hex, Actor(f"customer {cid}", cid),
-                        ctx.settings.currency)  # fmt: skip
+            place_order(
+                s,
+                cid,
+                requests,
+                uuid.uuid4().hex,
+                Actor(f"customer {cid}", cid),
+                ctx.settings.currency,
+            )
         report.orders += 1
         report.lines += len(requests)
 
 
-def _configure(s: Any, rng: random.Random, pool: list[configurator.Configuration],
-               specs: list[configurator.MachineSpec], report: DemoReport,
-               cid: int) -> LineRequest | None:  # fmt: skip
+def _configure(
+    s: Any,
+    rng: random.Random,
+    pool: list[configurator.Configuration],
+    specs: list[configurator.MachineSpec],
+    report: DemoReport,
+    cid: int,
+) -> LineRequest | None:
     roll = rng.random()
     if roll < 0.06:  # a customer types nonsense into the form
         fam = rng.choice(configurator.all_families())
@@ -120,8 +149,9 @@ def _pick(rng: random.Random, pool: list[configurator.Configuration]) -> tuple[s
     return c.family_key, dict(c.values)
 
 
-def build_all(ctx: AppContext, progress: Progress, report: DemoReport,
-              timeout_s: float = 3600) -> None:  # fmt: skip
+def build_all(
+    ctx: AppContext, progress: Progress, report: DemoReport, timeout_s: float = 3600
+) -> None:
     """Ask for every design's CAD, then wait for the jobs (on workers when Redis is configured)."""
     from orders.models import JobRecord, JobState, ProductConfiguration
 
@@ -135,8 +165,14 @@ def build_all(ctx: AppContext, progress: Progress, report: DemoReport,
         shown, deadline = 0, time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with ctx.db.sessions() as s:
-                done = s.scalar(select(func.count()).select_from(JobRecord).where(
-                    JobRecord.id.in_(jobs), JobRecord.state.in_(ended))) or 0  # fmt: skip
+                done = (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(JobRecord)
+                        .where(JobRecord.id.in_(jobs), JobRecord.state.in_(ended))
+                    )
+                    or 0
+                )
             bar.update(done - shown)
             shown = done
             if shown == len(jobs):
@@ -147,8 +183,9 @@ def build_all(ctx: AppContext, progress: Progress, report: DemoReport,
     flush_enqueues(ctx)  # the orders' own requests: cache hits now
 
 
-def solved(ctx: AppContext, objective: str, seconds: float, progress: Progress,
-           note: str | None = None) -> int:  # fmt: skip
+def solved(
+    ctx: AppContext, objective: str, seconds: float, progress: Progress, note: str | None = None
+) -> int:
     """A proposal solved on the plan queue (in-process without Redis); waits for the result."""
     with ctx.db.transaction() as s:
         sid = create_proposal(s, objective, seconds, 21, Actor("demo planner"), note).id
@@ -173,8 +210,9 @@ def await_plan(ctx: AppContext, sid: int, seconds: float, progress: Progress, la
     raise TimeoutError(f"plan {sid} was not solved; is a worker running on the plan queue?")
 
 
-def plan_and_release(ctx: AppContext, seconds: float, progress: Progress,
-                     report: DemoReport) -> int:  # fmt: skip
+def plan_and_release(
+    ctx: AppContext, seconds: float, progress: Progress, report: DemoReport
+) -> int:
     planner = Actor("demo planner")
     sid = solved(ctx, "due_dates", seconds, progress)
     with ctx.db.transaction() as s:
@@ -218,8 +256,16 @@ def deliver(ctx: AppContext, progress: Progress, report: DemoReport, rounds: int
     from orders.services.shopfloor import dispatch_job_orders, transports_for
 
     with ctx.db.sessions() as s:
-        pending = s.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.kind == "job_order", OutboxMessage.status == OutboxStatus.PENDING)) or 0  # fmt: skip
+        pending = (
+            s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    OutboxMessage.kind == "job_order", OutboxMessage.status == OutboxStatus.PENDING
+                )
+            )
+            or 0
+        )
     transports = transports_for(ctx)
     try:
         with progress("delivering job orders", max(1, pending)) as bar:
@@ -235,8 +281,9 @@ def deliver(ctx: AppContext, progress: Progress, report: DemoReport, rounds: int
             t.close()
 
 
-def play_operators(ctx: AppContext, sid: int, progress: Progress, report: DemoReport,
-                   share: float = 0.6) -> None:  # fmt: skip
+def play_operators(
+    ctx: AppContext, sid: int, progress: Progress, report: DemoReport, share: float = 0.6
+) -> None:
     """Start and complete the first part of the plan, scrap a few parts, break one printer."""
     with ctx.db.sessions() as s:
         row = s.get_one(Schedule, sid)
@@ -258,9 +305,15 @@ def play_operators(ctx: AppContext, sid: int, progress: Progress, report: DemoRe
 
 def _report_job(ctx: AppContext, jo: str, now: datetime, scrap: bool, report: DemoReport) -> None:
     for kind in ["started", "completed"] + (["scrapped"] if scrap else []):
-        ev = StatusEvent(jo, kind, now, uuid.uuid4().hex, "button",
-                         qty=1 if kind == "scrapped" else None,
-                         reason="layer shift" if kind == "scrapped" else "")  # fmt: skip
+        ev = StatusEvent(
+            jo,
+            kind,
+            now,
+            uuid.uuid4().hex,
+            "button",
+            qty=1 if kind == "scrapped" else None,
+            reason="layer shift" if kind == "scrapped" else "",
+        )
         with ctx.db.transaction() as s:
             report.events[apply_event(s, ev, Actor("demo operator")).code] += 1
 
@@ -269,8 +322,15 @@ def break_a_machine(ctx: AppContext, progress: Progress, report: DemoReport) -> 
     """A printer breaks down mid-plan; the floor asks for a new plan, which we wait for."""
     with ctx.db.transaction() as s:
         busy = s.scalar(select(Machine.id).where(Machine.process == "fdm").order_by(Machine.id))
-        ev = StatusEvent("", "machine_down", datetime.now(UTC), uuid.uuid4().hex, "mqtt",
-                         machine_id=str(busy), reason="hotend thermal runaway")  # fmt: skip
+        ev = StatusEvent(
+            "",
+            "machine_down",
+            datetime.now(UTC),
+            uuid.uuid4().hex,
+            "mqtt",
+            machine_id=str(busy),
+            reason="hotend thermal runaway",
+        )
         result = apply_event(s, ev, Actor("demo operator"))
         newest = s.scalars(select(Schedule).order_by(Schedule.version.desc())).first()
         sid, limit = (newest.id, float(newest.params.get("time_limit_s", 10))) if newest else (0, 0)
@@ -278,9 +338,12 @@ def break_a_machine(ctx: AppContext, progress: Progress, report: DemoReport) -> 
         await_plan(ctx, sid, limit, progress, f"rescheduling around machine {busy}")
     with ctx.db.sessions() as s:
         row = s.get(Schedule, sid)
-        report.reschedule = {"machine": busy, "requested": result.proposal_requested,
-                             "status": row.solver_status if row else None,
-                             "kpis": (row.kpis or {}).get("proposal") if row else None}  # fmt: skip
+        report.reschedule = {
+            "machine": busy,
+            "requested": result.proposal_requested,
+            "status": row.solver_status if row else None,
+            "kpis": (row.kpis or {}).get("proposal") if row else None,
+        }
 
 
 def verify_files(ctx: AppContext, report: DemoReport) -> None:
@@ -292,13 +355,22 @@ def verify_files(ctx: AppContext, report: DemoReport) -> None:
             ok = sha256_file(store.path(art.path)) == (art.sha256, art.bytes)
             report.files_ok += ok
             report.files_bad += not ok
-        report.states = dict(s.execute(select(Order.status, func.count()).group_by(Order.status))
-                             .tuples().all())  # fmt: skip
+        report.states = dict(
+            s.execute(select(Order.status, func.count()).group_by(Order.status)).tuples().all()
+        )
 
 
-def run_demo(ctx: AppContext, progress: Progress, echo: Callable[[str], None], *,
-             customers: int = 40, lines: int = 120, seed: int = 7, plan_seconds: float = 20,
-             workdir: Path = Path("var/demo")) -> tuple[DemoReport, Path]:  # fmt: skip
+def run_demo(
+    ctx: AppContext,
+    progress: Progress,
+    echo: Callable[[str], None],
+    *,
+    customers: int = 40,
+    lines: int = 120,
+    seed: int = 7,
+    plan_seconds: float = 20,
+    workdir: Path = Path("var/demo"),
+) -> tuple[DemoReport, Path]:
     """Run the whole story and return the report and the HTML report's path."""
     from orders.demo_report import console, write_html
 

@@ -61,14 +61,29 @@ def start_octoprint(binary: Path, basedir: Path, timeout_s: float = 90) -> OctoP
     (basedir / "config.yaml").write_text(OCTO_CONFIG.format(key=key), encoding="utf-8")
     port = free_port()
     with open(basedir / "octoprint.log", "wb") as log:
-        proc = subprocess.Popen([str(binary), "serve", "--iknowwhatimdoing", "--basedir",
-                                 str(basedir), "--host", "127.0.0.1", "--port", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                str(binary),
+                "serve",
+                "--iknowwhatimdoing",
+                "--basedir",
+                str(basedir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     peer = OctoPrint(f"http://127.0.0.1:{port}", key, proc)
     end = time.monotonic() + timeout_s
     while time.monotonic() < end and proc.poll() is None:
         try:
-            if httpx.get(f"{peer.url}/api/version", headers={"X-Api-Key": key}, timeout=2).is_success:
+            if httpx.get(
+                f"{peer.url}/api/version", headers={"X-Api-Key": key}, timeout=2
+            ).is_success:
                 return peer
         except httpx.TransportError:
             pass

@@ -30,7 +30,8 @@ def console(report: Any) -> list[str]:
         f"plate batching: {plates.get('count', 0)} plates, {plates.get('setups_saved', 0)} setups "
         f"and {plates.get('minutes_saved', 0)} machine-minutes saved",
         f"job orders delivered: {report.delivered} to {len(report.transports)} machines ("
-        + ", ".join(f"{n} by {t}" for t, n in sorted(_count(report.transports).items())) + ")",
+        + ", ".join(f"{n} by {t}" for t, n in sorted(_count(report.transports).items()))
+        + ")",
         "floor events: " + ", ".join(f"{k}={v}" for k, v in sorted(report.events.items())),
         f"machine down: {report.reschedule.get('machine')} → rescheduling proposal "
         f"{report.reschedule.get('status')}{_after(report.reschedule.get('kpis'))}",
@@ -57,23 +58,36 @@ def _gantt(ctx: AppContext, sid: int) -> str:
         row = s.get_one(Schedule, sid)
         pp = build_problem(s, row.created_at, 21)
         origin = pp.origin
-        plan = SPlan(tuple(SA(f"op{a.operation_id}", f"op{a.operation_id}", a.machine_id,
-                              int((a.start - origin).total_seconds() // 60),
-                              int((a.end - origin).total_seconds() // 60), a.setup_minutes)
-                           for a in row.assignments))  # fmt: skip
+        plan = SPlan(
+            tuple(
+                SA(
+                    f"op{a.operation_id}",
+                    f"op{a.operation_id}",
+                    a.machine_id,
+                    int((a.start - origin).total_seconds() // 60),
+                    int((a.end - origin).total_seconds() // 60),
+                    a.setup_minutes,
+                )
+                for a in row.assignments
+            )
+        )
     return gantt_svg(pp.problem, plan, width=1100)
 
 
 def _bars(title: str, rows: dict[str, float], unit: str) -> str:
     top = max(rows.values(), default=1) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="520" height="{30 + 26 * len(rows)}">',
-             f'<text x="0" y="16" font-size="14">{html.escape(title)}</text>']  # fmt: skip
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="520" height="{30 + 26 * len(rows)}">',
+        f'<text x="0" y="16" font-size="14">{html.escape(title)}</text>',
+    ]
     for i, (label, value) in enumerate(rows.items()):
         y = 26 + 26 * i
         w = 300 * value / top
-        parts.append(f'<text x="0" y="{y + 14}" font-size="12">{html.escape(label)}</text>'
-                     f'<rect x="140" y="{y}" width="{w:.1f}" height="18" fill="#3b82f6"/>'
-                     f'<text x="{146 + w:.1f}" y="{y + 14}" font-size="12">{value:.1f} {unit}</text>')  # fmt: skip
+        parts.append(
+            f'<text x="0" y="{y + 14}" font-size="12">{html.escape(label)}</text>'
+            f'<rect x="140" y="{y}" width="{w:.1f}" height="18" fill="#3b82f6"/>'
+            f'<text x="{146 + w:.1f}" y="{y + 14}" font-size="12">{value:.1f} {unit}</text>'
+        )
     return "".join(parts) + "</svg>"
 
 
@@ -81,13 +95,28 @@ def write_html(ctx: AppContext, report: Any, sid: int, path: Path) -> Path:
     k = report.kpis
     prop, base = k.get("proposal", {}), k.get("baseline", {})
     body = "".join(f"<li>{html.escape(line)}</li>" for line in console(report))
-    plots = (_bars("On-time %", {"plan": prop.get("on_time_pct", 0), "baseline": base.get("on_time_pct", 0)}, "%")
-             + _bars("Makespan", {"plan": prop.get("makespan", 0), "baseline": base.get("makespan", 0)}, "min")
-             + _bars("Utilisation (plan)", {m: 100 * u for m, u in
-                                           sorted(prop.get("utilisation", {}).items())}, "%"))  # fmt: skip
-    page = (f"<!doctype html><meta charset='utf-8'><title>Hunar demo report</title>"
-            f"<h1>Hunar demo</h1><ul>{body}</ul><h2>Plan</h2>{_gantt(ctx, sid)}"
-            f"<h2>KPIs</h2>{plots}")  # fmt: skip
+    plots = (
+        _bars(
+            "On-time %",
+            {"plan": prop.get("on_time_pct", 0), "baseline": base.get("on_time_pct", 0)},
+            "%",
+        )
+        + _bars(
+            "Makespan",
+            {"plan": prop.get("makespan", 0), "baseline": base.get("makespan", 0)},
+            "min",
+        )
+        + _bars(
+            "Utilisation (plan)",
+            {m: 100 * u for m, u in sorted(prop.get("utilisation", {}).items())},
+            "%",
+        )
+    )
+    page = (
+        f"<!doctype html><meta charset='utf-8'><title>Hunar demo report</title>"
+        f"<h1>Hunar demo</h1><ul>{body}</ul><h2>Plan</h2>{_gantt(ctx, sid)}"
+        f"<h2>KPIs</h2>{plots}"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path

@@ -62,8 +62,9 @@ class MqttIntake:
         self.stats = IntakeStats()
         self.subscribed = threading.Event()
         self.topic = f"hunar/{ctx.settings.site}/+/status"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=f"hunar-intake-{uuid.uuid4().hex[:8]}")  # fmt: skip
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"hunar-intake-{uuid.uuid4().hex[:8]}"
+        )
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topic, qos=1)
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.on_message = self._on_message
@@ -80,8 +81,9 @@ class MqttIntake:
         self.client.disconnect()
 
 
-def opcua_state_listener(ctx: AppContext, machine_id: str = "",
-                         stats: IntakeStats | None = None) -> Callable[[str, str, str], None]:  # fmt: skip
+def opcua_state_listener(
+    ctx: AppContext, machine_id: str = "", stats: IntakeStats | None = None
+) -> Callable[[str, str, str], None]:
     """A `JobControlReceiver(on_state=...)` callback: job-order state changes reported over OPC UA
     (OPC 10031-4 states) become floor events, applied like any other source."""
     from mes_bridge.intake import opcua_transition_event

@@ -28,7 +28,9 @@ def warm_up() -> None:
     import configurator.families  # noqa: F401
 
 
-def build_artifacts(ctx: AppContext, configuration_id: int, *, job_record_id: str) -> dict[str, Any]:
+def build_artifacts(
+    ctx: AppContext, configuration_id: int, *, job_record_id: str
+) -> dict[str, Any]:
     """Build, export, analyse and slice one design; record its files; move its order lines.
 
     Safe to run twice: the store is keyed by config hash + builder version (a cache hit rebuilds
@@ -56,8 +58,13 @@ def build_artifacts(ctx: AppContext, configuration_id: int, *, job_record_id: st
                 record_artifact(s, configuration_id, rec)
 
     try:
-        result = run_pipeline(config, store_for(ctx), machines, on_artifact=sink,
-                              progress=lambda st, fr: report_progress(ctx, job_record_id, st, fr))  # fmt: skip
+        result = run_pipeline(
+            config,
+            store_for(ctx),
+            machines,
+            on_artifact=sink,
+            progress=lambda st, fr: report_progress(ctx, job_record_id, st, fr),
+        )
         with ctx.db.transaction() as s:
             return _record_outcome(s, configuration_id, result)
     except (OSError, OperationalError) as exc:
@@ -76,20 +83,32 @@ def _record_outcome(s: Any, configuration_id: int, result: Any) -> dict[str, Any
         held = hold_lines(s, configuration_id, reason, actor)
         return {"ok": False, "error": reason, "held_lines": held}
     m = result.metrics
-    metrics = {"volume_mm3": m.volume_mm3, "area_mm2": m.area_mm2, "bbox_mm": list(m.bbox_mm),
-               "print_minutes": m.print_minutes, "filament_g": m.filament_g}  # fmt: skip
+    metrics = {
+        "volume_mm3": m.volume_mm3,
+        "area_mm2": m.area_mm2,
+        "bbox_mm": list(m.bbox_mm),
+        "print_minutes": m.print_minutes,
+        "filament_g": m.filament_g,
+    }
     summary = {"metrics": metrics, "findings": findings, **result.metadata}
     for rec in result.artifacts:
         record_artifact(s, configuration_id, rec, summary if rec.kind == "step" else None)
     blocking = result.blocking_findings
     if blocking:
-        reason = "DFM: " + "; ".join(f"{f['code']}: {f.get('hint') or f.get('message', '')}" for f in blocking)
+        reason = "DFM: " + "; ".join(
+            f"{f['code']}: {f.get('hint') or f.get('message', '')}" for f in blocking
+        )
         held = hold_lines(s, configuration_id, reason, actor, {"findings": blocking})
         return {"ok": True, "cache_hit": result.cache_hit, "held_lines": held, "findings": findings}
     fits = {f["machine_id"]: bool(f["fits"]) for f in result.analysis.get("fits", [])}
     moved = mark_cad_ready(s, configuration_id, result.metrics, fits, actor)
-    return {"ok": True, "cache_hit": result.cache_hit, "ready_lines": moved,
-            "artifacts": len(result.artifacts), "seconds": round(result.seconds, 3)}
+    return {
+        "ok": True,
+        "cache_hit": result.cache_hit,
+        "ready_lines": moved,
+        "artifacts": len(result.artifacts),
+        "seconds": round(result.seconds, 3),
+    }
 
 
 def plan_schedule(ctx: AppContext, schedule_id: int, *, job_record_id: str) -> dict[str, Any]:

@@ -30,9 +30,17 @@ class Status(enum.StrEnum):
 
 S = Status
 MAIN_PATH: tuple[Status, ...] = (
-    S.DRAFT, S.QUOTED, S.PLACED, S.CAD_READY, S.SCHEDULED, S.RELEASED,
-    S.IN_PRODUCTION, S.QC, S.COMPLETED, S.SHIPPED,
-)  # fmt: skip
+    S.DRAFT,
+    S.QUOTED,
+    S.PLACED,
+    S.CAD_READY,
+    S.SCHEDULED,
+    S.RELEASED,
+    S.IN_PRODUCTION,
+    S.QC,
+    S.COMPLETED,
+    S.SHIPPED,
+)
 
 # States from which work can be put on hold (something went wrong before it was finished).
 HOLDABLE = frozenset({S.PLACED, S.CAD_READY, S.SCHEDULED, S.RELEASED, S.IN_PRODUCTION, S.QC})

@@ -25,25 +25,39 @@ MAX_BACKOFF_S = 300
 LOST_GRACE_S = 10  # a record is written a moment before its RQ job: younger ones are not lost
 
 
-def add_message(session: Session, *, kind: str, destination: str, transport: str, key: str,
-                payload: dict[str, Any]) -> OutboxMessage:  # fmt: skip
+def add_message(
+    session: Session,
+    *,
+    kind: str,
+    destination: str,
+    transport: str,
+    key: str,
+    payload: dict[str, Any],
+) -> OutboxMessage:
     """Add a message once per idempotency key (a repeat returns the existing row)."""
     found = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
     if found is not None:
         return found
-    msg = OutboxMessage(kind=kind, destination=destination, transport=transport,
-                        idempotency_key=key, payload=payload)  # fmt: skip
+    msg = OutboxMessage(
+        kind=kind,
+        destination=destination,
+        transport=transport,
+        idempotency_key=key,
+        payload=payload,
+    )
     session.add(msg)
     session.flush()
     return msg
 
 
-def enqueue_later(session: Session, func_name: str, *ids: int | str, queue: str,
-                  dedupe_key: str, key: str) -> OutboxMessage:  # fmt: skip
+def enqueue_later(
+    session: Session, func_name: str, *ids: int | str, queue: str, dedupe_key: str, key: str
+) -> OutboxMessage:
     """Ask for a queue job as part of the caller's transaction."""
     payload = {"func": func_name, "args": list(ids), "dedupe_key": dedupe_key}
-    return add_message(session, kind="enqueue", destination=queue, transport="queue", key=key,
-                       payload=payload)  # fmt: skip
+    return add_message(
+        session, kind="enqueue", destination=queue, transport="queue", key=key, payload=payload
+    )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -51,10 +65,16 @@ def backoff(attempts: int) -> timedelta:
 
 
 def due(session: Session, kind: str, limit: int, now: datetime) -> list[OutboxMessage]:
-    query = (select(OutboxMessage)
-             .where(OutboxMessage.kind == kind, OutboxMessage.status == OutboxStatus.PENDING,
-                    OutboxMessage.next_attempt_at <= now)
-             .order_by(OutboxMessage.id).limit(limit))  # fmt: skip
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.kind == kind,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))
@@ -78,13 +98,20 @@ def flush_enqueues(ctx: AppContext, limit: int = 100) -> int:
         for msg in msgs:
             func = job_function(str(msg.payload["func"]))  # a bare name in orders.jobs
             if func is None:
-                msg.status, msg.last_error = OutboxStatus.DEAD, f"unknown job {msg.payload['func']!r}"
+                msg.status, msg.last_error = (
+                    OutboxStatus.DEAD,
+                    f"unknown job {msg.payload['func']!r}",
+                )
                 continue
             try:
                 # an order's lines must be seen by the job: never join one already running
-                record = ctx.queue.enqueue(func, *msg.payload["args"], queue=msg.destination,
-                                           dedupe_key=msg.payload.get("dedupe_key"),
-                                           join_running=False)  # fmt: skip
+                record = ctx.queue.enqueue(
+                    func,
+                    *msg.payload["args"],
+                    queue=msg.destination,
+                    dedupe_key=msg.payload.get("dedupe_key"),
+                    join_running=False,
+                )
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 msg.attempts += 1
                 msg.last_error = f"{exc.__class__.__name__}: {exc}"
@@ -117,11 +144,18 @@ def requeue_lost(ctx: AppContext, limit: int = 100) -> int:
 
     cutoff = datetime.now(UTC) - timedelta(seconds=LOST_GRACE_S)
     with ctx.db.sessions() as s:
-        rows = s.execute(select(JobRecord.id, JobRecord.func, JobRecord.args, JobRecord.queue,
-                                JobRecord.dedupe_key)
-                         .where(JobRecord.backend == "rq", JobRecord.state == JobState.QUEUED,
-                                JobRecord.created_at < cutoff)
-                         .order_by(JobRecord.created_at).limit(limit)).all()  # fmt: skip
+        rows = s.execute(
+            select(
+                JobRecord.id, JobRecord.func, JobRecord.args, JobRecord.queue, JobRecord.dedupe_key
+            )
+            .where(
+                JobRecord.backend == "rq",
+                JobRecord.state == JobState.QUEUED,
+                JobRecord.created_at < cutoff,
+            )
+            .order_by(JobRecord.created_at)
+            .limit(limit)
+        ).all()
     requeued = 0
     try:
         for row in rows:

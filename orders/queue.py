@@ -78,8 +78,12 @@ class JobQueue:
             if not self.ctx.settings.redis_url:
                 raise RuntimeError("no HUNAR_REDIS_URL configured")
             # a Redis that hangs (not just dies) must not hang the web request that enqueues
-            self._redis = Redis.from_url(self.ctx.settings.redis_url, socket_connect_timeout=2,
-                                         socket_timeout=5, health_check_interval=30)  # fmt: skip
+            self._redis = Redis.from_url(
+                self.ctx.settings.redis_url,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+                health_check_interval=30,
+            )
         return self._redis
 
     def rq_queue(self, name: str) -> Queue:
@@ -108,8 +112,16 @@ class JobQueue:
             return existing
         record_id = str(uuid.uuid4())
         with self.ctx.db.transaction() as s:
-            s.add(JobRecord(id=record_id, queue=queue, func=path, args=list(ids),
-                            dedupe_key=dedupe_key, backend=self.backend))  # fmt: skip
+            s.add(
+                JobRecord(
+                    id=record_id,
+                    queue=queue,
+                    func=path,
+                    args=list(ids),
+                    dedupe_key=dedupe_key,
+                    backend=self.backend,
+                )
+            )
         if self.backend == "inprocess" and self.ctx.settings.inprocess_jobs == "thread":
             _background().submit(execute, record_id, path, *ids, ctx=self.ctx)
         elif self.backend == "inprocess":
@@ -117,14 +129,24 @@ class JobQueue:
         else:
             try:
                 self.rq_queue(queue).enqueue(
-                    execute, record_id, path, *ids, job_id=record_id,
+                    execute,
+                    record_id,
+                    path,
+                    *ids,
+                    job_id=record_id,
                     job_timeout=timeout_s or self._default_timeout(queue),
                     retry=Retry(max=3, interval=[5, 15, 45]),
-                    result_ttl=3600, failure_ttl=7 * 86400,
-                )  # fmt: skip
+                    result_ttl=3600,
+                    failure_ttl=7 * 86400,
+                )
             except (RedisError, OSError) as exc:
-                _mark(self.ctx, record_id, state=JobState.FAILED, ended_at=utcnow(),
-                      error=f"not queued, broker unavailable: {exc}")  # fmt: skip
+                _mark(
+                    self.ctx,
+                    record_id,
+                    state=JobState.FAILED,
+                    ended_at=utcnow(),
+                    error=f"not queued, broker unavailable: {exc}",
+                )
                 raise
         return record_id
 
@@ -144,8 +166,13 @@ class JobQueue:
             )
         if found is not None and self.backend == "rq" and not Job.exists(found, self.redis()):
             # The broker lost it (e.g. Redis restarted without persistence): not a duplicate.
-            _mark(self.ctx, found, state=JobState.FAILED, ended_at=utcnow(),
-                  error="lost by the broker; enqueued again")  # fmt: skip
+            _mark(
+                self.ctx,
+                found,
+                state=JobState.FAILED,
+                ended_at=utcnow(),
+                error="lost by the broker; enqueued again",
+            )
             return None
         return found
 
@@ -203,9 +230,19 @@ def execute(record_id: str, path: str, *ids: int | str, ctx: AppContext | None =
         _mark(ctx, record_id, state=JobState.QUEUED, error=f"retrying: {exc}")
         raise
     except Exception as exc:  # noqa: BLE001 - recorded on the job row, never lost
-        _mark(ctx, record_id, state=JobState.FAILED, ended_at=utcnow(),
-              error="".join(traceback.format_exception_only(exc)).strip())  # fmt: skip
+        _mark(
+            ctx,
+            record_id,
+            state=JobState.FAILED,
+            ended_at=utcnow(),
+            error="".join(traceback.format_exception_only(exc)).strip(),
+        )
         return None
-    _mark(ctx, record_id, state=JobState.FINISHED, ended_at=utcnow(),
-          result=result if isinstance(result, dict) else {"value": result})  # fmt: skip
+    _mark(
+        ctx,
+        record_id,
+        state=JobState.FINISHED,
+        ended_at=utcnow(),
+        result=result if isinstance(result, dict) else {"value": result},
+    )
     return result

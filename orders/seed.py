@@ -18,22 +18,58 @@ SHOP_TZ = "Asia/Karachi"
 FDM = ("pla", "petg")
 FDM_ENCLOSED = ("pla", "petg", "abs")
 # id, name, process, materials, build volume mm, speed factor, hourly rate, transport
-MACHINES: tuple[tuple[str, str, str, tuple[str, ...], tuple[float, float, float], float, str, str], ...] = (
+MACHINES: tuple[
+    tuple[str, str, str, tuple[str, ...], tuple[float, float, float], float, str, str], ...
+] = (
     ("fdm-mk4-01", "Prusa MK4 #1", "fdm", FDM, (250, 210, 220), 1.0, "900", "octoprint"),
     ("fdm-mk4-02", "Prusa MK4 #2", "fdm", FDM, (250, 210, 220), 1.0, "900", "mqtt"),
     ("fdm-mk4-03", "Prusa MK4 #3", "fdm", FDM, (250, 210, 220), 1.0, "900", "mqtt"),
-    ("fdm-mk4-04", "Prusa MK4 #4 (enclosed)", "fdm", FDM_ENCLOSED, (250, 210, 220), 1.0, "950", "mqtt"),
-    ("fdm-xl-01", "Large-format FDM #1", "fdm", FDM_ENCLOSED, (360, 360, 360), 1.3, "1400", "opcua"),
+    (
+        "fdm-mk4-04",
+        "Prusa MK4 #4 (enclosed)",
+        "fdm",
+        FDM_ENCLOSED,
+        (250, 210, 220),
+        1.0,
+        "950",
+        "mqtt",
+    ),
+    (
+        "fdm-xl-01",
+        "Large-format FDM #1",
+        "fdm",
+        FDM_ENCLOSED,
+        (360, 360, 360),
+        1.3,
+        "1400",
+        "opcua",
+    ),
     ("fdm-xl-02", "Large-format FDM #2", "fdm", FDM, (360, 360, 360), 1.3, "1400", "mqtt"),
     ("resin-01", "MSLA resin printer", "resin", ("resin",), (218, 123, 250), 1.0, "1200", "folder"),
-    ("cnc-01", "3-axis CNC mill", "cnc", ("aluminium_6061", "acrylic", "plywood"),
-     (500, 400, 120), 1.0, "3500", "opcua"),
-    ("laser-01", "CO2 laser cutter 80 W", "laser", ("acrylic", "plywood"), (900, 600, 12), 1.0,
-     "2200", "webhook"),
+    (
+        "cnc-01",
+        "3-axis CNC mill",
+        "cnc",
+        ("aluminium_6061", "acrylic", "plywood"),
+        (500, 400, 120),
+        1.0,
+        "3500",
+        "opcua",
+    ),
+    (
+        "laser-01",
+        "CO2 laser cutter 80 W",
+        "laser",
+        ("acrylic", "plywood"),
+        (900, 600, 12),
+        1.0,
+        "2200",
+        "webhook",
+    ),
     ("post-01", "Post-processing bench", "post", (), (1000, 1000, 1000), 1.0, "600", "mqtt"),
     ("qc-01", "QC station", "qc", (), (1000, 1000, 1000), 1.0, "700", "mqtt"),
     ("pack-01", "Packing station", "pack", (), (1000, 1000, 1000), 1.0, "500", "mqtt"),
-)  # fmt: skip
+)
 WEEKLY_SHIFTS = [{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(6)]  # Mon–Sat
 # Printers run unattended overnight; staffed stations (and the mill and laser) work shifts.
 ROUND_THE_CLOCK = [{"weekday": d, "start": "00:00", "end": "00:00"} for d in range(7)]
@@ -74,17 +110,34 @@ def seed_shop(session: Session, now: datetime | None = None) -> SeedReport:
         if session.get(Machine, mid) is not None:
             continue
         calendar = calendars["unattended 24/7" if process in UNATTENDED else "two-shift Mon-Sat"]
-        session.add(Machine(id=mid, name=name, process=process, materials=list(mats),
-                            build_x_mm=vol[0], build_y_mm=vol[1], build_z_mm=vol[2],
-                            speed_factor=speed, hourly_rate=Decimal(rate), transport=transport,
-                            calendar_id=calendar.id))  # fmt: skip
+        session.add(
+            Machine(
+                id=mid,
+                name=name,
+                process=process,
+                materials=list(mats),
+                build_x_mm=vol[0],
+                build_y_mm=vol[1],
+                build_z_mm=vol[2],
+                speed_factor=speed,
+                hourly_rate=Decimal(rate),
+                transport=transport,
+                calendar_id=calendar.id,
+            )
+        )
         added += 1
     session.flush()
     if added:
         start = _next_tuesday_morning(now)
-        session.add(CalendarWindow(machine_id="fdm-mk4-01", kind=WindowKind.MAINTENANCE,
-                                   start=start, end=start + timedelta(hours=4),
-                                   note="Nozzle and belt service"))  # fmt: skip
+        session.add(
+            CalendarWindow(
+                machine_id="fdm-mk4-01",
+                kind=WindowKind.MAINTENANCE,
+                start=start,
+                end=start + timedelta(hours=4),
+                note="Nozzle and belt service",
+            )
+        )
     return SeedReport(_seed_users(session), added, calendars_added)
 
 

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
         default=Path(".venv-octoprint/bin/octoprint"), description="Virtual printer for the demo."
     )
     proxy_hops: int = Field(
-        default=0, ge=0, le=5,
+        default=0,
+        ge=0,
+        le=5,
         description="Reverse proxies in front of the web app whose X-Forwarded-For/-Proto to trust "
         "(0: none). Per-IP rate limits need the client's address, not the proxy's.",
     )

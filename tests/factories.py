@@ -17,8 +17,9 @@ from orders.settings import Settings
 
 
 def make_user(session: Session, role: Role = Role.CUSTOMER) -> User:
-    return create_user(session, f"{role.value}-{uuid.uuid4().hex[:8]}@test.example",
-                       "correct horse battery", role)  # fmt: skip
+    return create_user(
+        session, f"{role.value}-{uuid.uuid4().hex[:8]}@test.example", "correct horse battery", role
+    )
 
 
 def make_configuration(
@@ -33,10 +34,14 @@ def make_shop(session: Session) -> None:
 
 
 def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
-    values: dict[str, object] = {"var_dir": tmp_path / "var", "database_url": database_url,
-                                 "artifact_dir": tmp_path / "artifacts",
-                                 "secret_key": "test-secret", "redis_url": None,
-                                 "inprocess_jobs": "sync"}  # fmt: skip
+    values: dict[str, object] = {
+        "var_dir": tmp_path / "var",
+        "database_url": database_url,
+        "artifact_dir": tmp_path / "artifacts",
+        "secret_key": "test-secret",
+        "redis_url": None,
+        "inprocess_jobs": "sync",
+    }
     return Settings(**{**values, **extra})  # type: ignore[arg-type]
 
 
@@ -51,8 +56,14 @@ def released_plan(ctx: Any, qty: int = 4, family: str = "enclosure") -> tuple[in
         make_shop(s)
         user = make_user(s)
         cfg = make_configuration(s, family)
-        oid = place_order(s, user.id, [LineRequest(cfg.id, qty)], f"k-{uuid.uuid4().hex[:6]}",
-                          Actor("c", user.id), "PKR").order.id  # fmt: skip
+        oid = place_order(
+            s,
+            user.id,
+            [LineRequest(cfg.id, qty)],
+            f"k-{uuid.uuid4().hex[:6]}",
+            Actor("c", user.id),
+            "PKR",
+        ).order.id
     flush_enqueues(ctx)
     sid = request_plan(ctx, "due_dates", 5, 14, Actor("planner"))
     with ctx.db.transaction() as s:

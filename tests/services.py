@@ -75,7 +75,9 @@ def missing_services() -> list[str]:
     lines = []
     for probe in (probe_postgres(), probe_redis(), probe_mqtt()):
         if not probe.ok:
-            lines.append(f"{probe.name} is not reachable ({probe.detail}). {HOW_TO_START[probe.name]}")
+            lines.append(
+                f"{probe.name} is not reachable ({probe.detail}). {HOW_TO_START[probe.name]}"
+            )
     return lines
 
 

@@ -17,9 +17,11 @@ from orders.context import AppContext
 from orders.settings import Settings, load_settings
 
 MAX_BODY_BYTES = 256 * 1024
-CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; connect-src 'self' blob: data:; worker-src 'self' blob:; "
-       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")  # fmt: skip
+CSP = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self' blob: data:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost")
 MAX_ID = 2**31 - 1
 
@@ -77,8 +79,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         for value in (request.args, request.form, body):
             field = _nul_field(value, "")
             if field is not None:
-                raise ApiError(422, "invalid_text", f"{field or 'the request'} contains a NUL "
-                               "character", {field or "body": "no NUL characters"})  # fmt: skip
+                raise ApiError(
+                    422,
+                    "invalid_text",
+                    f"{field or 'the request'} contains a NUL character",
+                    {field or "body": "no NUL characters"},
+                )
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

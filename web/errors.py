@@ -19,23 +19,34 @@ from orders.errors import (
 )
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
-    NotFound: 404, UnknownFamily: 404, DuplicateSubmission: 409, IllegalTransition: 409, StaleVersion: 409,
-}  # fmt: skip
+    NotFound: 404,
+    UnknownFamily: 404,
+    DuplicateSubmission: 409,
+    IllegalTransition: 409,
+    StaleVersion: 409,
+}
 
 
 class ApiError(Exception):
     """An HTTP-level refusal raised by a view (bad body, missing auth, rate limit)."""
 
-    def __init__(self, status: int, code: str, message: str,
-                 fields: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.fields = fields or {}
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str,
-                   fields: dict[str, str] | None = None) -> Response:  # fmt: skip
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None
+) -> Response:
     resp = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
     resp.status_code = status
     return resp
@@ -70,8 +81,13 @@ def database_unavailable(exc: BaseException) -> bool:
 
 def _unavailable(app: Flask, exc: Exception, what: str = "database"):  # type: ignore[no-untyped-def]
     """503 with Retry-After: a backing service is away for a moment; try again shortly."""
-    app.logger.warning("%s unavailable on %s %s: %s", what, request.method, request.path,
-                       str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)  # fmt: skip
+    app.logger.warning(
+        "%s unavailable on %s %s: %s",
+        what,
+        request.method,
+        request.path,
+        str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__,
+    )
     message = f"the {what} is unavailable right now; please try again in a few seconds"
     if not wants_json():
         if "_login_user" not in g:  # loading the user needs the database: render as anonymous

@@ -17,13 +17,18 @@ def send_artifact(viewer: Viewer, artifact_id: int) -> Response:
     ctx = hunar()
     try:
         with ctx.db.sessions() as s:
-            path, kind = design_artifact_path(s, viewer, artifact_id,
-                                              ctx.settings.resolved_artifact_dir())  # fmt: skip
+            path, kind = design_artifact_path(
+                s, viewer, artifact_id, ctx.settings.resolved_artifact_dir()
+            )
     except ValueError as exc:  # a stored path the OS cannot name (NUL): not a file we serve
         raise NotFound(f"artifact {artifact_id} is not available") from exc
     inline = kind in INLINE_KINDS
-    resp = send_file(path, mimetype=INLINE_KINDS.get(kind, "application/octet-stream"),
-                     as_attachment=not inline, download_name=f"hunar-{artifact_id}.{kind}",
-                     max_age=3600)  # fmt: skip
+    resp = send_file(
+        path,
+        mimetype=INLINE_KINDS.get(kind, "application/octet-stream"),
+        as_attachment=not inline,
+        download_name=f"hunar-{artifact_id}.{kind}",
+        max_age=3600,
+    )
     resp.headers["Cache-Control"] = "private, max-age=3600"
     return resp

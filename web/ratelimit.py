@@ -21,14 +21,20 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from web.errors import ApiError
 
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
-    "login": (10, 60), "signup": (5, 300), "quote": (120, 60), "token": (10, 300),
-}  # fmt: skip
+    "login": (10, 60),
+    "signup": (5, 300),
+    "quote": (120, 60),
+    "token": (10, 300),
+}
 
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        self._redis = (Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
-                       if redis_url else None)  # fmt: skip
+        self._redis = (
+            Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
+            if redis_url
+            else None
+        )
         self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
 
@@ -75,9 +81,12 @@ def check(bucket: str) -> None:
     limiter: RateLimiter = current_app.extensions["hunar_ratelimit"]
     retry = limiter.hit(_client_key(bucket), limit, window)
     if retry:
-        raise ApiError(429, "rate_limited",
-                       f"too many {bucket} requests; try again in {retry} s",
-                       headers={"Retry-After": str(retry)})  # fmt: skip
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many {bucket} requests; try again in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
 
 
 def limited(bucket: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

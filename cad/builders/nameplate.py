@@ -27,9 +27,15 @@ def _text(v: Mapping[str, Any], z: float, distance: float) -> cq.Workplane:
     if not Path(FONT_PATH).is_file():
         raise GeometryError(f"font {FONT_NAME} missing at {FONT_PATH} (install fonts-dejavu-core)")
     return cq.Workplane("XY", origin=(0, 0, z)).text(
-        v["text"], v["text_height"], distance, fontPath=FONT_PATH, font=FONT_NAME,
-        halign="center", valign="center", combine=False,
-    )  # fmt: skip
+        v["text"],
+        v["text_height"],
+        distance,
+        fontPath=FONT_PATH,
+        font=FONT_NAME,
+        halign="center",
+        valign="center",
+        combine=False,
+    )
 
 
 def build_nameplate(v: Mapping[str, Any]) -> cq.Workplane | cq.Shape:

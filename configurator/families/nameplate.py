@@ -85,9 +85,11 @@ def _fits(v: V) -> str | None:
             f"(margins and holes); shorten the text, lower the text height or widen the plate"
         )
     if v["text_height"] * GLYPH_SPAN > v["height"] - 2 * MARGIN_MM:
-        return (f"text height {fmt(v['text_height'])} mm needs about "
-                f"{fmt(v['text_height'] * GLYPH_SPAN)} mm with ascenders and descenders, more than "
-                f"the plate height {fmt(v['height'])} mm minus margins")  # fmt: skip
+        return (
+            f"text height {fmt(v['text_height'])} mm needs about "
+            f"{fmt(v['text_height'] * GLYPH_SPAN)} mm with ascenders and descenders, more than "
+            f"the plate height {fmt(v['height'])} mm minus margins"
+        )
     return None
 
 

@@ -12,8 +12,27 @@ from orders.models.schedules import Assignment, Schedule, ScheduleState
 from orders.models.users import ApiToken, Role, User
 
 __all__ = [
-    "ApiToken", "Artifact", "Assignment", "Calendar", "CalendarWindow", "Event", "JobRecord",
-    "JobState", "Machine", "MachineState", "Operation", "OperationStatus", "Order", "OrderLine",
-    "OutboxMessage", "OutboxStatus", "ProductConfiguration", "Quote", "Role", "Schedule",
-    "ScheduleState", "User", "WindowKind",
-]  # fmt: skip
+    "ApiToken",
+    "Artifact",
+    "Assignment",
+    "Calendar",
+    "CalendarWindow",
+    "Event",
+    "JobRecord",
+    "JobState",
+    "Machine",
+    "MachineState",
+    "Operation",
+    "OperationStatus",
+    "Order",
+    "OrderLine",
+    "OutboxMessage",
+    "OutboxStatus",
+    "ProductConfiguration",
+    "Quote",
+    "Role",
+    "Schedule",
+    "ScheduleState",
+    "User",
+    "WindowKind",
+]

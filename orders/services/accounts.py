@@ -29,21 +29,32 @@ def verify_password(user: User, password: str) -> bool:
 
 
 def create_user(
-    session: Session, email: str, password: str, role: Role, display_name: str | None = None,
+    session: Session,
+    email: str,
+    password: str,
+    role: Role,
+    display_name: str | None = None,
     station_machine_id: str | None = None,
-) -> User:  # fmt: skip
+) -> User:
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
         raise DomainError("enter a valid e-mail address", fields={"email": "invalid"})
     if len(password) < MIN_PASSWORD:
-        raise DomainError(f"the password needs at least {MIN_PASSWORD} characters",
-                          fields={"password": f"at least {MIN_PASSWORD} characters"})  # fmt: skip
+        raise DomainError(
+            f"the password needs at least {MIN_PASSWORD} characters",
+            fields={"password": f"at least {MIN_PASSWORD} characters"},
+        )
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
-        raise DomainError("that e-mail address already has an account",
-                          fields={"email": "already registered"})  # fmt: skip
-    user = User(email=email, password_hash=hash_password(password), role=role,
-                display_name=display_name or email.split("@")[0],
-                station_machine_id=station_machine_id)  # fmt: skip
+        raise DomainError(
+            "that e-mail address already has an account", fields={"email": "already registered"}
+        )
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name or email.split("@")[0],
+        station_machine_id=station_machine_id,
+    )
     session.add(user)
     session.flush()
     return user

@@ -17,8 +17,15 @@ if TYPE_CHECKING:
     from orders.context import AppContext
 
 STAFF = (Role.PLANNER, Role.OPERATOR, Role.ADMIN)
-DOWNLOAD_NAMES = {"step": "part.step", "stl": "part.stl", "3mf": "part.3mf", "dxf": "profile.dxf",
-                  "svg": "profile.svg", "glb": "preview.glb", "gcode": "part.gcode"}  # fmt: skip
+DOWNLOAD_NAMES = {
+    "step": "part.step",
+    "stl": "part.stl",
+    "3mf": "part.3mf",
+    "dxf": "profile.dxf",
+    "svg": "profile.svg",
+    "glb": "preview.glb",
+    "gcode": "part.gcode",
+}
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,12 @@ def request_build(ctx: AppContext, configuration_id: int) -> str:
 
 
 def _latest_job(s: Session, config_hash: str) -> JobRecord | None:
-    return s.scalars(select(JobRecord).where(JobRecord.dedupe_key == dedupe_key(config_hash))
-                     .order_by(JobRecord.created_at.desc()).limit(1)).first()  # fmt: skip
+    return s.scalars(
+        select(JobRecord)
+        .where(JobRecord.dedupe_key == dedupe_key(config_hash))
+        .order_by(JobRecord.created_at.desc())
+        .limit(1)
+    ).first()
 
 
 def build_status(ctx: AppContext, configuration_id: int) -> BuildStatus:
@@ -68,13 +79,28 @@ def build_status(ctx: AppContext, configuration_id: int) -> BuildStatus:
         row = s.get(ProductConfiguration, configuration_id)
         if row is None:
             raise NotFound(f"configuration {configuration_id} not found")
-        arts = {a.kind: a for a in s.scalars(select(Artifact).where(  # newest row per kind wins
-            Artifact.configuration_id == configuration_id).order_by(Artifact.id))}  # fmt: skip
+        arts = {
+            a.kind: a
+            for a in s.scalars(
+                select(Artifact)
+                .where(  # newest row per kind wins
+                    Artifact.configuration_id == configuration_id
+                )
+                .order_by(Artifact.id)
+            )
+        }
         job = _latest_job(s, row.config_hash)
     preview = arts["glb"].id if "glb" in arts else None
     summary = arts["step"].meta if "step" in arts else {}
-    done = BuildStatus("ready", 1.0, "done", preview, summary.get("findings", []),
-                       summary.get("metrics"), job_id=job.id if job else None)  # fmt: skip
+    done = BuildStatus(
+        "ready",
+        1.0,
+        "done",
+        preview,
+        summary.get("findings", []),
+        summary.get("metrics"),
+        job_id=job.id if job else None,
+    )
     if job is None:
         return done if "step" in arts else BuildStatus("none", preview_artifact_id=preview)
     stage = str(job.progress.get("stage", "")) if job.progress else ""
@@ -86,20 +112,27 @@ def build_status(ctx: AppContext, configuration_id: int) -> BuildStatus:
     result = job.result or {}
     if job.state == JobState.FAILED or not result.get("ok", False):
         error = result.get("error") or job.error or "the build failed"
-        return BuildStatus("failed", 1.0, "failed", preview, result.get("findings", []),
-                           error=error, job_id=job.id)  # fmt: skip
+        return BuildStatus(
+            "failed", 1.0, "failed", preview, result.get("findings", []), error=error, job_id=job.id
+        )
     return done
 
 
-def record_artifact(s: Session, configuration_id: int, rec: ArtifactRecord,
-                    extra: dict[str, Any] | None = None) -> Artifact:  # fmt: skip
+def record_artifact(
+    s: Session, configuration_id: int, rec: ArtifactRecord, extra: dict[str, Any] | None = None
+) -> Artifact:
     """Insert or update the row for one stored file (unique per design, kind and builder)."""
-    row = s.scalars(select(Artifact).where(
-        Artifact.configuration_id == configuration_id, Artifact.kind == rec.kind,
-        Artifact.builder_version == rec.builder_version)).first()  # fmt: skip
+    row = s.scalars(
+        select(Artifact).where(
+            Artifact.configuration_id == configuration_id,
+            Artifact.kind == rec.kind,
+            Artifact.builder_version == rec.builder_version,
+        )
+    ).first()
     if row is None:
-        row = Artifact(configuration_id=configuration_id, kind=rec.kind,
-                       builder_version=rec.builder_version)  # fmt: skip
+        row = Artifact(
+            configuration_id=configuration_id, kind=rec.kind, builder_version=rec.builder_version
+        )
         s.add(row)
     row.path, row.sha256, row.bytes = rec.relpath, rec.sha256, rec.bytes
     row.meta = {**rec.metadata, **(extra or {})}

@@ -34,9 +34,14 @@ def record_event(
     payload: dict[str, Any] | None = None,
 ) -> Event:
     event = Event(
-        actor_id=actor.user_id, actor=actor.label, entity_type=entity, entity_id=str(entity_id),
-        from_state=from_state, to_state=to_state, payload=payload or {},
-    )  # fmt: skip
+        actor_id=actor.user_id,
+        actor=actor.label,
+        entity_type=entity,
+        entity_id=str(entity_id),
+        from_state=from_state,
+        to_state=to_state,
+        payload=payload or {},
+    )
     session.add(event)
     return event
 

@@ -24,8 +24,13 @@ from orders.models import (
     ProductConfiguration,
 )
 
-OPEN_OPS = (OperationStatus.PENDING, OperationStatus.SCHEDULED, OperationStatus.RELEASED,
-            OperationStatus.RUNNING, OperationStatus.PAUSED)  # fmt: skip
+OPEN_OPS = (
+    OperationStatus.PENDING,
+    OperationStatus.SCHEDULED,
+    OperationStatus.RELEASED,
+    OperationStatus.RUNNING,
+    OperationStatus.PAUSED,
+)
 
 
 def machine_specs(session: Session, *, up_only: bool = True) -> list[configurator.MachineSpec]:
@@ -37,16 +42,22 @@ def machine_specs(session: Session, *, up_only: bool = True) -> list[configurato
 
 def to_spec(m: Machine) -> configurator.MachineSpec:
     return configurator.MachineSpec(
-        id=m.id, name=m.name, process=configurator.Process(m.process),
-        materials=tuple(m.materials), build_volume_mm=(m.build_x_mm, m.build_y_mm, m.build_z_mm),
-        speed_factor=m.speed_factor, hourly_rate=m.hourly_rate,
-    )  # fmt: skip
+        id=m.id,
+        name=m.name,
+        process=configurator.Process(m.process),
+        materials=tuple(m.materials),
+        build_volume_mm=(m.build_x_mm, m.build_y_mm, m.build_z_mm),
+        speed_factor=m.speed_factor,
+        hourly_rate=m.hourly_rate,
+    )
 
 
 def _shifts(calendar: Calendar | None) -> tuple[Shift, ...]:
     rows = calendar.shifts if calendar else []
-    return tuple(Shift(int(r["weekday"]), time.fromisoformat(r["start"]),
-                       time.fromisoformat(r["end"])) for r in rows)  # fmt: skip
+    return tuple(
+        Shift(int(r["weekday"]), time.fromisoformat(r["start"]), time.fromisoformat(r["end"]))
+        for r in rows
+    )
 
 
 def shop_timezone(session: Session) -> ZoneInfo:
@@ -68,22 +79,27 @@ def shop_load(session: Session) -> configurator.ShopLoad:
     for m in session.scalars(select(Machine).where(Machine.state == MachineState.UP)):
         if m.calendar is not None:
             per_process.setdefault(configurator.Process(m.process), _shifts(m.calendar))
-    return configurator.ShopLoad(booked_hours=dict(booked), machines=dict(counts),
-                                 shifts=_shifts(calendar), process_shifts=per_process)  # fmt: skip
+    return configurator.ShopLoad(
+        booked_hours=dict(booked),
+        machines=dict(counts),
+        shifts=_shifts(calendar),
+        process_shifts=per_process,
+    )
 
 
 def metrics_for(session: Session, row: ProductConfiguration) -> configurator.GeometryMetrics | None:
     """Measured geometry recorded by the CAD job, if the design has been built."""
-    metas = session.scalars(
-        select(Artifact.meta).where(Artifact.configuration_id == row.id)
-    ).all()
+    metas = session.scalars(select(Artifact.meta).where(Artifact.configuration_id == row.id)).all()
     for meta in metas:
         m = (meta or {}).get("metrics")
         if m:
             return configurator.GeometryMetrics(
-                volume_mm3=m["volume_mm3"], area_mm2=m["area_mm2"], bbox_mm=tuple(m["bbox_mm"]),
-                print_minutes=m.get("print_minutes"), filament_g=m.get("filament_g"),
-            )  # fmt: skip
+                volume_mm3=m["volume_mm3"],
+                area_mm2=m["area_mm2"],
+                bbox_mm=tuple(m["bbox_mm"]),
+                print_minutes=m.get("print_minutes"),
+                filament_g=m.get("filament_g"),
+            )
     return None
 
 

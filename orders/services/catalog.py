@@ -40,12 +40,18 @@ def save_configuration(
     """Validate and store a design; the same design (same hash) returns the existing row."""
     config = validate_or_raise(family_key, raw)
     digest = config.config_hash
-    row = session.scalar(select(ProductConfiguration).where(ProductConfiguration.config_hash == digest))
+    row = session.scalar(
+        select(ProductConfiguration).where(ProductConfiguration.config_hash == digest)
+    )
     if row is not None:
         return row
-    row = ProductConfiguration(family_key=config.family_key, family_version=config.family_version,
-                               params_json=config.canonical_json(), config_hash=digest,
-                               created_by_id=user_id)  # fmt: skip
+    row = ProductConfiguration(
+        family_key=config.family_key,
+        family_version=config.family_version,
+        params_json=config.canonical_json(),
+        config_hash=digest,
+        created_by_id=user_id,
+    )
     try:
         with session.begin_nested():
             session.add(row)
@@ -73,12 +79,22 @@ def price_line(
     from orders.services.capacity import metrics_for, promise_for
 
     config = load_config(row)
-    result = configurator.quote(config, quantity, tier, metrics_for(session, row), currency=currency)
+    result = configurator.quote(
+        config, quantity, tier, metrics_for(session, row), currency=currency
+    )
     promised = promise_for(session, config, quantity, tier, now or datetime.now(UTC))
-    quote = Quote(configuration_id=row.id, customer_id=customer_id, quantity=quantity, tier=tier,
-                  currency=currency, unit_price=result.unit_price.quantize(Decimal("0.01")),
-                  total=result.total.quantize(Decimal("0.01")), lines=quote_body(result),
-                  source=result.source, promised_ship_date=promised)  # fmt: skip
+    quote = Quote(
+        configuration_id=row.id,
+        customer_id=customer_id,
+        quantity=quantity,
+        tier=tier,
+        currency=currency,
+        unit_price=result.unit_price.quantize(Decimal("0.01")),
+        total=result.total.quantize(Decimal("0.01")),
+        lines=quote_body(result),
+        source=result.source,
+        promised_ship_date=promised,
+    )
     session.add(quote)
     session.flush()
     return quote
@@ -88,12 +104,26 @@ def quote_body(q: configurator.Quote) -> dict[str, Any]:
     """The itemised quote as JSON-ready data (amounts as strings: money stays exact)."""
     m = q.metrics
     return {
-        "lines": [{"code": ln.code, "label": ln.label, "amount": str(ln.amount),
-                   "detail": ln.detail} for ln in q.lines],
+        "lines": [
+            {"code": ln.code, "label": ln.label, "amount": str(ln.amount), "detail": ln.detail}
+            for ln in q.lines
+        ],
         "notes": list(q.notes),
         "source": q.source,
-        "metrics": {"volume_mm3": m.volume_mm3, "area_mm2": m.area_mm2, "bbox_mm": list(m.bbox_mm),
-                    "print_minutes": m.print_minutes, "filament_g": m.filament_g},
-        "routing": [{"step": r.step, "process": r.process.value, "minutes": r.minutes,
-                     "setup_minutes": r.setup_minutes} for r in q.routing],
-    }  # fmt: skip
+        "metrics": {
+            "volume_mm3": m.volume_mm3,
+            "area_mm2": m.area_mm2,
+            "bbox_mm": list(m.bbox_mm),
+            "print_minutes": m.print_minutes,
+            "filament_g": m.filament_g,
+        },
+        "routing": [
+            {
+                "step": r.step,
+                "process": r.process.value,
+                "minutes": r.minutes,
+                "setup_minutes": r.setup_minutes,
+            }
+            for r in q.routing
+        ],
+    }

@@ -61,8 +61,14 @@ def operation_of(job_order: str) -> int | None:
 
 
 def _seen(session: Session, event_id: str) -> bool:
-    return session.scalar(select(Event.id).where(
-        Event.entity_type == "floor_event", Event.entity_id == event_id).limit(1)) is not None  # fmt: skip
+    return (
+        session.scalar(
+            select(Event.id)
+            .where(Event.entity_type == "floor_event", Event.entity_id == event_id)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def apply_event(session: Session, ev: StatusEvent, actor: Actor | None = None) -> Applied:
@@ -75,15 +81,34 @@ def apply_event(session: Session, ev: StatusEvent, actor: Actor | None = None) -
     else:
         result = _operation(session, ev, actor)
     if result.ok:
-        record_event(session, actor, "floor_event", ev.event_id, None, ev.kind,
-                     {"job_order_id": ev.job_order_id, "source": ev.source,
-                      "qty": ev.qty, "reason": ev.reason, "progress_pct": ev.progress_pct})  # fmt: skip
+        record_event(
+            session,
+            actor,
+            "floor_event",
+            ev.event_id,
+            None,
+            ev.kind,
+            {
+                "job_order_id": ev.job_order_id,
+                "source": ev.source,
+                "qty": ev.qty,
+                "reason": ev.reason,
+                "progress_pct": ev.progress_pct,
+            },
+        )
     return result
 
 
 def _refuse(session: Session, ev: StatusEvent, actor: Actor, code: str, msg: str) -> Applied:
-    record_event(session, actor, "floor_rejection", ev.event_id or "-", None, code,
-                 {"job_order_id": ev.job_order_id, "kind": ev.kind, "reason": msg})  # fmt: skip
+    record_event(
+        session,
+        actor,
+        "floor_rejection",
+        ev.event_id or "-",
+        None,
+        code,
+        {"job_order_id": ev.job_order_id, "kind": ev.kind, "reason": msg},
+    )
     return Applied(False, code, msg)
 
 
@@ -91,12 +116,18 @@ def _members(session: Session, op: Operation, job_order: str) -> list[Operation]
     """The operations a job order stands for: one, or every part of a batched plate."""
     parsed = parse_job_order(job_order)
     version = parsed[1] if parsed else None
-    a = session.scalar(select(Assignment).join(Schedule).where(
-        Schedule.version == version, Assignment.operation_id == op.id))  # fmt: skip
+    a = session.scalar(
+        select(Assignment)
+        .join(Schedule)
+        .where(Schedule.version == version, Assignment.operation_id == op.id)
+    )
     if a is None or not a.plate_key:
         return [op]
-    ids = session.scalars(select(Assignment.operation_id).where(
-        Assignment.schedule_id == a.schedule_id, Assignment.plate_key == a.plate_key))  # fmt: skip
+    ids = session.scalars(
+        select(Assignment.operation_id).where(
+            Assignment.schedule_id == a.schedule_id, Assignment.plate_key == a.plate_key
+        )
+    )
     return [session.get_one(Operation, i) for i in sorted(ids)]
 
 
@@ -105,8 +136,13 @@ def _operation(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
     op = session.get(Operation, op_id) if op_id is not None else None
     if op is None:
         return _refuse(session, ev, actor, "unknown_job", f"no job order {ev.job_order_id!r}")
-    handler = {"started": _started, "paused": _paused, "progress": _progress,
-               "completed": _completed, "scrapped": _scrapped}[ev.kind]  # fmt: skip
+    handler = {
+        "started": _started,
+        "paused": _paused,
+        "progress": _progress,
+        "completed": _completed,
+        "scrapped": _scrapped,
+    }[ev.kind]
     targets = [op] if ev.kind == "scrapped" else _members(session, op, ev.job_order_id)
     outcomes = [handler(session, target, ev, actor) for target in targets]
     problems = [o for o in outcomes if isinstance(o, str)]
@@ -158,17 +194,33 @@ def _scrapped(session: Session, op: Operation, ev: StatusEvent, actor: Actor) ->
     if op.status not in (*ACTIVE, OperationStatus.DONE):
         return f"operation {op.id} is {op.status.value}; nothing made yet to scrap"
     if qty < 1 or op.scrapped_qty + qty > op.quantity:
-        return f"scrap of {qty} on operation {op.id} exceeds the {op.quantity - op.scrapped_qty} made"
+        return (
+            f"scrap of {qty} on operation {op.id} exceeds the {op.quantity - op.scrapped_qty} made"
+        )
     op.scrapped_qty += qty
     line = session.get_one(OrderLine, op.order_line_id)
-    remake = OrderLine(order_id=line.order_id, configuration_id=line.configuration_id,
-                       quote_id=line.quote_id, quantity=qty, tier=line.tier,
-                       unit_price=line.unit_price, status=Status.CAD_READY,
-                       promised_ship_date=line.promised_ship_date, parent_line_id=line.id)  # fmt: skip
+    remake = OrderLine(
+        order_id=line.order_id,
+        configuration_id=line.configuration_id,
+        quote_id=line.quote_id,
+        quantity=qty,
+        tier=line.tier,
+        unit_price=line.unit_price,
+        status=Status.CAD_READY,
+        promised_ship_date=line.promised_ship_date,
+        parent_line_id=line.id,
+    )
     line.order.lines.append(remake)
     session.flush()
-    record_event(session, actor, "order_line", remake.id, None, Status.CAD_READY.value,
-                 {"remake_of": line.id, "scrapped": qty, "reason": ev.reason})  # fmt: skip
+    record_event(
+        session,
+        actor,
+        "order_line",
+        remake.id,
+        None,
+        Status.CAD_READY.value,
+        {"remake_of": line.id, "scrapped": qty, "reason": ev.reason},
+    )
     from orders.services.production import create_operations
 
     create_operations(session, remake, None, {}, ev.at)
@@ -194,8 +246,10 @@ def _order_may_reach(order, status: Status) -> bool:  # type: ignore[no-untyped-
     from orders.lifecycle import MAIN_PATH
 
     lines = [ln for ln in order.lines if ln.status != Status.CANCELLED]
-    return all(ln.status in MAIN_PATH and MAIN_PATH.index(ln.status) >= MAIN_PATH.index(status)
-               for ln in lines)  # fmt: skip
+    return all(
+        ln.status in MAIN_PATH and MAIN_PATH.index(ln.status) >= MAIN_PATH.index(status)
+        for ln in lines
+    )
 
 
 def _machine(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
@@ -209,8 +263,15 @@ def _machine(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
                 w.end = ev.at
         return Applied(True, "applied")
     machine.state = MachineState.DOWN
-    session.add(CalendarWindow(machine_id=machine.id, kind=WindowKind.DOWNTIME, start=ev.at,
-                               end=None, note=ev.reason or "reported down"))  # fmt: skip
+    session.add(
+        CalendarWindow(
+            machine_id=machine.id,
+            kind=WindowKind.DOWNTIME,
+            start=ev.at,
+            end=None,
+            note=ev.reason or "reported down",
+        )
+    )
     from orders.services.planning import create_proposal
 
     create_proposal(session, "due_dates", 10, 14, actor, note=f"{machine.id} down: {ev.reason}")

@@ -68,11 +68,15 @@ def _validate(session: Session, lines: Sequence[LineRequest], key: str) -> None:
     for i, line in enumerate(lines):
         _check_quantity(line.quantity)
         if line.tier not in tiers():
-            raise DomainError(f"unknown lead-time tier '{line.tier}'",
-                              fields={f"lines[{i}].tier": f"one of {', '.join(tiers())}"})  # fmt: skip
+            raise DomainError(
+                f"unknown lead-time tier '{line.tier}'",
+                fields={f"lines[{i}].tier": f"one of {', '.join(tiers())}"},
+            )
         if session.get(ProductConfiguration, line.configuration_id) is None:
-            raise NotFound(f"configuration {line.configuration_id} does not exist",
-                           fields={f"lines[{i}].configuration_id": "not found"})  # fmt: skip
+            raise NotFound(
+                f"configuration {line.configuration_id} does not exist",
+                fields={f"lines[{i}].configuration_id": "not found"},
+            )
 
 
 def place_order(
@@ -110,8 +114,14 @@ def _create(
     actor: Actor,
     currency: str,
 ) -> Order:
-    order = Order(customer_id=customer_id, idempotency_key=key, request_sha256=digest,
-                  status=Status.DRAFT, currency=currency, total=Decimal("0"))  # fmt: skip
+    order = Order(
+        customer_id=customer_id,
+        idempotency_key=key,
+        request_sha256=digest,
+        status=Status.DRAFT,
+        currency=currency,
+        total=Decimal("0"),
+    )
     session.add(order)
     session.flush()
     record_event(session, actor, "order", order.id, None, Status.DRAFT.value, {"key": key})
@@ -119,9 +129,15 @@ def _create(
     for req in lines:
         config = session.get_one(ProductConfiguration, req.configuration_id)
         quote = price_line(session, config, req.quantity, req.tier, customer_id, currency)
-        line = OrderLine(configuration_id=config.id, quote_id=quote.id, quantity=req.quantity,
-                         tier=req.tier, unit_price=quote.unit_price, status=Status.DRAFT,
-                         promised_ship_date=quote.promised_ship_date)  # fmt: skip
+        line = OrderLine(
+            configuration_id=config.id,
+            quote_id=quote.id,
+            quantity=req.quantity,
+            tier=req.tier,
+            unit_price=quote.unit_price,
+            status=Status.DRAFT,
+            promised_ship_date=quote.promised_ship_date,
+        )
         order.lines.append(line)
         session.flush()
         record_event(session, actor, "order_line", line.id, None, Status.DRAFT.value)
@@ -140,9 +156,14 @@ def _request_cad(session: Session, order: Order) -> None:
 
     for line in order.lines:
         config = session.get_one(ProductConfiguration, line.configuration_id)
-        enqueue_later(session, "build_artifacts", config.id, queue="cad",
-                      dedupe_key=f"cad:{config.config_hash}",
-                      key=f"cad:{config.config_hash}:order{order.id}")  # fmt: skip
+        enqueue_later(
+            session,
+            "build_artifacts",
+            config.id,
+            queue="cad",
+            dedupe_key=f"cad:{config.config_hash}",
+            key=f"cad:{config.config_hash}:order{order.id}",
+        )
 
 
 def get_order(session: Session, order_id: int, customer_id: int | None = None) -> Order:

@@ -34,14 +34,25 @@ from orders.services.planning_problem import machine_windows
 from scheduler.gantt import colour_for
 
 BOARD_COLUMNS: tuple[Status, ...] = (
-    Status.PLACED, Status.CAD_READY, Status.SCHEDULED, Status.RELEASED, Status.IN_PRODUCTION,
-    Status.QC, Status.COMPLETED, Status.SHIPPED, Status.ON_HOLD, Status.CANCELLED,
-)  # fmt: skip
+    Status.PLACED,
+    Status.CAD_READY,
+    Status.SCHEDULED,
+    Status.RELEASED,
+    Status.IN_PRODUCTION,
+    Status.QC,
+    Status.COMPLETED,
+    Status.SHIPPED,
+    Status.ON_HOLD,
+    Status.CANCELLED,
+)
 KPI_ROWS = (
-    ("on_time_pct", "On-time %"), ("weighted_tardiness", "Weighted tardiness (min)"),
-    ("makespan", "Makespan (min)"), ("setups_count", "Setups"),
-    ("setup_minutes", "Setup time (min)"), ("utilisation", "Mean utilisation %"),
-)  # fmt: skip
+    ("on_time_pct", "On-time %"),
+    ("weighted_tardiness", "Weighted tardiness (min)"),
+    ("makespan", "Makespan (min)"),
+    ("setups_count", "Setups"),
+    ("setup_minutes", "Setup time (min)"),
+    ("utilisation", "Mean utilisation %"),
+)
 
 
 @dataclass(frozen=True)
@@ -75,16 +86,22 @@ def _hold_reasons(order: Order, lines: list[OrderLine]) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def board(session: Session, state: str | None = None, q: str | None = None,
-          limit: int = 300) -> dict[str, list[BoardCard]]:  # fmt: skip
+def board(
+    session: Session, state: str | None = None, q: str | None = None, limit: int = 300
+) -> dict[str, list[BoardCard]]:
     """Orders grouped by status (newest first); `state` narrows to one column, `q` matches an
     order id or a customer's e-mail."""
     if state and state not in {s.value for s in BOARD_COLUMNS}:
-        raise DomainError(f"unknown state '{state}'",
-                          fields={"state": f"one of {', '.join(s.value for s in BOARD_COLUMNS)}"})  # fmt: skip
-    query = (select(Order, User.email, ProductConfiguration.family_key, OrderLine)
-             .join(User, User.id == Order.customer_id).join(OrderLine, OrderLine.order_id == Order.id)
-             .join(ProductConfiguration, ProductConfiguration.id == OrderLine.configuration_id))  # fmt: skip
+        raise DomainError(
+            f"unknown state '{state}'",
+            fields={"state": f"one of {', '.join(s.value for s in BOARD_COLUMNS)}"},
+        )
+    query = (
+        select(Order, User.email, ProductConfiguration.family_key, OrderLine)
+        .join(User, User.id == Order.customer_id)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(ProductConfiguration, ProductConfiguration.id == OrderLine.configuration_id)
+    )
     if state:
         query = query.where(Order.status == Status(state))
     text = (q or "").strip()
@@ -102,12 +119,28 @@ def board(session: Session, state: str | None = None, q: str | None = None,
     }
     for order, email, items in grouped.values():
         lines = [ln for ln, _ in items]
-        card = BoardCard(order.id, order.status.value, email, str(order.total), order.currency,
-                         order.created_at.strftime("%Y-%m-%d %H:%M"), _hold_reasons(order, lines),
-                         tuple(BoardLine(ln.id, ln.status.value, ln.quantity, ln.tier, fam,
-                                         ln.hold_reason, ln.promised_ship_date.isoformat()
-                                         if ln.promised_ship_date else None, ln.parent_line_id)
-                               for ln, fam in items))  # fmt: skip
+        card = BoardCard(
+            order.id,
+            order.status.value,
+            email,
+            str(order.total),
+            order.currency,
+            order.created_at.strftime("%Y-%m-%d %H:%M"),
+            _hold_reasons(order, lines),
+            tuple(
+                BoardLine(
+                    ln.id,
+                    ln.status.value,
+                    ln.quantity,
+                    ln.tier,
+                    fam,
+                    ln.hold_reason,
+                    ln.promised_ship_date.isoformat() if ln.promised_ship_date else None,
+                    ln.parent_line_id,
+                )
+                for ln, fam in items
+            ),
+        )
         out.setdefault(card.status, []).append(card)
     return out
 
@@ -118,8 +151,11 @@ def change_stamp(session: Session) -> str:
     Pages poll with it as an ETag, so an unchanged shop costs one small query and a 304.
     """
     ev = session.scalar(select(func.max(Event.id))) or 0
-    sched = session.execute(select(func.max(Schedule.id), func.count(Schedule.id))
-                            .where(Schedule.solver_status != "PENDING")).one()  # fmt: skip
+    sched = session.execute(
+        select(func.max(Schedule.id), func.count(Schedule.id)).where(
+            Schedule.solver_status != "PENDING"
+        )
+    ).one()
     pending = session.scalar(
         select(func.count(Schedule.id)).where(Schedule.solver_status == "PENDING")
     )
@@ -150,32 +186,68 @@ def schedule_gantt(session: Session, schedule_id: int) -> dict[str, Any]:
     """
     row = get_schedule(session, schedule_id)
     origin = _origin(row)
-    info = {op_id: (step, line_id, order_id) for op_id, step, line_id, order_id in session.execute(
-        select(Operation.id, Operation.step, OrderLine.id, OrderLine.order_id)
-        .join(OrderLine, OrderLine.id == Operation.order_line_id)
-        .join(Assignment, Assignment.operation_id == Operation.id)
-        .where(Assignment.schedule_id == row.id))}  # fmt: skip
+    info = {
+        op_id: (step, line_id, order_id)
+        for op_id, step, line_id, order_id in session.execute(
+            select(Operation.id, Operation.step, OrderLine.id, OrderLine.order_id)
+            .join(OrderLine, OrderLine.id == Operation.order_line_id)
+            .join(Assignment, Assignment.operation_id == Operation.id)
+            .where(Assignment.schedule_id == row.id)
+        )
+    }
     end = max((a.end for a in row.assignments), default=origin + timedelta(days=1))
     horizon = max(60, int((end - origin).total_seconds() // 60) + 60)
     machines = list(session.scalars(select(Machine).order_by(Machine.id)))
     items: list[dict[str, Any]] = []
     for m in machines:
         for i, w in enumerate(machine_windows(m, origin, horizon)):
-            items.append({"id": f"w-{m.id}-{i}", "group": m.id, "kind": "down", "label": w.reason,
-                          "start": _iso(origin, w.start), "end": _iso(origin, w.end)})  # fmt: skip
+            items.append(
+                {
+                    "id": f"w-{m.id}-{i}",
+                    "group": m.id,
+                    "kind": "down",
+                    "label": w.reason,
+                    "start": _iso(origin, w.start),
+                    "end": _iso(origin, w.end),
+                }
+            )
     for a in row.assignments:
         step, line_id, order_id = info.get(a.operation_id, ("?", 0, 0))
         if a.setup_minutes:
-            items.append({"id": f"s-{a.id}", "group": a.machine_id, "kind": "setup",
-                          "label": f"setup {a.setup_minutes} min", "end": a.start.isoformat(),
-                          "start": (a.start - timedelta(minutes=a.setup_minutes)).isoformat()})  # fmt: skip
-        items.append({"id": f"a-{a.id}", "group": a.machine_id, "kind": "op", "op_id": a.operation_id,
-                      "label": f"#{order_id} {step}", "order_id": order_id, "line_id": line_id,
-                      "colour": colour_for(f"order{order_id}"), "frozen": a.frozen,
-                      "start": a.start.isoformat(), "end": a.end.isoformat()})  # fmt: skip
+            items.append(
+                {
+                    "id": f"s-{a.id}",
+                    "group": a.machine_id,
+                    "kind": "setup",
+                    "label": f"setup {a.setup_minutes} min",
+                    "end": a.start.isoformat(),
+                    "start": (a.start - timedelta(minutes=a.setup_minutes)).isoformat(),
+                }
+            )
+        items.append(
+            {
+                "id": f"a-{a.id}",
+                "group": a.machine_id,
+                "kind": "op",
+                "op_id": a.operation_id,
+                "label": f"#{order_id} {step}",
+                "order_id": order_id,
+                "line_id": line_id,
+                "colour": colour_for(f"order{order_id}"),
+                "frozen": a.frozen,
+                "start": a.start.isoformat(),
+                "end": a.end.isoformat(),
+            }
+        )
     lanes = [{"id": m.id, "name": m.name, "state": m.state.value} for m in machines]
-    return {"schedule_id": row.id, "version": row.version, "origin": origin.isoformat(),
-            "end": end.isoformat(), "lanes": lanes, "items": items}  # fmt: skip
+    return {
+        "schedule_id": row.id,
+        "version": row.version,
+        "origin": origin.isoformat(),
+        "end": end.isoformat(),
+        "lanes": lanes,
+        "items": items,
+    }
 
 
 def _iso(origin: datetime, minute: int) -> str:
@@ -194,8 +266,15 @@ def _kpi_value(kpis: dict[str, Any] | None, key: str) -> float | None:
 def kpi_table(row: Schedule) -> list[tuple[str, float | None, float | None, float | None]]:
     """(label, released, proposal, dispatch baseline) per KPI: the side-by-side comparison."""
     k = row.kpis or {}
-    return [(label, _kpi_value(k.get("released"), key), _kpi_value(k.get("proposal"), key),
-             _kpi_value(k.get("baseline"), key)) for key, label in KPI_ROWS]  # fmt: skip
+    return [
+        (
+            label,
+            _kpi_value(k.get("released"), key),
+            _kpi_value(k.get("proposal"), key),
+            _kpi_value(k.get("baseline"), key),
+        )
+        for key, label in KPI_ROWS
+    ]
 
 
 def moves_detail(session: Session, schedule_id: int) -> list[dict[str, Any]]:
@@ -223,8 +302,9 @@ def machines_with_windows(session: Session) -> list[Machine]:
     return list(session.scalars(select(Machine).order_by(Machine.id)))
 
 
-def add_maintenance(session: Session, machine_id: str, start: datetime, end: datetime,
-                    note: str, actor: Actor) -> CalendarWindow:  # fmt: skip
+def add_maintenance(
+    session: Session, machine_id: str, start: datetime, end: datetime, note: str, actor: Actor
+) -> CalendarWindow:
     """A planned maintenance window (the next proposal plans around it), audited."""
     machine = session.get(Machine, machine_id)
     if machine is None:
@@ -235,18 +315,39 @@ def add_maintenance(session: Session, machine_id: str, start: datetime, end: dat
         raise DomainError("the window must end after it starts", fields={"end": "after start"})
     if end - start > timedelta(days=30):
         raise DomainError("a maintenance window is at most 30 days", fields={"end": "≤ 30 days"})
-    window = CalendarWindow(machine_id=machine.id, kind=WindowKind.MAINTENANCE, start=start,
-                            end=end, note=(note or "maintenance")[:500])  # fmt: skip
+    window = CalendarWindow(
+        machine_id=machine.id,
+        kind=WindowKind.MAINTENANCE,
+        start=start,
+        end=end,
+        note=(note or "maintenance")[:500],
+    )
     session.add(window)
     session.flush()
-    record_event(session, actor, "calendar_window", window.id, None, "maintenance",
-                 {"machine_id": machine.id, "start": start.isoformat(), "end": end.isoformat(),
-                  "note": window.note})  # fmt: skip
+    record_event(
+        session,
+        actor,
+        "calendar_window",
+        window.id,
+        None,
+        "maintenance",
+        {
+            "machine_id": machine.id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "note": window.note,
+        },
+    )
     return window
 
 
-def pin_operation(session: Session, operation_id: int, machine_id: str | None,
-                  start: datetime | None, actor: Actor) -> Operation:  # fmt: skip
+def pin_operation(
+    session: Session,
+    operation_id: int,
+    machine_id: str | None,
+    start: datetime | None,
+    actor: Actor,
+) -> Operation:
     """Pin an operation to a machine and start time (frozen in the next solve), or unpin it.
 
     Without a start, the start is taken from the current released plan (or now)."""
@@ -258,8 +359,10 @@ def pin_operation(session: Session, operation_id: int, machine_id: str | None,
         record_event(session, actor, "operation", op.id, None, "unpinned")
         return op
     if machine_id not in op.eligible:
-        raise DomainError(f"operation {op.id} cannot run on {machine_id}",
-                          fields={"machine_id": f"one of {', '.join(sorted(op.eligible))}"})  # fmt: skip
+        raise DomainError(
+            f"operation {op.id} cannot run on {machine_id}",
+            fields={"machine_id": f"one of {', '.join(sorted(op.eligible))}"},
+        )
     if start is None:
         base = current_release(session)
         match = [a for a in base.assignments if a.operation_id == op.id] if base else []
@@ -267,8 +370,15 @@ def pin_operation(session: Session, operation_id: int, machine_id: str | None,
     elif start.tzinfo is None:
         raise DomainError("the pin time needs a timezone", fields={"start": "ISO time with offset"})
     op.pinned_machine_id, op.pinned_start = machine_id, start
-    record_event(session, actor, "operation", op.id, None, "pinned",
-                 {"machine_id": machine_id, "start": start.isoformat()})  # fmt: skip
+    record_event(
+        session,
+        actor,
+        "operation",
+        op.id,
+        None,
+        "pinned",
+        {"machine_id": machine_id, "start": start.isoformat()},
+    )
     return op
 
 
@@ -286,21 +396,29 @@ class Series:
 
 
 def _completions(session: Session, since: datetime) -> list[tuple[datetime, OrderLine]]:
-    rows = session.execute(select(Event.at, OrderLine).join(
-        OrderLine, Event.entity_id == cast(OrderLine.id, String))
-        .where(Event.entity_type == "order_line", Event.to_state == Status.COMPLETED.value,
-               Event.at >= since))  # fmt: skip
+    rows = session.execute(
+        select(Event.at, OrderLine)
+        .join(OrderLine, Event.entity_id == cast(OrderLine.id, String))
+        .where(
+            Event.entity_type == "order_line",
+            Event.to_state == Status.COMPLETED.value,
+            Event.at >= since,
+        )
+    )
     return [(at, line) for at, line in rows]
 
 
 def _machine_minutes(session: Session, since: datetime, now: datetime) -> dict[str, float]:
     """Worked minutes per machine: started ops, on the machine their released plan gave them."""
     rows = session.execute(
-        select(Assignment.machine_id, Operation.started_at, Operation.ended_at, Assignment.operation_id)
+        select(
+            Assignment.machine_id, Operation.started_at, Operation.ended_at, Assignment.operation_id
+        )
         .join(Operation, Operation.id == Assignment.operation_id)
         .join(Schedule, Schedule.id == Assignment.schedule_id)
         .where(Operation.started_at.is_not(None), Schedule.state.in_(("released", "superseded")))
-        .order_by(Schedule.version.desc()))  # fmt: skip
+        .order_by(Schedule.version.desc())
+    )
     seen: set[int] = set()
     out: dict[str, float] = {}
     for machine, start, end, op_id in rows:
@@ -334,29 +452,51 @@ def reports(session: Session, now: datetime, days: int = 14) -> list[Series]:
     for a in plan.assignments if plan else []:
         setup[a.machine_id] = setup.get(a.machine_id, 0.0) + a.setup_minutes / 60
     return [
-        Series("on_time", "On-time delivery", "%", tuple(
-            (d, round(100 * ok / n, 1) if n else 0.0) for d, (ok, n) in on_time.items())),
+        Series(
+            "on_time",
+            "On-time delivery",
+            "%",
+            tuple((d, round(100 * ok / n, 1) if n else 0.0) for d, (ok, n) in on_time.items()),
+        ),
         Series("throughput", "Throughput (parts completed per day)", "parts", tuple(parts.items())),
-        Series("utilisation", f"Utilisation per machine, last {days} days", "%", tuple(
-            (m, round(100 * worked.get(m, 0.0) / (days * 1440), 2)) for m in machines)),
-        Series("setup_hours", "Setup hours in the released plan", "h",
-               tuple((m, round(h, 2)) for m, h in setup.items())),
+        Series(
+            "utilisation",
+            f"Utilisation per machine, last {days} days",
+            "%",
+            tuple((m, round(100 * worked.get(m, 0.0) / (days * 1440), 2)) for m in machines),
+        ),
+        Series(
+            "setup_hours",
+            "Setup hours in the released plan",
+            "h",
+            tuple((m, round(h, 2)) for m, h in setup.items()),
+        ),
         Series("scrap_rate", "Scrap rate by process", "%", _scrap_rate(session)),
-        Series("lead_time", "Lead time, order to ship (latest orders)", "days", _lead_times(session)),
-    ]  # fmt: skip
+        Series(
+            "lead_time", "Lead time, order to ship (latest orders)", "days", _lead_times(session)
+        ),
+    ]
 
 
 def _scrap_rate(session: Session) -> tuple[tuple[str, float], ...]:
-    rows = session.execute(select(Operation.process, func.sum(Operation.scrapped_qty),
-                                  func.sum(Operation.quantity))
-                           .where(Operation.started_at.is_not(None)).group_by(Operation.process))  # fmt: skip
+    rows = session.execute(
+        select(Operation.process, func.sum(Operation.scrapped_qty), func.sum(Operation.quantity))
+        .where(Operation.started_at.is_not(None))
+        .group_by(Operation.process)
+    )
     return tuple((p, round(100 * float(s or 0) / float(q), 2)) for p, s, q in rows if q)
 
 
 def _lead_times(session: Session, limit: int = 20) -> tuple[tuple[str, float], ...]:
-    shipped = session.execute(select(Order.id, Order.created_at, func.max(Event.at))
-                              .join(Event, Event.entity_id == cast(Order.id, String))
-                              .where(Event.entity_type == "order", Event.to_state == Status.SHIPPED.value)
-                              .group_by(Order.id, Order.created_at).order_by(Order.id.desc()).limit(limit))  # fmt: skip
-    return tuple((f"#{oid}", round((at - created).total_seconds() / 86400, 2))
-                 for oid, created, at in reversed(list(shipped)))  # fmt: skip
+    shipped = session.execute(
+        select(Order.id, Order.created_at, func.max(Event.at))
+        .join(Event, Event.entity_id == cast(Order.id, String))
+        .where(Event.entity_type == "order", Event.to_state == Status.SHIPPED.value)
+        .group_by(Order.id, Order.created_at)
+        .order_by(Order.id.desc())
+        .limit(limit)
+    )
+    return tuple(
+        (f"#{oid}", round((at - created).total_seconds() / 86400, 2))
+        for oid, created, at in reversed(list(shipped))
+    )

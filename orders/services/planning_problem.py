@@ -26,8 +26,13 @@ from orders.models import (
 )
 from orders.services.plates import PlatePlan, plan_plates, released_plate_jobs
 
-PLANNABLE = (OperationStatus.PENDING, OperationStatus.SCHEDULED, OperationStatus.RELEASED,
-             OperationStatus.RUNNING, OperationStatus.PAUSED)  # fmt: skip
+PLANNABLE = (
+    OperationStatus.PENDING,
+    OperationStatus.SCHEDULED,
+    OperationStatus.RELEASED,
+    OperationStatus.RUNNING,
+    OperationStatus.PAUSED,
+)
 STARTED = (OperationStatus.RUNNING, OperationStatus.PAUSED)
 TIER_WEIGHT = {"economy": 1, "standard": 2, "express": 4}
 # Changeover minutes between setup families (process:material:colour) on one machine.
@@ -109,20 +114,29 @@ def machine_windows(machine: Machine, origin: datetime, horizon: int) -> tuple[s
 
 
 def released_assignments(session: Session) -> dict[int, Assignment]:
-    current = session.scalars(select(Schedule).where(Schedule.state == ScheduleState.RELEASED)
-                              .order_by(Schedule.version.desc()).limit(1)).first()  # fmt: skip
+    current = session.scalars(
+        select(Schedule)
+        .where(Schedule.state == ScheduleState.RELEASED)
+        .order_by(Schedule.version.desc())
+        .limit(1)
+    ).first()
     return {a.operation_id: a for a in current.assignments} if current else {}
 
 
-def _frozen(op: Operation, origin: datetime, released: dict[int, Assignment],
-            down: set[str]) -> sp.FrozenAssignment | None:  # fmt: skip
+def _frozen(
+    op: Operation, origin: datetime, released: dict[int, Assignment], down: set[str]
+) -> sp.FrozenAssignment | None:
     """Started work stays where it runs, unless its machine broke down: then it is planned again."""
     if op.status in STARTED and op.started_at is not None:
         machine = released[op.id].machine_id if op.id in released else op.pinned_machine_id
         if machine and machine in op.eligible and machine not in down:
             return sp.FrozenAssignment(machine, minutes(origin, op.started_at) or 0)
-    if op.pinned_machine_id and op.pinned_start and op.pinned_machine_id in op.eligible \
-            and op.pinned_machine_id not in down:
+    if (
+        op.pinned_machine_id
+        and op.pinned_start
+        and op.pinned_machine_id in op.eligible
+        and op.pinned_machine_id not in down
+    ):
         return sp.FrozenAssignment(op.pinned_machine_id, minutes(origin, op.pinned_start) or 0)
     return None
 
@@ -131,8 +145,9 @@ def _eligible(op: Operation, usable: set[str]) -> dict[str, int]:
     return {m: d for m, d in op.eligible.items() if m in usable}
 
 
-def build_problem(session: Session, now: datetime, horizon_days: int = 21,
-                  batch: bool = False) -> PlanningProblem:  # fmt: skip
+def build_problem(
+    session: Session, now: datetime, horizon_days: int = 21, batch: bool = False
+) -> PlanningProblem:
     """Every open operation of every line, with calendars and changeovers, as a scheduler Problem.
 
     With `batch`, pending FDM prints of one material and colour are packed onto plates first.
@@ -142,21 +157,32 @@ def build_problem(session: Session, now: datetime, horizon_days: int = 21,
     machines = list(session.scalars(select(Machine).order_by(Machine.id)))
     usable = {m.id for m in machines}
     released = released_assignments(session)
-    ops = session.scalars(select(Operation).where(Operation.status.in_(PLANNABLE))
-                          .order_by(Operation.order_line_id, Operation.seq)).all()  # fmt: skip
+    ops = session.scalars(
+        select(Operation)
+        .where(Operation.status.in_(PLANNABLE))
+        .order_by(Operation.order_line_id, Operation.seq)
+    ).all()
     by_line: dict[int, list[Operation]] = {}
     for op in ops:
         by_line.setdefault(op.order_line_id, []).append(op)
-    lines = {ln.id: ln for ln in session.scalars(select(OrderLine).where(OrderLine.id.in_(by_line)))}
-    release = {o.id: max(0, minutes(origin, by_line[o.order_line_id][0].release_at) or 0) for o in ops}
+    lines = {
+        ln.id: ln for ln in session.scalars(select(OrderLine).where(OrderLine.id.in_(by_line)))
+    }
+    release = {
+        o.id: max(0, minutes(origin, by_line[o.order_line_id][0].release_at) or 0) for o in ops
+    }
     due = {o.id: minutes(origin, by_line[o.order_line_id][0].due_at) for o in ops}
     weight = {o.id: TIER_WEIGHT.get(lines[o.order_line_id].tier, 1) for o in ops}
     plates = plan_plates(session, list(ops), release, due, weight) if batch else PlatePlan()
-    started = {o.id: minutes(origin, o.started_at) or 0 for o in ops
-               if o.status in STARTED and o.started_at is not None}  # fmt: skip
+    started = {
+        o.id: minutes(origin, o.started_at) or 0
+        for o in ops
+        if o.status in STARTED and o.started_at is not None
+    }
     down = {m.id for m in machines if m.state == MachineState.DOWN}
     kept, kept_replaced, kept_members = released_plate_jobs(
-        [o for o in ops if o.id not in plates.replaced], released, started, machines)
+        [o for o in ops if o.id not in plates.replaced], released, started, machines
+    )
     plates.jobs.extend(kept)
     plates.replaced.update(kept_replaced)
     plates.members.update(kept_members)
@@ -171,8 +197,16 @@ def build_problem(session: Session, now: datetime, horizon_days: int = 21,
                 after = (replaced[op.id],)
                 continue
             frozen = _frozen(op, origin, released, down)
-            sops.append(sp.Operation(op_key(op.id), jk, _eligible(op, usable), op.setup_family,
-                                     frozen, after if not sops else ()))  # fmt: skip
+            sops.append(
+                sp.Operation(
+                    op_key(op.id),
+                    jk,
+                    _eligible(op, usable),
+                    op.setup_family,
+                    frozen,
+                    after if not sops else (),
+                )
+            )
             op_rows[op_key(op.id)] = op.id
         first = line_ops[0].id
         jobs.append(sp.Job(jk, tuple(sops), release[first], due[first], weight[first]))
@@ -180,8 +214,17 @@ def build_problem(session: Session, now: datetime, horizon_days: int = 21,
     jobs.extend(plates.jobs)
     families = sorted({op.setup_family for op in ops if op.setup_family})
     matrix = {a: {b: changeover(a, b) for b in families} for a in families}
-    smachines = [sp.Machine(m.id, machine_windows(m, origin, horizon), name=m.name) for m in machines]
+    smachines = [
+        sp.Machine(m.id, machine_windows(m, origin, horizon), name=m.name) for m in machines
+    ]
     setups = {m.id: sp.SetupMatrix(m.id, matrix) for m in machines if families}
-    problem = sp.Problem(tuple(jobs), tuple(smachines), setups, horizon=horizon, now=0, origin=origin,
-                         name=f"shop@{origin.isoformat()}")  # fmt: skip
+    problem = sp.Problem(
+        tuple(jobs),
+        tuple(smachines),
+        setups,
+        horizon=horizon,
+        now=0,
+        origin=origin,
+        name=f"shop@{origin.isoformat()}",
+    )
     return PlanningProblem(problem, origin, op_rows, line_of_job, plates)

@@ -30,8 +30,11 @@ class PlatePlan:
 
 
 def _footprint(session: Session, line: OrderLine) -> tuple[float, float] | None:
-    meta = session.scalar(select(Artifact.meta).where(
-        Artifact.configuration_id == line.configuration_id, Artifact.kind == "step"))  # fmt: skip
+    meta = session.scalar(
+        select(Artifact.meta).where(
+            Artifact.configuration_id == line.configuration_id, Artifact.kind == "step"
+        )
+    )
     bbox = ((meta or {}).get("metrics") or {}).get("bbox_mm")
     return (float(bbox[0]), float(bbox[1])) if bbox else None
 
@@ -44,12 +47,23 @@ def _bed_groups(machines: list[Machine]) -> dict[tuple[float, float], list[Machi
     return groups
 
 
-def plan_plates(session: Session, ops: list[Operation], release: dict[int, int],
-                due: dict[int, int | None], weight: dict[int, int]) -> PlatePlan:  # fmt: skip
+def plan_plates(
+    session: Session,
+    ops: list[Operation],
+    release: dict[int, int],
+    due: dict[int, int | None],
+    weight: dict[int, int],
+) -> PlatePlan:
     """Batch pending FDM print ops onto plates per bed size; a plate of one part is not made."""
     plan = PlatePlan()
-    candidates = [o for o in ops if o.process == "fdm" and o.setup_family
-                  and o.status == OperationStatus.PENDING and not o.pinned_machine_id]  # fmt: skip
+    candidates = [
+        o
+        for o in ops
+        if o.process == "fdm"
+        and o.setup_family
+        and o.status == OperationStatus.PENDING
+        and not o.pinned_machine_id
+    ]
     machines = list(session.scalars(select(Machine)))
     for (bx, by), bed_machines in sorted(_bed_groups(machines).items()):
         ids = {m.id for m in bed_machines}
@@ -78,9 +92,15 @@ def _parts(session: Session, ops: list[Operation]) -> tuple[list[Part], dict[str
     return parts, per_part
 
 
-def _add_plates(plan: PlatePlan, report: BatchReport, per_part: dict[str, Operation],
-                machines: dict[str, Machine], release: dict[int, int],
-                due: dict[int, int | None], weight: dict[int, int]) -> None:  # fmt: skip
+def _add_plates(
+    plan: PlatePlan,
+    report: BatchReport,
+    per_part: dict[str, Operation],
+    machines: dict[str, Machine],
+    release: dict[int, int],
+    due: dict[int, int | None],
+    weight: dict[int, int],
+) -> None:
     for n, plate in enumerate(report.plates):
         ops = {per_part[p.part_id].id: per_part[p.part_id] for p in plate.placements}
         if len(ops) < 2:
@@ -90,25 +110,42 @@ def _add_plates(plan: PlatePlan, report: BatchReport, per_part: dict[str, Operat
             continue
         pid = f"plate{len(plan.jobs) + 1}-{n}"
         family = next(iter(ops.values())).setup_family
-        durations = {m: max(1, math.ceil(plate.minutes / machines[m].speed_factor)) for m in eligible}
+        durations = {
+            m: max(1, math.ceil(plate.minutes / machines[m].speed_factor)) for m in eligible
+        }
         dues = [d for i in ops if (d := due.get(i)) is not None]
-        job = sp.Job(pid, (sp.Operation(f"{pid}.print", pid, durations, family),),
-                     release=max(release.get(i, 0) for i in ops), due=min(dues) if dues else None,
-                     weight=max(weight.get(i, 1) for i in ops))  # fmt: skip
+        job = sp.Job(
+            pid,
+            (sp.Operation(f"{pid}.print", pid, durations, family),),
+            release=max(release.get(i, 0) for i in ops),
+            due=min(dues) if dues else None,
+            weight=max(weight.get(i, 1) for i in ops),
+        )
         plan.jobs.append(job)
         plan.members[f"{pid}.print"] = sorted(ops)
         plan.layouts[f"{pid}.print"] = [
-            {"order_line_id": p.order_line_id, "part": p.part_id, "x_mm": p.x, "y_mm": p.y,
-             "w_mm": p.width, "h_mm": p.depth} for p in plate.placements]  # fmt: skip
+            {
+                "order_line_id": p.order_line_id,
+                "part": p.part_id,
+                "x_mm": p.x,
+                "y_mm": p.y,
+                "w_mm": p.width,
+                "h_mm": p.depth,
+            }
+            for p in plate.placements
+        ]
         for oid in ops:
             plan.replaced[oid] = f"{pid}.print"
         plan.setups_saved += len(ops) - 1
         plan.minutes_saved += sum(min(o.eligible.values()) for o in ops.values()) - plate.minutes
 
 
-def released_plate_jobs(ops: list[Operation], released: dict[int, Any], frozen_start: dict[int, int],
-                        machines: list[Machine]) -> tuple[list[sp.Job], dict[int, str],
-                                                          dict[str, list[int]]]:  # fmt: skip
+def released_plate_jobs(
+    ops: list[Operation],
+    released: dict[int, Any],
+    frozen_start: dict[int, int],
+    machines: list[Machine],
+) -> tuple[list[sp.Job], dict[int, str], dict[str, list[int]]]:
     """Plates already released stay plates: their members are planned as one job again.
 
     `frozen_start` holds start minutes of started ops. A plate stays on its machine; if that

@@ -27,15 +27,18 @@ def setup_family(step: configurator.RoutingStep) -> str | None:
     return f"{step.process.value}:{req.get('material', '')}:{req.get('colour', '')}"
 
 
-def eligible_minutes(step: configurator.RoutingStep, qty: int, machines: list[Machine],
-                     fits: dict[str, bool]) -> dict[str, int]:  # fmt: skip
+def eligible_minutes(
+    step: configurator.RoutingStep, qty: int, machines: list[Machine], fits: dict[str, bool]
+) -> dict[str, int]:
     """Machine id -> minutes for the whole line on that machine (setup + qty × run time)."""
     material = step.requirements.get("material")
     out: dict[str, int] = {}
     for m in machines:
         if m.process != step.process.value or m.state != MachineState.UP:
             continue
-        if step.process.value in PRIMARY and (material not in m.materials or not fits.get(m.id, True)):
+        if step.process.value in PRIMARY and (
+            material not in m.materials or not fits.get(m.id, True)
+        ):
             continue
         out[m.id] = max(1, math.ceil((step.setup_minutes + step.minutes * qty) / m.speed_factor))
     return out
@@ -48,8 +51,13 @@ def _due(session: Session, line: OrderLine) -> datetime | None:
     return local.astimezone(UTC)
 
 
-def create_operations(session: Session, line: OrderLine, metrics: configurator.GeometryMetrics | None,
-                      fits: dict[str, bool], now: datetime) -> list[Operation]:  # fmt: skip
+def create_operations(
+    session: Session,
+    line: OrderLine,
+    metrics: configurator.GeometryMetrics | None,
+    fits: dict[str, bool],
+    now: datetime,
+) -> list[Operation]:
     """One operation per routing step, in precedence order; idempotent per line."""
     existing = session.scalars(select(Operation).where(Operation.order_line_id == line.id)).all()
     if existing:
@@ -60,11 +68,17 @@ def create_operations(session: Session, line: OrderLine, metrics: configurator.G
     ops: list[Operation] = []
     for step in steps:
         for qty in chunks(step, line.quantity):
-            op = Operation(order_line_id=line.id, seq=len(ops), step=step.step,
-                           process=step.process.value, quantity=qty,
-                           eligible=eligible_minutes(step, qty, machines, fits),
-                           setup_family=setup_family(step), release_at=now,
-                           due_at=_due(session, line))  # fmt: skip
+            op = Operation(
+                order_line_id=line.id,
+                seq=len(ops),
+                step=step.step,
+                process=step.process.value,
+                quantity=qty,
+                eligible=eligible_minutes(step, qty, machines, fits),
+                setup_family=setup_family(step),
+                release_at=now,
+                due_at=_due(session, line),
+            )
             session.add(op)
             ops.append(op)
     session.flush()
@@ -86,12 +100,23 @@ def chunks(step: configurator.RoutingStep, qty: int) -> list[int]:
 
 
 def lines_waiting_for(session: Session, configuration_id: int) -> list[OrderLine]:
-    return list(session.scalars(select(OrderLine).where(
-        OrderLine.configuration_id == configuration_id, OrderLine.status == Status.PLACED)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(OrderLine).where(
+                OrderLine.configuration_id == configuration_id, OrderLine.status == Status.PLACED
+            )
+        )
+    )
 
 
-def mark_cad_ready(session: Session, configuration_id: int, metrics: configurator.GeometryMetrics | None,
-                   fits: dict[str, bool], actor: Actor, now: datetime | None = None) -> list[int]:  # fmt: skip
+def mark_cad_ready(
+    session: Session,
+    configuration_id: int,
+    metrics: configurator.GeometryMetrics | None,
+    fits: dict[str, bool],
+    actor: Actor,
+    now: datetime | None = None,
+) -> list[int]:
     """Placed lines of this design get their operations and move to cad_ready (with their order)."""
     now = now or datetime.now(UTC)
     moved = []
@@ -103,8 +128,13 @@ def mark_cad_ready(session: Session, configuration_id: int, metrics: configurato
     return moved
 
 
-def hold_lines(session: Session, configuration_id: int, reason: str, actor: Actor,
-               payload: dict[str, Any] | None = None) -> list[int]:  # fmt: skip
+def hold_lines(
+    session: Session,
+    configuration_id: int,
+    reason: str,
+    actor: Actor,
+    payload: dict[str, Any] | None = None,
+) -> list[int]:
     """Put every placed line of this design (and its order) on hold, with the reason shown."""
     held = []
     for line in lines_waiting_for(session, configuration_id):

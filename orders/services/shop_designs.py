@@ -77,12 +77,19 @@ def can_see_design(session: Session, viewer: Viewer | None, configuration_id: in
         return False
     if row.created_by_id == viewer.id:
         return True
-    quoted = session.scalar(select(Quote.id).where(
-        Quote.configuration_id == configuration_id, Quote.customer_id == viewer.id).limit(1))  # fmt: skip
+    quoted = session.scalar(
+        select(Quote.id)
+        .where(Quote.configuration_id == configuration_id, Quote.customer_id == viewer.id)
+        .limit(1)
+    )
     if quoted is not None:
         return True
-    ordered = session.scalar(select(OrderLine.id).join(Order).where(
-        OrderLine.configuration_id == configuration_id, Order.customer_id == viewer.id).limit(1))  # fmt: skip
+    ordered = session.scalar(
+        select(OrderLine.id)
+        .join(Order)
+        .where(OrderLine.configuration_id == configuration_id, Order.customer_id == viewer.id)
+        .limit(1)
+    )
     return ordered is not None
 
 
@@ -98,18 +105,25 @@ def get_design(
 def check_quantity_tier(quantity: object, tier: object) -> tuple[int, str]:
     """Bad quantity or tier is user input: a DomainError naming the field and the rule."""
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QTY:
-        raise DomainError(f"quantity must be a whole number from 1 to {MAX_QTY}",
-                          fields={"quantity": f"whole number 1–{MAX_QTY}"})  # fmt: skip
+        raise DomainError(
+            f"quantity must be a whole number from 1 to {MAX_QTY}",
+            fields={"quantity": f"whole number 1–{MAX_QTY}"},
+        )
     if tier not in tiers():
-        raise DomainError(f"unknown lead-time tier {tier!r}",
-                          fields={"tier": f"one of {', '.join(tiers())}"})  # fmt: skip
+        raise DomainError(
+            f"unknown lead-time tier {tier!r}", fields={"tier": f"one of {', '.join(tiers())}"}
+        )
     return quantity, str(tier)
 
 
 def live_quote(
-    session: Session, config: configurator.Configuration, quantity: int, tier: str,
-    currency: str, now: datetime | None = None,
-) -> LiveQuote:  # fmt: skip
+    session: Session,
+    config: configurator.Configuration,
+    quantity: int,
+    tier: str,
+    currency: str,
+    now: datetime | None = None,
+) -> LiveQuote:
     """Price, feasibility and promised date; measured geometry is used once CAD has run."""
     row = session.scalar(
         select(ProductConfiguration).where(ProductConfiguration.config_hash == config.config_hash)
@@ -158,21 +172,42 @@ def cached_quote_json(
 def live_quote_json(lq: LiveQuote) -> dict[str, Any]:
     q = lq.quote
     return {
-        "family": q.family_key, "config_hash": q.config_hash, "quantity": q.qty, "tier": q.tier,
-        "currency": q.currency, "unit_price": str(q.unit_price), "total": str(q.total),
-        "source": q.source, **{k: v for k, v in quote_body(q).items() if k != "source"},
-        "promise": {"ok": lq.promise.ok, "ship_date": _iso(lq.promise.ship_date),
-                    "method": lq.promise.method, "reasons": list(lq.promise.reasons)},
+        "family": q.family_key,
+        "config_hash": q.config_hash,
+        "quantity": q.qty,
+        "tier": q.tier,
+        "currency": q.currency,
+        "unit_price": str(q.unit_price),
+        "total": str(q.total),
+        "source": q.source,
+        **{k: v for k, v in quote_body(q).items() if k != "source"},
+        "promise": {
+            "ok": lq.promise.ok,
+            "ship_date": _iso(lq.promise.ship_date),
+            "method": lq.promise.method,
+            "reasons": list(lq.promise.reasons),
+        },
         "feasibility": feasibility_json(lq.feasibility),
-        "orderable": lq.orderable, "configuration_id": lq.configuration_id,
-    }  # fmt: skip
+        "orderable": lq.orderable,
+        "configuration_id": lq.configuration_id,
+    }
 
 
 def feasibility_json(f: configurator.Feasibility) -> dict[str, Any]:
-    return {"ok": f.ok, "machine_ids": list(f.machine_ids),
-            "reasons": [{"param": r.param, "code": r.code, "message": r.message,
-                         "machine_id": r.machine_id, "dimension": r.dimension}
-                        for r in f.reasons]}  # fmt: skip
+    return {
+        "ok": f.ok,
+        "machine_ids": list(f.machine_ids),
+        "reasons": [
+            {
+                "param": r.param,
+                "code": r.code,
+                "message": r.message,
+                "machine_id": r.machine_id,
+                "dimension": r.dimension,
+            }
+            for r in f.reasons
+        ],
+    }
 
 
 def _iso(d: date | None) -> str | None:

@@ -43,12 +43,19 @@ FILE_KINDS = ("gcode", "stl", "3mf", "dxf", "step")
 
 
 def _artifacts(session: Session, configuration_id: int, base_url: str) -> list[ArtifactRef]:
-    rows = session.scalars(select(Artifact).where(Artifact.configuration_id == configuration_id,
-                                                  Artifact.kind.in_(FILE_KINDS)))  # fmt: skip
-    return [ArtifactRef(a.kind, f"{base_url}/api/artifacts/{a.id}", a.sha256, a.bytes) for a in rows]
+    rows = session.scalars(
+        select(Artifact).where(
+            Artifact.configuration_id == configuration_id, Artifact.kind.in_(FILE_KINDS)
+        )
+    )
+    return [
+        ArtifactRef(a.kind, f"{base_url}/api/artifacts/{a.id}", a.sha256, a.bytes) for a in rows
+    ]
 
 
-def build_job_order(session: Session, schedule: Schedule, assignment: Any, base_url: str) -> JobOrder:
+def build_job_order(
+    session: Session, schedule: Schedule, assignment: Any, base_url: str
+) -> JobOrder:
     op = session.get_one(Operation, assignment.operation_id)
     line = session.get_one(OrderLine, op.order_line_id)
     config = session.get_one(ProductConfiguration, line.configuration_id)
@@ -56,21 +63,29 @@ def build_job_order(session: Session, schedule: Schedule, assignment: Any, base_
 
     values = load_config(config).values
     grams = 0.0
-    step = session.scalars(select(Artifact).where(Artifact.configuration_id == config.id,
-                                                  Artifact.kind == "step")).first()  # fmt: skip
+    step = session.scalars(
+        select(Artifact).where(Artifact.configuration_id == config.id, Artifact.kind == "step")
+    ).first()
     primary = op.setup_family is not None  # shaping steps carry a setup family
     if step is not None and primary:
         grams = float((step.meta or {}).get("filament_g") or 0.0) * op.quantity
     return JobOrder(
-        job_order_id=job_order_id(op.id, schedule.version), family_key=config.family_key,
-        family_version=str(config.family_version), machine_id=assignment.machine_id,
-        material=str(values.get("material", "-")), colour=str(values.get("colour", "")),
-        grams=round(grams, 2), parameters=dict(values), scheduled_start=assignment.start,
-        scheduled_end=assignment.end, priority={"express": 3, "standard": 2}.get(line.tier, 1),
+        job_order_id=job_order_id(op.id, schedule.version),
+        family_key=config.family_key,
+        family_version=str(config.family_version),
+        machine_id=assignment.machine_id,
+        material=str(values.get("material", "-")),
+        colour=str(values.get("colour", "")),
+        grams=round(grams, 2),
+        parameters=dict(values),
+        scheduled_start=assignment.start,
+        scheduled_end=assignment.end,
+        priority={"express": 3, "standard": 2}.get(line.tier, 1),
         artifacts=tuple(_artifacts(session, config.id, base_url)) if primary else (),
         order_line_url=f"{base_url}/orders/{line.order_id}#line-{line.id}",
-        description=f"{op.step} for order {line.order_id} line {line.id}", quantity=op.quantity,
-    )  # fmt: skip
+        description=f"{op.step} for order {line.order_id} line {line.id}",
+        quantity=op.quantity,
+    )
 
 
 def release_to_floor(session: Session, schedule: Schedule, base_url: str) -> int:
@@ -87,17 +102,29 @@ def release_to_floor(session: Session, schedule: Schedule, base_url: str) -> int
             seen_plates.add(a.plate_key)
             job = _as_plate(session, schedule, a.plate_key, job, layouts.get(a.plate_key, []))
         key = f"jo:{job.job_order_id}:{a.machine_id}:{a.start.isoformat()}"
-        exists = session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
+        exists = session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
+        )
         if exists is None:
-            add_message(session, kind="job_order", destination=a.machine_id,
-                        transport=machines[a.machine_id].transport, key=key,
-                        payload={"action": "deliver", "job": to_json(job)})  # fmt: skip
+            add_message(
+                session,
+                kind="job_order",
+                destination=a.machine_id,
+                transport=machines[a.machine_id].transport,
+                key=key,
+                payload={"action": "deliver", "job": to_json(job)},
+            )
             added += 1
     return added
 
 
-def _as_plate(session: Session, schedule: Schedule, plate_key: str, job: JobOrder,
-              layout: list[dict[str, Any]]) -> JobOrder:  # fmt: skip
+def _as_plate(
+    session: Session,
+    schedule: Schedule,
+    plate_key: str,
+    job: JobOrder,
+    layout: list[dict[str, Any]],
+) -> JobOrder:
     """The plate's job order: every member's quantity, and the bed map of which part is whose."""
     from dataclasses import replace
 
@@ -105,17 +132,35 @@ def _as_plate(session: Session, schedule: Schedule, plate_key: str, job: JobOrde
 
     members = [x for x in schedule.assignments if x.plate_key == plate_key]
     qty = sum(session.get_one(Operation, x.operation_id).quantity for x in members)
-    parts = tuple(PlatePart(str(p["order_line_id"]), float(p["x_mm"]), float(p["y_mm"]),  # type: ignore[arg-type]
-                            float(p["w_mm"]), float(p["h_mm"]), str(p["part"]))  # type: ignore[arg-type]
-                  for p in layout)  # fmt: skip
-    return replace(job, quantity=qty, plate=parts,
-                   description=f"plate {plate_key}: {len(members)} order lines, {qty} parts")
+    parts = tuple(
+        PlatePart(
+            str(p["order_line_id"]),
+            float(p["x_mm"]),
+            float(p["y_mm"]),  # type: ignore[arg-type]
+            float(p["w_mm"]),
+            float(p["h_mm"]),
+            str(p["part"]),
+        )  # type: ignore[arg-type]
+        for p in layout
+    )
+    return replace(
+        job,
+        quantity=qty,
+        plate=parts,
+        description=f"plate {plate_key}: {len(members)} order lines, {qty} parts",
+    )
 
 
 def request_start(session: Session, job: str, machine_id: str, transport: str) -> OutboxMessage:
     """Ask the device to start a delivered job: at most once (one row per job order)."""
-    return add_message(session, kind="job_order", destination=machine_id, transport=transport,
-                       key=f"start:{job}", payload={"action": "start", "job_order_id": job})  # fmt: skip
+    return add_message(
+        session,
+        kind="job_order",
+        destination=machine_id,
+        transport=transport,
+        key=f"start:{job}",
+        payload={"action": "start", "job_order_id": job},
+    )
 
 
 class DbOutbox:
@@ -136,15 +181,28 @@ class DbOutbox:
     def _item(self, s: Session, row: OutboxMessage) -> OutboxItem:
         if row.payload.get("action") == "start":
             job = self._job_for(s, str(row.payload["job_order_id"]))
-            return OutboxItem(str(row.id), row.destination, Packet.from_job(job),
-                              row.idempotency_key, Action.START, row.attempts)  # fmt: skip
+            return OutboxItem(
+                str(row.id),
+                row.destination,
+                Packet.from_job(job),
+                row.idempotency_key,
+                Action.START,
+                row.attempts,
+            )
         job = from_json(row.payload["job"])
-        return OutboxItem(str(row.id), row.destination, Packet.from_job(job, self._files(s, job)),
-                          row.idempotency_key, Action.DELIVER, row.attempts)  # fmt: skip
+        return OutboxItem(
+            str(row.id),
+            row.destination,
+            Packet.from_job(job, self._files(s, job)),
+            row.idempotency_key,
+            Action.DELIVER,
+            row.attempts,
+        )
 
     def _job_for(self, s: Session, job_id: str) -> JobOrder:
-        row = s.scalars(select(OutboxMessage).where(
-            OutboxMessage.idempotency_key.startswith(f"jo:{job_id}:"))).first()  # fmt: skip
+        row = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key.startswith(f"jo:{job_id}:"))
+        ).first()
         if row is None:
             raise LookupError(f"no delivered job order {job_id}")
         return from_json(row.payload["job"])
@@ -166,8 +224,12 @@ class DbOutbox:
         with self.ctx.db.transaction() as s:
             row = s.get_one(OutboxMessage, int(item_id))
             row.status, row.delivered_at = OutboxStatus.DELIVERED, datetime.now(UTC)
-            row.receipt = {"transport": receipt.transport, "at": receipt.delivered_at.isoformat(),
-                           "detail": receipt.peer_ref, "duplicate": receipt.duplicate}  # fmt: skip
+            row.receipt = {
+                "transport": receipt.transport,
+                "at": receipt.delivered_at.isoformat(),
+                "detail": receipt.peer_ref,
+                "duplicate": receipt.duplicate,
+            }
             row.attempts += 1
 
     def mark_failed(self, item_id: str, error: str, retry_at: datetime | None) -> None:
@@ -209,10 +271,14 @@ def transports_for(ctx: AppContext) -> dict[str, Transport]:
     return out
 
 
-def dispatch_job_orders(ctx: AppContext, transports: dict[str, Transport] | None = None,
-                        limit: int = 100) -> dict[str, int]:  # fmt: skip
+def dispatch_job_orders(
+    ctx: AppContext, transports: dict[str, Transport] | None = None, limit: int = 100
+) -> dict[str, int]:
     """One pass of the MES dispatcher over the DB outbox."""
     transports = transports if transports is not None else transports_for(ctx)
     report = dispatch_once(DbOutbox(ctx), transports, limit=limit, backoff=FLOOR_BACKOFF)
-    return {"delivered": report.delivered, "retry_later": report.retry_later,
-            "rejected": report.rejected}  # fmt: skip
+    return {
+        "delivered": report.delivered,
+        "retry_later": report.retry_later,
+        "rejected": report.rejected,
+    }

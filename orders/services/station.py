@@ -110,7 +110,8 @@ def _cards(session: Session, schedule: Schedule, machine_id: str) -> list[JobCar
         .join(Operation, Operation.id == Assignment.operation_id)
         .join(OrderLine, OrderLine.id == Operation.order_line_id)
         .where(Assignment.schedule_id == schedule.id, Assignment.machine_id == machine_id)
-        .order_by(Assignment.start, Assignment.operation_id))  # fmt: skip
+        .order_by(Assignment.start, Assignment.operation_id)
+    )
     groups: dict[str, list[tuple[Assignment, Operation, int]]] = {}
     for a, op, order_id in rows:
         groups.setdefault(a.plate_key or f"op:{op.id}", []).append((a, op, order_id))
@@ -120,11 +121,31 @@ def _cards(session: Session, schedule: Schedule, machine_id: str) -> list[JobCar
 def _card(version: int, members: list[tuple[Assignment, Operation, int]]) -> JobCard:
     """A plate's job order carries its first member's id; floor events on it reach every member."""
     a, op, order_id = members[0]
-    plate = tuple(PlateMember(job_order_id(o.id, version), o.order_line_id, oid, o.quantity,
-                              o.scrapped_qty) for _, o, oid in members) if a.plate_key else ()  # fmt: skip
-    return JobCard(job_order_id(op.id, version), op.id, op.step, op.process,
-                   sum(o.quantity for _, o, _ in members), sum(o.scrapped_qty for _, o, _ in members),
-                   op.status.value, a.start, a.end, order_id, op.order_line_id, a.plate_key, plate)  # fmt: skip
+    plate = (
+        tuple(
+            PlateMember(
+                job_order_id(o.id, version), o.order_line_id, oid, o.quantity, o.scrapped_qty
+            )
+            for _, o, oid in members
+        )
+        if a.plate_key
+        else ()
+    )
+    return JobCard(
+        job_order_id(op.id, version),
+        op.id,
+        op.step,
+        op.process,
+        sum(o.quantity for _, o, _ in members),
+        sum(o.scrapped_qty for _, o, _ in members),
+        op.status.value,
+        a.start,
+        a.end,
+        order_id,
+        op.order_line_id,
+        a.plate_key,
+        plate,
+    )
 
 
 def station_view(session: Session, machine_id: str, upcoming: int = 8) -> StationView:
@@ -135,10 +156,14 @@ def station_view(session: Session, machine_id: str, upcoming: int = 8) -> Statio
     plan = current_release(session)
     cards = _cards(session, plan, machine_id) if plan else []
     active = ("running", "paused")
-    return StationView(machine.id, machine.name, machine.state.value,
-                       tuple(c for c in cards if c.status in active),
-                       tuple(c for c in cards if c.status == "released")[:upcoming],
-                       bed_clear_needed(session, machine_id))  # fmt: skip
+    return StationView(
+        machine.id,
+        machine.name,
+        machine.state.value,
+        tuple(c for c in cards if c.status in active),
+        tuple(c for c in cards if c.status == "released")[:upcoming],
+        bed_clear_needed(session, machine_id),
+    )
 
 
 def machine_of_job(session: Session, job: str) -> tuple[Operation, str, Schedule]:
@@ -160,13 +185,20 @@ def bed_clear_needed(session: Session, machine_id: str) -> bool:
         select(func.max(Operation.ended_at))
         .join(Assignment, Assignment.operation_id == Operation.id)
         .join(Schedule, Schedule.id == Assignment.schedule_id)
-        .where(Assignment.machine_id == machine_id, Operation.status == OperationStatus.DONE,
-               Operation.process.in_(PRINT_PROCESSES),
-               Schedule.state.in_((ScheduleState.RELEASED, ScheduleState.SUPERSEDED))))  # fmt: skip
+        .where(
+            Assignment.machine_id == machine_id,
+            Operation.status == OperationStatus.DONE,
+            Operation.process.in_(PRINT_PROCESSES),
+            Schedule.state.in_((ScheduleState.RELEASED, ScheduleState.SUPERSEDED)),
+        )
+    )
     if last_print is None:
         return False
-    cleared = session.scalar(select(func.max(Event.at)).where(
-        Event.entity_type == "bed_clear", Event.entity_id == machine_id))  # fmt: skip
+    cleared = session.scalar(
+        select(func.max(Event.at)).where(
+            Event.entity_type == "bed_clear", Event.entity_id == machine_id
+        )
+    )
     return cleared is None or cleared < last_print
 
 
@@ -178,22 +210,44 @@ def confirm_bed_clear(
         raise NotFound(f"machine {machine_id} not found")
     if not who.may_act_on(machine_id):
         raise NotYourStation(f"station {machine_id} is not yours")
-    record_event(session, Actor(who.label, who.user_id), "bed_clear", machine_id, None, "clear",
-                 {"checks": checks[:10]})  # fmt: skip
+    record_event(
+        session,
+        Actor(who.label, who.user_id),
+        "bed_clear",
+        machine_id,
+        None,
+        "clear",
+        {"checks": checks[:10]},
+    )
 
 
-def press(session: Session, job: str, action: str, event_id: str, who: StationUser,
-          qty: int | None = None, reason: str = "") -> Applied:  # fmt: skip
+def press(
+    session: Session,
+    job: str,
+    action: str,
+    event_id: str,
+    who: StationUser,
+    qty: int | None = None,
+    reason: str = "",
+) -> Applied:
     """One button press, applied through the MES intake like any other event source."""
     if action not in ACTIONS:
         raise DomainError(f"unknown action '{action}'", fields={"action": ", ".join(ACTIONS)})
     op, machine_id, _ = machine_of_job(session, job)
     if not who.may_act_on(machine_id):
         raise NotYourStation(f"job {job} runs on {machine_id}, which is not your station")
-    if (action == "start" and op.status == OperationStatus.RELEASED
-            and op.process in PRINT_PROCESSES and bed_clear_needed(session, machine_id)):  # fmt: skip
-        return Applied(False, "bed_not_clear", f"confirm that the bed of {machine_id} is clear "
-                       "and the last print passed QC before starting the next print")  # fmt: skip
+    if (
+        action == "start"
+        and op.status == OperationStatus.RELEASED
+        and op.process in PRINT_PROCESSES
+        and bed_clear_needed(session, machine_id)
+    ):
+        return Applied(
+            False,
+            "bed_not_clear",
+            f"confirm that the bed of {machine_id} is clear "
+            "and the last print passed QC before starting the next print",
+        )
     extra: dict[str, Any] = {"machine_id": machine_id}
     if action == "scrap":
         extra.update(qty=qty, reason=reason)
@@ -214,11 +268,15 @@ def _start_device(session: Session, job: str, machine_id: str) -> None:
 
     op, _, plan = machine_of_job(session, job)
     mine = next(a for a in plan.assignments if a.operation_id == op.id)
-    members = sorted(a.operation_id for a in plan.assignments
-                     if mine.plate_key and a.plate_key == mine.plate_key)  # fmt: skip
+    members = sorted(
+        a.operation_id for a in plan.assignments if mine.plate_key and a.plate_key == mine.plate_key
+    )
     lead = job_order_id(members[0], plan.version) if members else job
-    sent = session.scalars(select(OutboxMessage).where(
-        OutboxMessage.idempotency_key.startswith(f"jo:{lead}:{machine_id}:"))).first()  # fmt: skip
+    sent = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.idempotency_key.startswith(f"jo:{lead}:{machine_id}:")
+        )
+    ).first()
     if sent is not None:  # nothing was sent to this printer (e.g. moved by a re-plan): no start
         request_start(session, lead, machine_id, sent.transport)
 
@@ -228,8 +286,11 @@ def job_packet(session: Session, job: str, base_url: str) -> tuple[JobOrder, Ope
     operator's job page. A plate member's id opens the plate's job order."""
     op, machine_id, plan = machine_of_job(session, job)
     assignment = next(a for a in plan.assignments if a.operation_id == op.id)
-    members = sorted(a.operation_id for a in plan.assignments
-                     if assignment.plate_key and a.plate_key == assignment.plate_key)  # fmt: skip
+    members = sorted(
+        a.operation_id
+        for a in plan.assignments
+        if assignment.plate_key and a.plate_key == assignment.plate_key
+    )
     lead = job_order_id(members[0], plan.version) if members else job
     if members and members[0] != op.id:
         op = session.get_one(Operation, members[0])
@@ -242,9 +303,12 @@ def job_packet(session: Session, job: str, base_url: str) -> tuple[JobOrder, Ope
 def _delivered(session: Session, job: str) -> JobOrder | None:
     from mes_bridge.packets import from_json
 
-    row = session.scalars(select(OutboxMessage).where(
-        OutboxMessage.idempotency_key.startswith(f"jo:{job}:"))
-        .order_by(OutboxMessage.id.desc()).limit(1)).first()  # fmt: skip
+    row = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.idempotency_key.startswith(f"jo:{job}:"))
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    ).first()
     return from_json(row.payload["job"]) if row is not None else None
 
 
@@ -256,11 +320,22 @@ def _built(session: Session, plan: Schedule, assignment: Assignment, base_url: s
     if not assignment.plate_key:
         return order
     layout = (plan.kpis or {}).get("plates", {}).get("layouts", {}).get(assignment.plate_key, [])
-    parts = tuple(PlatePart(str(p["order_line_id"]), float(p["x_mm"]), float(p["y_mm"]),
-                            float(p["w_mm"]), float(p["h_mm"]), str(p.get("part", "")))
-                  for p in layout)  # fmt: skip
-    qty = sum(session.get_one(Operation, a.operation_id).quantity for a in plan.assignments
-              if a.plate_key == assignment.plate_key)  # fmt: skip
+    parts = tuple(
+        PlatePart(
+            str(p["order_line_id"]),
+            float(p["x_mm"]),
+            float(p["y_mm"]),
+            float(p["w_mm"]),
+            float(p["h_mm"]),
+            str(p.get("part", "")),
+        )
+        for p in layout
+    )
+    qty = sum(
+        session.get_one(Operation, a.operation_id).quantity
+        for a in plan.assignments
+        if a.plate_key == assignment.plate_key
+    )
     return dataclasses.replace(order, quantity=qty, plate=parts)
 
 

@@ -66,9 +66,14 @@ def test_best_orientation_fits_a_long_part_diagonally_or_on_its_side() -> None:
 
 def test_laser_min_feature_finds_a_narrow_web() -> None:
     plate = (
-        cq.Workplane().box(60, 30, 3)
-        .faces(">Z").workplane().pushPoints([(-10, 0), (10, 0)]).rect(19.2, 10).cutThruAll()
-    )  # fmt: skip  # two slots separated by a 0.8 mm web
+        cq.Workplane()
+        .box(60, 30, 3)
+        .faces(">Z")
+        .workplane()
+        .pushPoints([(-10, 0), (10, 0)])
+        .rect(19.2, 10)
+        .cutThruAll()
+    )  # two slots separated by a 0.8 mm web
     width, findings = laser_findings(_mesh(plate), LaserRules(kerf_mm=0.15, min_feature_mm=1.5))
     assert width == pytest.approx(0.8, abs=0.05)
     feature = [f for f in findings if f.code == "MIN_FEATURE"]

@@ -50,9 +50,12 @@ def test_preview_is_published_first_and_progress_is_monotonic(store: LocalArtifa
     seen: list[str] = []
     stages: list[tuple[str, float]] = []
     result = run_pipeline(
-        make_config("bracket", **SMALL_BRACKET), store, make_machines(),
-        progress=lambda s, f: stages.append((s, f)), on_artifact=lambda r: seen.append(r.kind),
-    )  # fmt: skip
+        make_config("bracket", **SMALL_BRACKET),
+        store,
+        make_machines(),
+        progress=lambda s, f: stages.append((s, f)),
+        on_artifact=lambda r: seen.append(r.kind),
+    )
     assert result.ok
     assert seen[0] == "glb" and set(seen) == {"glb", "step", "stl", "3mf", "gcode"}
     fractions = [f for _, f in stages]

@@ -60,11 +60,25 @@ class PrivateRedis:
     def start(self) -> None:
         """Start on the same port every time; waits until it answers PING."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", str(self.workdir), "--daemonize", "no"]  # fmt: skip
+        cmd = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            "--daemonize",
+            "no",
+        ]
         with open(self.workdir / "redis.log", "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)  # fmt: skip
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         wait_until(self.ping, 15, f"private redis-server on port {self.port}")
 
     def kill(self) -> None:
@@ -76,12 +90,15 @@ class PrivateRedis:
 
 
 def _pg_bindir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]))  # fmt: skip
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3])
+    )
     if found:
         return Path(found[-1]).parent
     which = shutil.which("initdb")
-    assert which, "PostgreSQL server binaries (initdb, pg_ctl) are missing: apt-get install postgresql"
+    assert which, (
+        "PostgreSQL server binaries (initdb, pg_ctl) are missing: apt-get install postgresql"
+    )
     return Path(which).parent
 
 
@@ -112,15 +129,36 @@ class PrivatePostgres:
         return done
 
     def init(self) -> None:
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "--no-sync", "-E", "UTF8", "--locale=C")  # fmt: skip
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
 
     def start(self) -> None:
         # fsync=off survives a killed server (the OS keeps the pages), not a lost machine;
         # synchronous_commit stays on: an acknowledged commit must survive `-m immediate`.
         opts = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "pg.log"), "-o", opts,
-                  "-w", "-t", "60", "start")  # fmt: skip
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "pg.log"),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """`fast` disconnects clients and shuts down cleanly; `immediate` is like a crash."""

@@ -38,14 +38,18 @@ PAGES = ("/account", "/orders", "/cart", "/api/orders")
 
 def _env(url: str, root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUNAR_")}
-    return env | {"HUNAR_DATABASE_URL": url, "HUNAR_VAR_DIR": str(root / "var"),
-                  "HUNAR_ARTIFACT_DIR": str(root / "artifacts"),
-                  "HUNAR_SECRET_KEY": "drill-secret"}  # fmt: skip
+    return env | {
+        "HUNAR_DATABASE_URL": url,
+        "HUNAR_VAR_DIR": str(root / "var"),
+        "HUNAR_ARTIFACT_DIR": str(root / "artifacts"),
+        "HUNAR_SECRET_KEY": "drill-secret",
+    }
 
 
 def _hunar(*args: str, env: dict[str, str], cwd: Path, **kw):  # type: ignore[no-untyped-def]
-    return subprocess.Popen([sys.executable, "-m", "orders.cli", *args], env=env, cwd=cwd,
-                            start_new_session=True, **kw)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "orders.cli", *args], env=env, cwd=cwd, start_new_session=True, **kw
+    )
 
 
 def _seed(url: str, root: Path) -> tuple[str, int]:
@@ -65,8 +69,9 @@ def _login(base: str, email: str) -> tuple[httpx.Client, str]:
     client = httpx.Client(base_url=base, timeout=20)
     token = CSRF.search(client.get("/login").text)
     assert token, "no CSRF token on /login"
-    resp = client.post("/login", data={"csrf_token": token.group(1), "email": email,
-                                       "password": PASSWORD})  # fmt: skip
+    resp = client.post(
+        "/login", data={"csrf_token": token.group(1), "email": email, "password": PASSWORD}
+    )
     assert resp.status_code == 302, resp.text[:300]
     token = CSRF.search(client.get("/account").text)
     assert token, "no CSRF token on /account"
@@ -120,8 +125,17 @@ def test_postgres_restart_gives_clean_503_then_recovers_without_restarting_gunic
         print(f"[drill postgres] + migrate + seed {time.monotonic() - t0:.1f} s")
         port = free_port()
         with open(tmp_path / "gunicorn.log", "wb") as log:
-            server = _hunar("serve", "--port", str(port), "--workers", "2", env=env,
-                            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+            server = _hunar(
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                env=env,
+                cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _up(base, server), 60, "gunicorn to serve /healthz", step=0.3)
         client, csrf = _login(base, email)
@@ -154,8 +168,9 @@ def _up(base: str, server: subprocess.Popen[bytes]) -> bool:
         return False
 
 
-def _drill(pg: PrivatePostgres, client: httpx.Client, csrf: str, config_id: int, url: str,
-           root: Path) -> None:  # fmt: skip
+def _drill(
+    pg: PrivatePostgres, client: httpx.Client, csrf: str, config_id: int, url: str, root: Path
+) -> None:
     placed = 0
     for resp in _round(client, csrf, config_id, uuid.uuid4().hex):
         assert resp.status_code < 400, (resp.request.url.path, resp.status_code, resp.text[:300])
@@ -176,7 +191,9 @@ def _drill(pg: PrivatePostgres, client: httpx.Client, csrf: str, config_id: int,
         assert [r.status_code for r in retried] == [201, 200], "the client's retry is placed once"
         assert retried[0].json()["id"] == retried[1].json()["id"]
         placed += 8 + 1
-        print(f"\n[drill postgres {mode}] during: {dict(Counter(r.status_code for r in during))}"
-              f", after: {dict(Counter(r.status_code for r in after))}"
-              f", {len(after)} requests in {recovered_s:.1f} s after start")  # fmt: skip
+        print(
+            f"\n[drill postgres {mode}] during: {dict(Counter(r.status_code for r in during))}"
+            f", after: {dict(Counter(r.status_code for r in after))}"
+            f", {len(after)} requests in {recovered_s:.1f} s after start"
+        )
     assert _orders(url, root) == placed, "every 201 is one order; no 503 left anything behind"

@@ -63,8 +63,9 @@ class Attempt:
 def _signed_in(client: FlaskClient, email: str) -> str:
     token = CSRF.search(client.get("/login").get_data(as_text=True))
     assert token, "no CSRF token on /login"
-    resp = client.post("/login", data={"csrf_token": token.group(1), "email": email,
-                                       "password": PASSWORD})  # fmt: skip
+    resp = client.post(
+        "/login", data={"csrf_token": token.group(1), "email": email, "password": PASSWORD}
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
     token = CSRF.search(client.get("/account").get_data(as_text=True))
     assert token, "no CSRF token on /account"
@@ -81,20 +82,30 @@ class Customer:
 
     def design(self, inner_length: int) -> int:
         params = {"inner_length": inner_length, "inner_width": 50, "inner_height": 30, "wall": 2.0}
-        resp = self.client.post("/api/configurations", json={"family": "enclosure",
-                                "params": params}, headers={"X-CSRFToken": self.csrf})  # fmt: skip
+        resp = self.client.post(
+            "/api/configurations",
+            json={"family": "enclosure", "params": params},
+            headers={"X-CSRFToken": self.csrf},
+        )
         assert resp.status_code == 201, resp.json
         return int(resp.json["id"])  # type: ignore[index]
 
     def browse(self, config_id: int) -> dict[str, int]:
         """What a customer does besides ordering: price a design, ask for its 3D preview."""
         params = {"inner_length": 70, "inner_width": 50, "inner_height": 30, "wall": 2.0}
-        quote = self.client.post("/api/quote", json={"family": "enclosure", "params": params},
-                                 headers={"X-CSRFToken": self.csrf})  # fmt: skip
-        preview = self.client.post(f"/api/configurations/{config_id}/preview",
-                                   headers={"X-CSRFToken": self.csrf})  # fmt: skip
-        return {"quote": quote.status_code, "preview": preview.status_code,
-                "account": self.client.get("/account").status_code}  # fmt: skip
+        quote = self.client.post(
+            "/api/quote",
+            json={"family": "enclosure", "params": params},
+            headers={"X-CSRFToken": self.csrf},
+        )
+        preview = self.client.post(
+            f"/api/configurations/{config_id}/preview", headers={"X-CSRFToken": self.csrf}
+        )
+        return {
+            "quote": quote.status_code,
+            "preview": preview.status_code,
+            "account": self.client.get("/account").status_code,
+        }
 
     def order(self, config_id: int, phase: str) -> Attempt:
         key = uuid.uuid4().hex
@@ -116,9 +127,14 @@ def _outbox(ctx: AppContext) -> list[OutboxMessage]:
 
 def _dispatch(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     with open(cwd / "dispatch.log", "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "orders.cli", "dispatch", "--loop",
-                                 "--interval", "0.5"], env=env, cwd=cwd, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "orders.cli", "dispatch", "--loop", "--interval", "0.5"],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @pytest.mark.slow
@@ -135,8 +151,9 @@ def test_redis_restart_while_ordering_loses_nothing_and_dispatch_catches_up(
         redis.start()
         with ctx.db.transaction() as s:
             seed_shop(s)
-            email = create_user(s, f"c-{uuid.uuid4().hex[:6]}@example.com", PASSWORD,
-                                Role.CUSTOMER).email
+            email = create_user(
+                s, f"c-{uuid.uuid4().hex[:6]}@example.com", PASSWORD, Role.CUSTOMER
+            ).email
         client = app.test_client()
         shopper = Customer(client, _signed_in(client, email))
         designs = [shopper.design(60 + i) for i in range(BEFORE + DURING + AFTER)]
@@ -146,16 +163,28 @@ def test_redis_restart_while_ordering_loses_nothing_and_dispatch_catches_up(
         t_up = time.monotonic()
         redis.start()
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUNAR_")}
-        env |= {"HUNAR_DATABASE_URL": url, "HUNAR_REDIS_URL": redis.url(),
-                "HUNAR_VAR_DIR": str(tmp_path / "var"), "HUNAR_SECRET_KEY": "test-secret",
-                "HUNAR_ARTIFACT_DIR": str(tmp_path / "artifacts")}  # fmt: skip
+        env |= {
+            "HUNAR_DATABASE_URL": url,
+            "HUNAR_REDIS_URL": redis.url(),
+            "HUNAR_VAR_DIR": str(tmp_path / "var"),
+            "HUNAR_SECRET_KEY": "test-secret",
+            "HUNAR_ARTIFACT_DIR": str(tmp_path / "artifacts"),
+        }
         dispatcher = _dispatch(env, tmp_path)
         bound = max(_backoff_bound(ctx), LOST_GRACE_S) + 20
-        wait_until(lambda: _all_delivered(ctx), bound,
-                   f"dispatch to deliver the outbox ({bound:.0f} s)", step=0.25)
+        wait_until(
+            lambda: _all_delivered(ctx),
+            bound,
+            f"dispatch to deliver the outbox ({bound:.0f} s)",
+            step=0.25,
+        )
         delivered = time.monotonic() - t_up
-        wait_until(lambda: not _lines_without_a_live_job(ctx, redis), bound,
-                   f"dispatch to queue the lost jobs again ({bound:.0f} s)", step=0.25)
+        wait_until(
+            lambda: not _lines_without_a_live_job(ctx, redis),
+            bound,
+            f"dispatch to queue the lost jobs again ({bound:.0f} s)",
+            step=0.25,
+        )
         requeued = time.monotonic() - t_up
         for i in range(AFTER):  # the shop takes orders again, CAD requests go straight out
             a = shopper.order(designs[BEFORE + DURING + i], "after")
@@ -174,7 +203,9 @@ def test_redis_restart_while_ordering_loses_nothing_and_dispatch_catches_up(
             ctx.close()
 
 
-def _place_through_a_crash(shopper: Customer, designs: list[int], redis: PrivateRedis) -> list[Attempt]:
+def _place_through_a_crash(
+    shopper: Customer, designs: list[int], redis: PrivateRedis
+) -> list[Attempt]:
     """Orders flow from a thread while Redis is killed under them; returns the outage ones."""
     down = threading.Event()
     done: list[Attempt] = []
@@ -239,22 +270,34 @@ def _lines_without_a_live_job(ctx: AppContext, redis: PrivateRedis) -> list[str]
     missing = []
     with Redis.from_url(redis.url()) as conn, ctx.db.sessions() as s:
         queued = set(Queue("cad", connection=conn).job_ids)
-        hashes = set(s.scalars(select(ProductConfiguration.config_hash).join(
-            OrderLine, OrderLine.configuration_id == ProductConfiguration.id)))  # fmt: skip
+        hashes = set(
+            s.scalars(
+                select(ProductConfiguration.config_hash).join(
+                    OrderLine, OrderLine.configuration_id == ProductConfiguration.id
+                )
+            )
+        )
         for h in hashes:
-            live = s.scalars(select(JobRecord.id).where(JobRecord.dedupe_key == f"cad:{h}",
-                             JobRecord.state == JobState.QUEUED)).all()  # fmt: skip
+            live = s.scalars(
+                select(JobRecord.id).where(
+                    JobRecord.dedupe_key == f"cad:{h}", JobRecord.state == JobState.QUEUED
+                )
+            ).all()
             if len(live) != 1 or not Job.exists(live[0], conn) or live[0] not in queued:
                 missing.append(h)
     return missing
 
 
-def _report(attempts: list[Attempt], outbox: list[OutboxMessage], delivered: float,
-            requeued: float) -> None:  # fmt: skip
+def _report(
+    attempts: list[Attempt], outbox: list[OutboxMessage], delivered: float, requeued: float
+) -> None:
     by_phase = Counter(a.phase for a in attempts)
-    codes = {p: dict(Counter(c for a in attempts if a.phase == p for c in a.statuses))
-             for p in by_phase}  # fmt: skip
-    print(f"\n[drill redis] orders {dict(by_phase)}; status codes {codes}; outbox delivered "
-          f"{sum(m.status == OutboxStatus.DELIVERED for m in outbox)}/{len(outbox)}, max attempts "
-          f"{max(m.attempts for m in outbox)}; outbox delivered {delivered:.1f} s after the restart, "
-          f"lost jobs queued again {requeued:.1f} s after the restart")  # fmt: skip
+    codes = {
+        p: dict(Counter(c for a in attempts if a.phase == p for c in a.statuses)) for p in by_phase
+    }
+    print(
+        f"\n[drill redis] orders {dict(by_phase)}; status codes {codes}; outbox delivered "
+        f"{sum(m.status == OutboxStatus.DELIVERED for m in outbox)}/{len(outbox)}, max attempts "
+        f"{max(m.attempts for m in outbox)}; outbox delivered {delivered:.1f} s after the restart, "
+        f"lost jobs queued again {requeued:.1f} s after the restart"
+    )

@@ -29,9 +29,14 @@ from services import REDIS_URL
 
 
 def _worker(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "orders.cli", "worker", "cad"], env=env, cwd=cwd,
-                            stdout=open(cwd / "worker.log", "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "orders.cli", "worker", "cad"],
+        env=env,
+        cwd=cwd,
+        stdout=open(cwd / "worker.log", "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _kill_tree(pid: int) -> None:
@@ -55,17 +60,22 @@ def test_kill_9_mid_build_is_retried_and_nothing_half_written_is_served(
     Redis.from_url(redis_url).flushdb()
     url = db_factory.url("postgresql")
     # a design nobody built yet (fresh artifact dir), so the job really builds
-    ctx = AppContext.from_settings(make_settings(tmp_path, url, redis_url=redis_url,
-                                                 cad_job_timeout_s=60))  # fmt: skip
+    ctx = AppContext.from_settings(
+        make_settings(tmp_path, url, redis_url=redis_url, cad_job_timeout_s=60)
+    )
     with ctx.db.transaction() as s:
         make_shop(s)
         user = make_user(s)
         cfg = make_configuration(s, inner_length=97)
         place_order(s, user.id, [LineRequest(cfg.id, 2)], "k", Actor("c", user.id), "PKR")
     assert flush_enqueues(ctx) == 1
-    env = {**os.environ, "HUNAR_DATABASE_URL": url, "HUNAR_REDIS_URL": redis_url,
-           "HUNAR_ARTIFACT_DIR": str(ctx.settings.resolved_artifact_dir()),
-           "HUNAR_CAD_JOB_TIMEOUT_S": "60"}  # fmt: skip
+    env = {
+        **os.environ,
+        "HUNAR_DATABASE_URL": url,
+        "HUNAR_REDIS_URL": redis_url,
+        "HUNAR_ARTIFACT_DIR": str(ctx.settings.resolved_artifact_dir()),
+        "HUNAR_CAD_JOB_TIMEOUT_S": "60",
+    }
 
     def record() -> JobRecord:
         with ctx.db.sessions() as s:

@@ -18,8 +18,14 @@ from redis import Redis
 from services import REDIS_URL
 
 REPO = Path(__file__).resolve().parents[2]
-NEEDLES = ("customers' orders placed", "rejected before ordering", "plate batching",
-           "job orders delivered", "machine down", "files produced and verified")  # fmt: skip
+NEEDLES = (
+    "customers' orders placed",
+    "rejected before ordering",
+    "plate batching",
+    "job orders delivered",
+    "machine down",
+    "files produced and verified",
+)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -30,9 +36,25 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def _demo(tmp_path: Path, env: dict[str, str]) -> str:
-    out = subprocess.run([sys.executable, "-m", "orders.cli", "demo", "--customers", "6",
-                          "--lines", "14", "--plan-seconds", "5"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=1200)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orders.cli",
+            "demo",
+            "--customers",
+            "6",
+            "--lines",
+            "14",
+            "--plan-seconds",
+            "5",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = out.stdout
     for needle in NEEDLES:
@@ -55,12 +77,22 @@ def test_demo_on_postgres_and_redis_with_two_workers(db_factory, tmp_path: Path)
     env = _env(tmp_path)
     redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{random.randint(2, 15)}"
     Redis.from_url(redis_url).flushdb()
-    env |= {"HUNAR_DATABASE_URL": db_factory.url("postgresql"), "HUNAR_REDIS_URL": redis_url,
-            "HUNAR_ARTIFACT_DIR": str(tmp_path / "artifacts")}  # fmt: skip
-    workers = [subprocess.Popen([sys.executable, "-m", "orders.cli", "worker"], cwd=tmp_path,
-                                env=env, stdout=open(tmp_path / f"worker{i}.log", "wb"),
-                                stderr=subprocess.STDOUT, start_new_session=True)
-               for i in range(2)]  # fmt: skip
+    env |= {
+        "HUNAR_DATABASE_URL": db_factory.url("postgresql"),
+        "HUNAR_REDIS_URL": redis_url,
+        "HUNAR_ARTIFACT_DIR": str(tmp_path / "artifacts"),
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "orders.cli", "worker"],
+            cwd=tmp_path,
+            env=env,
+            stdout=open(tmp_path / f"worker{i}.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for i in range(2)
+    ]
     try:
         _demo(tmp_path, env)
     finally:

@@ -22,8 +22,14 @@ SMALL_FAMILIES = ["enclosure", "nameplate", "bracket"]
 @pytest.mark.postgres
 @pytest.mark.timeout(400)
 def test_small_load_keeps_every_invariant(tmp_path: Path) -> None:
-    cfg = LoadConfig(customers=20, orders=40, palette=4, families=SMALL_FAMILIES,
-                     drain_timeout_s=240, stuck_after_s=30)  # fmt: skip
+    cfg = LoadConfig(
+        customers=20,
+        orders=40,
+        palette=4,
+        families=SMALL_FAMILIES,
+        drain_timeout_s=240,
+        stuck_after_s=30,
+    )
     report = run_load(cfg, tmp_path)
     print(report.table())
     f = report.figures

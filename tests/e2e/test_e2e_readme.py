@@ -19,8 +19,13 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 def test_screenshots_in_the_readme_are_committed_pictures() -> None:
     shots = re.findall(r"!\[[^\]]*\]\((docs/screenshots/[^)]+\.png)\)", README)
     assert {"docs/screenshots/configurator.png", "docs/screenshots/planner-gantt.png"} <= set(shots)
-    tracked = subprocess.run(["git", "ls-files", "docs/screenshots"], cwd=REPO, capture_output=True,
-                             text=True, check=True).stdout.split()  # fmt: skip
+    tracked = subprocess.run(
+        ["git", "ls-files", "docs/screenshots"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for rel in shots:
         assert rel in tracked, f"{rel} is not committed"
         with Image.open(REPO / rel) as img:

@@ -18,8 +18,9 @@ def test_placed_enclosure_gets_artifacts_operations_and_cad_ready(ctx: AppContex
         make_shop(s)
         user = make_user(s)
         cfg = make_configuration(s)
-        order = place_order(s, user.id, [LineRequest(cfg.id, 3)], "k", Actor(user.email, user.id),
-                            "PKR").order  # fmt: skip
+        order = place_order(
+            s, user.id, [LineRequest(cfg.id, 3)], "k", Actor(user.email, user.id), "PKR"
+        ).order
         order_id, cfg_id, user_id = order.id, cfg.id, user.id
     assert build_status(ctx, cfg_id).state == "none"
     job_id = request_build(ctx, cfg_id)
@@ -33,13 +34,15 @@ def test_placed_enclosure_gets_artifacts_operations_and_cad_ready(ctx: AppContex
         assert order.status == Status.CAD_READY
         line = order.lines[0]
         assert line.status == Status.CAD_READY
-        ops = s.scalars(select(Operation).where(Operation.order_line_id == line.id)
-                        .order_by(Operation.seq)).all()  # fmt: skip
+        ops = s.scalars(
+            select(Operation).where(Operation.order_line_id == line.id).order_by(Operation.seq)
+        ).all()
         assert ops[0].process == "fdm" and ops[0].eligible and ops[-1].step == "pack"
         assert all(o.eligible for o in ops), [(o.step, o.eligible) for o in ops]
         assert ops[0].setup_family and ops[0].setup_family.startswith("fdm:pla:")
-        step_id = s.scalar(select(Artifact.id).where(Artifact.configuration_id == cfg_id,
-                                                     Artifact.kind == "step"))  # fmt: skip
+        step_id = s.scalar(
+            select(Artifact.id).where(Artifact.configuration_id == cfg_id, Artifact.kind == "step")
+        )
         customer = s.get_one(type(user), user_id)
         other = make_user(s)
     status = build_status(ctx, cfg_id)

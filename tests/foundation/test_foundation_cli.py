@@ -14,9 +14,17 @@ from orders.db import Database
 from orders.models import Calendar, CalendarWindow, Machine, Role, User
 
 
-def _hunar(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orders.cli", *args], cwd=cwd, text=True,
-                          capture_output=True, timeout=120, env=env or os.environ.copy())  # fmt: skip
+def _hunar(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orders.cli", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        env=env or os.environ.copy(),
+    )
 
 
 @pytest.mark.parametrize("cmd", [[], ["db"], ["db", "upgrade"], ["seed"], ["serve"], ["worker"]])
@@ -31,7 +39,10 @@ def test_upgrade_and_seed_fill_the_shop(backend: str, db_factory, tmp_path: Path
     assert _hunar("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
     first = _hunar("seed", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
-    assert "customer@hunar.example" in first.stdout and "passwords are shown only this once" in first.stdout
+    assert (
+        "customer@hunar.example" in first.stdout
+        and "passwords are shown only this once" in first.stdout
+    )
     again = _hunar("seed", cwd=tmp_path, env=env)
     assert "machines added: 0" in again.stdout and "customer@hunar.example" not in again.stdout
     db = Database(url)

@@ -36,7 +36,9 @@ def _released(ctx: AppContext) -> tuple[int, int]:
         make_shop(s)
         user = make_user(s)
         cfg = make_configuration(s)
-        oid = place_order(s, user.id, [LineRequest(cfg.id, 4)], "k", Actor("c", user.id), "PKR").order.id
+        oid = place_order(
+            s, user.id, [LineRequest(cfg.id, 4)], "k", Actor("c", user.id), "PKR"
+        ).order.id
     flush_enqueues(ctx)
     sid = request_plan(ctx, "due_dates", 5, 14, P)
     with ctx.db.transaction() as s:
@@ -46,8 +48,14 @@ def _released(ctx: AppContext) -> tuple[int, int]:
 
 
 def ev(op: int, version: int, kind: str, **kw: object) -> StatusEvent:
-    return StatusEvent(job_order_id=job_order_id(op, version), kind=kind, at=datetime.now(UTC),
-                       event_id=str(uuid.uuid4()), source="button", **kw)  # type: ignore[arg-type]  # fmt: skip
+    return StatusEvent(
+        job_order_id=job_order_id(op, version),
+        kind=kind,
+        at=datetime.now(UTC),
+        event_id=str(uuid.uuid4()),
+        source="button",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_events_walk_a_line_to_completion_and_scrap_requeues(ctx: AppContext) -> None:
@@ -67,8 +75,14 @@ def test_events_walk_a_line_to_completion_and_scrap_requeues(ctx: AppContext) ->
         remake = s.get_one(OrderLine, scrap.new_line_id)
         assert remake.quantity == 1 and remake.parent_line_id is not None
         assert remake.status == Status.CAD_READY
-        assert s.scalar(select(func.count()).select_from(Operation)
-                        .where(Operation.order_line_id == remake.id)) >= 3  # fmt: skip
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(Operation)
+                .where(Operation.order_line_id == remake.id)
+            )
+            >= 3
+        )
         for op in ops[1:]:  # plate members may already run with the first; finish every step
             if op.status == OperationStatus.RELEASED:
                 assert apply_event(s, ev(op.id, v, "started")).ok
@@ -87,8 +101,15 @@ def test_machine_down_requests_a_rescheduling_proposal(ctx: AppContext) -> None:
     _released(ctx)
     with ctx.db.transaction() as s:
         before = s.scalar(select(func.count()).select_from(Schedule))
-        down = StatusEvent(job_order_id="", kind="machine_down", at=datetime.now(UTC),
-                           event_id="d1", source="mqtt", machine_id="fdm-mk4-02", reason="heater")  # fmt: skip
+        down = StatusEvent(
+            job_order_id="",
+            kind="machine_down",
+            at=datetime.now(UTC),
+            event_id="d1",
+            source="mqtt",
+            machine_id="fdm-mk4-02",
+            reason="heater",
+        )
         res = apply_event(s, down)
         assert res.ok and res.proposal_requested
         assert s.get_one(Machine, "fdm-mk4-02").state == MachineState.DOWN
@@ -139,8 +160,12 @@ def test_mqtt_status_messages_move_the_plan(ctx: AppContext) -> None:
     try:
         assert listener.subscribed.wait(10)
         topic = f"hunar/{ctx.settings.site}/{machine}/status"
-        good = {"job_order_id": job_order_id(first.id, v), "kind": "started",
-                "at": datetime.now(UTC).isoformat(), "event_id": "m-1"}  # fmt: skip
+        good = {
+            "job_order_id": job_order_id(first.id, v),
+            "kind": "started",
+            "at": datetime.now(UTC).isoformat(),
+            "event_id": "m-1",
+        }
         for payload in (b"{not json", json.dumps(good), json.dumps(good)):
             publish.single(topic, payload, qos=1, hostname=MQTT_HOST, port=MQTT_PORT)
         deadline = time.monotonic() + 15
@@ -159,6 +184,11 @@ def test_out_of_range_or_unicode_job_order_ids_are_unknown_jobs_not_errors(ctx: 
     with ctx.db.transaction() as s:
         make_shop(s)
         for i, jo in enumerate(("JO-99999999999999999999-v1", "JO-1-v99999999999", "JO-١٢-v1")):
-            ev = StatusEvent(job_order_id=jo, kind="started", at=datetime.now(UTC),
-                             event_id=f"big{i}", source="mqtt")  # fmt: skip
+            ev = StatusEvent(
+                job_order_id=jo,
+                kind="started",
+                at=datetime.now(UTC),
+                event_id=f"big{i}",
+                source="mqtt",
+            )
             assert apply_event(s, ev).code == "unknown_job", jo

@@ -36,23 +36,33 @@ def _first_op(ctx: AppContext) -> Operation:
 
 
 def test_signed_rest_events(backend: str, db_factory, tmp_path: Path, artifact_cache: Path) -> None:  # type: ignore[no-untyped-def]
-    settings = make_settings(tmp_path, db_factory.url(backend), artifact_dir=artifact_cache,
-                             floor_webhook_secret=SECRET)  # fmt: skip
+    settings = make_settings(
+        tmp_path, db_factory.url(backend), artifact_dir=artifact_cache, floor_webhook_secret=SECRET
+    )
     app = create_app(settings)
     ctx: AppContext = app.extensions["hunar"]
     _, version = released_plan(ctx)
     op = _first_op(ctx)
     client = app.test_client()
-    body = json.dumps({"job_order_id": job_order_id(op.id, version), "kind": "started",
-                       "at": datetime.now(UTC).isoformat(), "event_id": "rest-1"}).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "job_order_id": job_order_id(op.id, version),
+            "kind": "started",
+            "at": datetime.now(UTC).isoformat(),
+            "event_id": "rest-1",
+        }
+    ).encode()
 
     def post(data: bytes, headers: dict[str, str]):  # type: ignore[no-untyped-def]
-        return client.post("/api/floor/events", data=data, headers={**headers,
-                           "Content-Type": "application/json"})  # fmt: skip
+        return client.post(
+            "/api/floor/events", data=data, headers={**headers, "Content-Type": "application/json"}
+        )
 
     forged = post(body, signed_headers(b"wrong-secret", body, datetime.now(UTC)))
     assert forged.status_code == 401 and forged.json["error"]["code"] == "bad_signature"
-    stale = post(body, signed_headers(SECRET.encode(), body, datetime.now(UTC) - timedelta(hours=1)))
+    stale = post(
+        body, signed_headers(SECRET.encode(), body, datetime.now(UTC) - timedelta(hours=1))
+    )
     assert stale.status_code == 401 and "too old" in stale.json["error"]["message"]
     assert _first_op(ctx).status == OperationStatus.RELEASED, "refusals change nothing"
     ok = post(body, signed_headers(SECRET.encode(), body, datetime.now(UTC)))
@@ -68,8 +78,9 @@ def test_opcua_state_changes_move_the_plan(ctx: AppContext) -> None:
     op = _first_op(ctx)
     jo = job_order_id(op.id, version)
     with ctx.db.sessions() as s:
-        row = s.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key
-                                                   .startswith(f"jo:{jo}:"))).one()  # fmt: skip
+        row = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key.startswith(f"jo:{jo}:"))
+        ).one()
         job = from_json(row.payload["job"])
     stats = IntakeStats()
     receiver = JobControlReceiver(on_state=opcua_state_listener(ctx, "fdm-xl-01", stats))

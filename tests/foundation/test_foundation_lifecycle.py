@@ -36,7 +36,10 @@ def test_hold_entries_and_exits() -> None:
     assert not can_transition(Status.DRAFT, Status.ON_HOLD)
     assert not can_transition(Status.SHIPPED, Status.ON_HOLD)
     assert TRANSITIONS[Status.ON_HOLD] == {
-        Status.PLACED, Status.CAD_READY, Status.SCHEDULED, Status.CANCELLED
+        Status.PLACED,
+        Status.CAD_READY,
+        Status.SCHEDULED,
+        Status.CANCELLED,
     }
 
 
@@ -45,10 +48,15 @@ def test_no_cancel_after_production_started() -> None:
         assert not can_transition(s, Status.CANCELLED)
 
 
-@pytest.mark.parametrize("current,target", [
-    (Status.DRAFT, Status.SHIPPED), (Status.SHIPPED, Status.DRAFT),
-    (Status.CANCELLED, Status.PLACED), (Status.IN_PRODUCTION, Status.CANCELLED),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "current,target",
+    [
+        (Status.DRAFT, Status.SHIPPED),
+        (Status.SHIPPED, Status.DRAFT),
+        (Status.CANCELLED, Status.PLACED),
+        (Status.IN_PRODUCTION, Status.CANCELLED),
+    ],
+)
 def test_illegal_transition_names_both_states(current: Status, target: Status) -> None:
     with pytest.raises(IllegalTransition) as info:
         check_transition("order", current, target)

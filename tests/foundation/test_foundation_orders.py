@@ -29,8 +29,10 @@ CUR = "PKR"
 
 def _counts(ctx: AppContext) -> dict[str, int]:
     with ctx.db.sessions() as s:
-        return {m.__name__: s.scalar(select(func.count()).select_from(m)) or 0
-                for m in (Order, OrderLine, Quote, Event)}  # fmt: skip
+        return {
+            m.__name__: s.scalar(select(func.count()).select_from(m)) or 0
+            for m in (Order, OrderLine, Quote, Event)
+        }
 
 
 def _setup(ctx: AppContext) -> tuple[int, int, Actor]:
@@ -63,9 +65,11 @@ def test_place_order_and_walk_the_whole_lifecycle(ctx: AppContext) -> None:
             transition(s, line, target, Actor("operator"))
             transition(s, order, target, Actor("operator"))
     with ctx.db.sessions() as s:
-        trail = s.scalars(select(Event).where(Event.entity_type == "order",
-                                              Event.entity_id == str(order_id))
-                          .order_by(Event.id)).all()  # fmt: skip
+        trail = s.scalars(
+            select(Event)
+            .where(Event.entity_type == "order", Event.entity_id == str(order_id))
+            .order_by(Event.id)
+        ).all()
     assert [e.to_state for e in trail] == [st.value for st in MAIN_PATH]
     assert [e.from_state for e in trail] == [None, *[st.value for st in MAIN_PATH[:-1]]]
     assert trail[1].actor == actor.label and trail[1].actor_id == cust

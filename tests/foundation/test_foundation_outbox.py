@@ -27,8 +27,14 @@ def _place(ctx: AppContext) -> int:
         make_shop(s)
         user = make_user(s)
         cfg = make_configuration(s)
-        order = place_order(s, user.id, [LineRequest(cfg.id, 1), LineRequest(cfg.id, 2, "express")],
-                            "k", Actor("c", user.id), "PKR").order  # fmt: skip
+        order = place_order(
+            s,
+            user.id,
+            [LineRequest(cfg.id, 1), LineRequest(cfg.id, 2, "express")],
+            "k",
+            Actor("c", user.id),
+            "PKR",
+        ).order
         return order.id
 
 
@@ -48,8 +54,9 @@ def test_queue_outage_keeps_the_request_until_it_can_be_delivered(
     backend: str, db_factory, tmp_path: Path, artifact_cache: Path
 ) -> None:  # type: ignore[no-untyped-def]
     url = db_factory.url(backend)
-    dead = AppContext.from_settings(make_settings(tmp_path, url, redis_url="redis://127.0.0.1:1/0",
-                                                  artifact_dir=artifact_cache))  # fmt: skip
+    dead = AppContext.from_settings(
+        make_settings(tmp_path, url, redis_url="redis://127.0.0.1:1/0", artifact_dir=artifact_cache)
+    )
     _place(dead)
     assert flush_enqueues(dead) == 0
     with dead.db.sessions() as s:
@@ -61,16 +68,29 @@ def test_queue_outage_keeps_the_request_until_it_can_be_delivered(
         assert "broker unavailable" in (records[0].error or "")
     redis_url = REDIS_URL.rsplit("/", 1)[0] + "/14"
     Redis.from_url(redis_url).flushdb()
-    live = AppContext.from_settings(make_settings(tmp_path, url, redis_url=redis_url,
-                                                  artifact_dir=artifact_cache))  # fmt: skip
+    live = AppContext.from_settings(
+        make_settings(tmp_path, url, redis_url=redis_url, artifact_dir=artifact_cache)
+    )
     with live.db.transaction() as s:  # as after a long outage: the next retry is minutes away
-        s.scalars(select(OutboxMessage)).one().next_attempt_at = datetime.now(UTC) + timedelta(minutes=4)
+        s.scalars(select(OutboxMessage)).one().next_attempt_at = datetime.now(UTC) + timedelta(
+            minutes=4
+        )
     assert flush_enqueues(dead) == 0, "while the broker is away, backoff holds"
     assert flush_enqueues(live) == 1, "once it answers, waiting messages go at once"
-    env = {**os.environ, "HUNAR_DATABASE_URL": url, "HUNAR_REDIS_URL": redis_url,
-           "HUNAR_ARTIFACT_DIR": str(artifact_cache)}  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "orders.cli", "worker", "cad", "--burst"],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    env = {
+        **os.environ,
+        "HUNAR_DATABASE_URL": url,
+        "HUNAR_REDIS_URL": redis_url,
+        "HUNAR_ARTIFACT_DIR": str(artifact_cache),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "orders.cli", "worker", "cad", "--burst"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     with live.db.sessions() as s:
         assert {ln.status for ln in s.scalars(select(OrderLine))} == {Status.CAD_READY}
@@ -94,9 +114,17 @@ def test_an_order_never_joins_a_build_that_is_already_running(ctx: AppContext) -
         user = make_user(s)
         cfg = make_configuration(s)
         key = dedupe_key(s.get_one(ProductConfiguration, cfg.id).config_hash)
-        s.add(JobRecord(id="running-1", queue="cad", func="orders.jobs:build_artifacts",
-                        args=[cfg.id], dedupe_key=key, backend="inprocess",
-                        state=JobState.STARTED))  # fmt: skip
+        s.add(
+            JobRecord(
+                id="running-1",
+                queue="cad",
+                func="orders.jobs:build_artifacts",
+                args=[cfg.id],
+                dedupe_key=key,
+                backend="inprocess",
+                state=JobState.STARTED,
+            )
+        )
     assert ctx.queue.enqueue(build_artifacts, cfg.id, queue="cad", dedupe_key=key) == "running-1"
     with ctx.db.transaction() as s:
         place_order(s, user.id, [LineRequest(cfg.id, 1)], "k", Actor("c", user.id), "PKR")

@@ -27,9 +27,12 @@ def _orders_ready_for_planning(ctx: AppContext, n: int = 3) -> list[int]:
         make_shop(s)
         user = make_user(s)
         cfg = make_configuration(s).id
-        ids = [place_order(s, user.id, [LineRequest(cfg, q, tier)], f"k{q}", Actor("c", user.id),
-                           "PKR").order.id
-               for q, tier in zip(range(1, n + 1), ("express", "standard", "economy"), strict=False)]  # fmt: skip
+        ids = [
+            place_order(
+                s, user.id, [LineRequest(cfg, q, tier)], f"k{q}", Actor("c", user.id), "PKR"
+            ).order.id
+            for q, tier in zip(range(1, n + 1), ("express", "standard", "economy"), strict=False)
+        ]
     request_build(ctx, cfg)
     return ids
 

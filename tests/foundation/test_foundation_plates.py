@@ -47,8 +47,13 @@ def test_small_parts_share_a_plate_and_start_together(ctx: AppContext) -> None:
         assert len(plate_orders) == plates["count"]
         assert {p["order_line_id"] for p in plate_orders[0].payload["job"]["plate"]}
         jo = f"JO-{members[0]}-v{version}"
-        started = StatusEvent(job_order_id=jo, kind="started", at=datetime.now(UTC),
-                              event_id=str(uuid.uuid4()), source="button")  # fmt: skip
+        started = StatusEvent(
+            job_order_id=jo,
+            kind="started",
+            at=datetime.now(UTC),
+            event_id=str(uuid.uuid4()),
+            source="button",
+        )
         assert apply_event(s, started).ok
         assert {s.get_one(Operation, i).status for i in members} == {OperationStatus.RUNNING}
 
@@ -62,7 +67,9 @@ def test_a_started_plate_moves_to_a_twin_printer_when_its_printer_breaks(ctx: Ap
         make_shop(s)
         user = make_user(s)
         designs = [make_configuration(s, "spur_gear", teeth=t).id for t in (14, 16, 18)]
-        place_order(s, user.id, [LineRequest(c, 2) for c in designs], "k", Actor("c", user.id), "PKR")
+        place_order(
+            s, user.id, [LineRequest(c, 2) for c in designs], "k", Actor("c", user.id), "PKR"
+        )
     flush_enqueues(ctx)
     sid = request_plan(ctx, "changeovers", 5, 14, P)
     with ctx.db.transaction() as s:
@@ -72,10 +79,25 @@ def test_a_started_plate_moves_to_a_twin_printer_when_its_printer_breaks(ctx: Ap
         plate = next(a for a in row.assignments if a.plate_key)
         home = s.get_one(Machine, plate.machine_id)
         members = sorted(a.operation_id for a in row.assignments if a.plate_key == plate.plate_key)
-        assert apply_event(s, StatusEvent(f"JO-{members[0]}-v{version}", "started", datetime.now(UTC),
-                                          str(uuid.uuid4()), "button")).ok  # fmt: skip
-        down = StatusEvent("", "machine_down", datetime.now(UTC), str(uuid.uuid4()), "mqtt",
-                           machine_id=home.id, reason="thermal runaway")  # fmt: skip
+        assert apply_event(
+            s,
+            StatusEvent(
+                f"JO-{members[0]}-v{version}",
+                "started",
+                datetime.now(UTC),
+                str(uuid.uuid4()),
+                "button",
+            ),
+        ).ok
+        down = StatusEvent(
+            "",
+            "machine_down",
+            datetime.now(UTC),
+            str(uuid.uuid4()),
+            "mqtt",
+            machine_id=home.id,
+            reason="thermal runaway",
+        )
         assert apply_event(s, down).proposal_requested
     flush_enqueues(ctx)
     with ctx.db.sessions() as s:
@@ -83,8 +105,15 @@ def test_a_started_plate_moves_to_a_twin_printer_when_its_printer_breaks(ctx: Ap
         assert newest is not None and newest.id != sid
         assert newest.solver_status in ("OPTIMAL", "FEASIBLE"), newest.kpis.get("diagnostics")
         moved = {a.machine_id for a in newest.assignments if a.operation_id in members}
-        twins = {m.id for m in s.scalars(select(Machine).where(
-            Machine.build_x_mm == home.build_x_mm, Machine.build_y_mm == home.build_y_mm,
-            Machine.state != MachineState.DOWN))}  # fmt: skip
+        twins = {
+            m.id
+            for m in s.scalars(
+                select(Machine).where(
+                    Machine.build_x_mm == home.build_x_mm,
+                    Machine.build_y_mm == home.build_y_mm,
+                    Machine.state != MachineState.DOWN,
+                )
+            )
+        }
         assert len(moved) == 1 and moved <= twins, (moved, twins)
         assert {s.get_one(Operation, i).status for i in members} == {OperationStatus.RUNNING}

@@ -11,9 +11,27 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FORBIDDEN = ("flask", "werkzeug", "sqlalchemy", "alembic", "rq", "redis", "requests", "httpx",
-             "urllib3", "aiohttp", "paho", "asyncua", "socket", "http", "psycopg", "web",
-             "orders", "cad", "mes_bridge")  # fmt: skip
+FORBIDDEN = (
+    "flask",
+    "werkzeug",
+    "sqlalchemy",
+    "alembic",
+    "rq",
+    "redis",
+    "requests",
+    "httpx",
+    "urllib3",
+    "aiohttp",
+    "paho",
+    "asyncua",
+    "socket",
+    "http",
+    "psycopg",
+    "web",
+    "orders",
+    "cad",
+    "mes_bridge",
+)
 PURE = ("configurator", "scheduler")
 
 
@@ -39,12 +57,15 @@ def test_no_forbidden_import_statements(package: str) -> None:
 @pytest.mark.parametrize("package", PURE)
 def test_importing_pulls_in_nothing_forbidden(package: str) -> None:
     """Catches indirect imports too: what is loaded after `import <package>` in a clean process."""
-    code = (f"import sys, json, {package}, pkgutil, importlib\n"
-            f"for m in pkgutil.walk_packages({package}.__path__, '{package}.'):\n"
-            "    importlib.import_module(m.name)\n"
-            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=REPO, check=True).stdout  # fmt: skip
+    code = (
+        f"import sys, json, {package}, pkgutil, importlib\n"
+        f"for m in pkgutil.walk_packages({package}.__path__, '{package}.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout
     loaded = set(json.loads(out))
     assert loaded & set(FORBIDDEN) - {"socket", "http"} == set()
 

@@ -61,10 +61,20 @@ def test_rq_worker_runs_the_same_path(
     assert queue.enqueue(health_check, 7, queue="cad", dedupe_key="cfg-1") == dup, "deduped"
     for rid in (*ids, dup):
         assert queue.status(rid).state == JobState.QUEUED  # type: ignore[union-attr]
-    env = {**os.environ, "HUNAR_DATABASE_URL": settings.database_url,
-           "HUNAR_REDIS_URL": redis_url, "HUNAR_VAR_DIR": str(tmp_path / "var")}  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "orders.cli", "worker", "--burst"], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    env = {
+        **os.environ,
+        "HUNAR_DATABASE_URL": settings.database_url,
+        "HUNAR_REDIS_URL": redis_url,
+        "HUNAR_VAR_DIR": str(tmp_path / "var"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "orders.cli", "worker", "--burst"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     with ctx.db.sessions() as s:
         records = [s.get_one(JobRecord, rid) for rid in (*ids, dup)]

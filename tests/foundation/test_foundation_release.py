@@ -29,10 +29,14 @@ class Subscriber:
     def __init__(self, topic: str) -> None:
         self.messages: list[tuple[str, dict]] = []
         self.ready = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}")
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}"
+        )
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *a: self.ready.set()
-        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, json.loads(m.payload)))
+        self.client.on_message = lambda c, u, m: self.messages.append(
+            (m.topic, json.loads(m.payload))
+        )
         self.client.connect(MQTT_HOST, MQTT_PORT)
         self.client.loop_start()
         assert self.ready.wait(10), "could not subscribe on Mosquitto"
@@ -45,8 +49,9 @@ class Subscriber:
 @pytest.fixture
 def mqtt_ctx(backend: str, db_factory, tmp_path: Path, artifact_cache: Path):  # type: ignore[no-untyped-def]
     site = f"test-{uuid.uuid4().hex[:8]}"
-    ctx = AppContext.from_settings(make_settings(tmp_path, db_factory.url(backend), site=site,
-                                                 artifact_dir=artifact_cache))  # fmt: skip
+    ctx = AppContext.from_settings(
+        make_settings(tmp_path, db_factory.url(backend), site=site, artifact_dir=artifact_cache)
+    )
     yield ctx
     ctx.close()
 
@@ -102,8 +107,9 @@ def _one_order_planned_for_mqtt(ctx: AppContext) -> int:
         make_shop(s)
         s.execute(update(Machine).values(transport="mqtt"))
         user = make_user(s)
-        place_order(s, user.id, [LineRequest(make_configuration(s).id, 1)], "k",
-                    Actor("c", user.id), "PKR")  # fmt: skip
+        place_order(
+            s, user.id, [LineRequest(make_configuration(s).id, 1)], "k", Actor("c", user.id), "PKR"
+        )
     flush_enqueues(ctx)
     return request_plan(ctx, "due_dates", 5, 14, Actor("p"))
 
@@ -151,9 +157,10 @@ def test_the_station_start_button_starts_the_printer_once(mqtt_ctx: AppContext) 
     with ctx.db.transaction() as s:
         approve(s, sid, Actor("p"))
         plan = release(s, sid, Actor("p"))
-        first = min((a for a in plan.assignments
-                     if s.get_one(Operation, a.operation_id).process == "fdm"),
-                    key=lambda a: a.start)  # fmt: skip
+        first = min(
+            (a for a in plan.assignments if s.get_one(Operation, a.operation_id).process == "fdm"),
+            key=lambda a: a.start,
+        )
         job, machine = job_order_id(first.operation_id, plan.version), first.machine_id
     sub = Subscriber(f"hunar/{ctx.settings.site}/{machine}/commands/#")
     transports = transports_for(ctx)

@@ -51,8 +51,17 @@ def test_only_one_module_reads_the_environment() -> None:
 def test_nothing_connects_at_import(tmp_path: Path) -> None:
     """Unreachable services must not matter until something is actually used."""
     code = "import orders.models, orders.queue, orders.cli, web, orders.jobs; print('ok')"
-    env = {"HUNAR_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
-           "HUNAR_REDIS_URL": "redis://127.0.0.1:1/0", "PATH": "/usr/bin:/bin"}  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, text=True,
-                         capture_output=True, timeout=60)  # fmt: skip
+    env = {
+        "HUNAR_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "HUNAR_REDIS_URL": "redis://127.0.0.1:1/0",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert out.stdout.strip() == "ok", out.stderr

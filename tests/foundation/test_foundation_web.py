@@ -40,9 +40,14 @@ def test_make_run_sequence_serves_on_embedded_defaults(tmp_path: Path) -> None:
     for cmd in (["db", "upgrade"], ["seed"]):
         subprocess.run([*hunar, *cmd], cwd=tmp_path, env=env, check=True, capture_output=True)
     port = _free_port()
-    proc = subprocess.Popen([*hunar, "serve", "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [*hunar, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -37,8 +37,11 @@ def test_folder_delivery_is_atomic_and_complete(tmp_path):
     job_dir = tmp_path / p.job.job_order_id
     assert receipt.peer_ref == str(job_dir)
     assert sorted(x.name for x in job_dir.iterdir()) == [
-        "idempotency_key", "job.json", "job.xml", "part.gcode",
-    ]  # fmt: skip
+        "idempotency_key",
+        "job.json",
+        "job.xml",
+        "part.gcode",
+    ]
     assert from_json(json.loads((job_dir / "job.json").read_text())) == p.job
     assert [x.name for x in tmp_path.iterdir()] == [p.job.job_order_id]  # no temp dirs left
 

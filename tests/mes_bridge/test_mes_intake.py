@@ -57,7 +57,7 @@ def test_valid_mqtt_event_takes_machine_from_topic():
             ).encode(),
             "malformed",
             "offset",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_malformed_messages_are_rejections_with_reasons(payload, code, reason_part):

@@ -159,8 +159,11 @@ def test_floor_reports_become_status_events_through_the_gate(receiver):
     assert events[0] is None  # stored: bookkeeping, not a floor event
     admitted = [gate.admit(e) for e in events if e is not None]
     assert [e.kind for e in admitted if isinstance(e, StatusEvent)] == [
-        "started", "paused", "started", "completed",
-    ]  # fmt: skip
+        "started",
+        "paused",
+        "started",
+        "completed",
+    ]
     replay = gate.admit(events[-1])
     assert replay.code == "duplicate"
 

@@ -70,10 +70,19 @@ def broker(tmp_path: Path) -> Iterator[MosquittoPeer]:
 
 
 @pytest.fixture
-def drill_ctx(db_factory, tmp_path: Path, artifact_cache: Path,  # type: ignore[no-untyped-def]
-              broker: MosquittoPeer) -> Iterator[AppContext]:  # fmt: skip
-    settings = make_settings(tmp_path, db_factory.url("postgresql"), artifact_dir=artifact_cache,
-                             site=f"drill{uuid.uuid4().hex[:8]}", mqtt_port=broker.port)  # fmt: skip
+def drill_ctx(
+    db_factory,
+    tmp_path: Path,
+    artifact_cache: Path,  # type: ignore[no-untyped-def]
+    broker: MosquittoPeer,
+) -> Iterator[AppContext]:
+    settings = make_settings(
+        tmp_path,
+        db_factory.url("postgresql"),
+        artifact_dir=artifact_cache,
+        site=f"drill{uuid.uuid4().hex[:8]}",
+        mqtt_port=broker.port,
+    )
     ctx = AppContext.from_settings(settings)
     yield ctx
     ctx.close()
@@ -84,8 +93,10 @@ def _point_machines(ctx: AppContext, octo: OctoPrintPeer, hot: Path) -> dict[str
     with ctx.db.transaction() as s:
         for m in s.scalars(select(Machine)):
             if m.process == "fdm":
-                m.transport, m.transport_config = "octoprint", {"url": octo.url,
-                                                                "api_key": octo.api_key}  # fmt: skip
+                m.transport, m.transport_config = (
+                    "octoprint",
+                    {"url": octo.url, "api_key": octo.api_key},
+                )
             elif m.transport != "mqtt" or m.process == "pack":
                 m.transport, m.transport_config = "folder", {"path": str(hot / m.id)}
         return {m.id: m.transport for m in s.scalars(select(Machine))}
@@ -98,8 +109,9 @@ def _placed_built_and_approved(ctx: AppContext) -> int:
         user = make_user(s)
         for i, (length, width) in enumerate(SIZES):
             cfg = make_configuration(s, inner_length=length, inner_width=width)
-            place_order(s, user.id, [LineRequest(cfg.id, 2)], f"drill-{i}", Actor("c", user.id),
-                        "PKR")  # fmt: skip
+            place_order(
+                s, user.id, [LineRequest(cfg.id, 2)], f"drill-{i}", Actor("c", user.id), "PKR"
+            )
     flush_enqueues(ctx)  # inprocess_jobs=sync: builds and slices right here
     sid = request_plan(ctx, "due_dates", 5, 14, Actor("planner"))
     with ctx.db.transaction() as s:
@@ -139,12 +151,24 @@ def _dispatch(ctx: AppContext, cwd: Path) -> tuple[int, int, int, int]:
     """One real `hunar dispatch` process: (queued, delivered, retry later, rejected)."""
     st = ctx.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUNAR_")}
-    env.update(HUNAR_DATABASE_URL=st.resolved_database_url(), HUNAR_VAR_DIR=str(st.var_dir),
-               HUNAR_ARTIFACT_DIR=str(st.resolved_artifact_dir()), HUNAR_SECRET_KEY="drill",
-               HUNAR_SITE=st.site, HUNAR_MQTT_HOST=st.mqtt_host,
-               HUNAR_MQTT_PORT=str(st.mqtt_port), HUNAR_INPROCESS_JOBS="sync")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "orders.cli", "dispatch"], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=90)  # fmt: skip
+    env.update(
+        HUNAR_DATABASE_URL=st.resolved_database_url(),
+        HUNAR_VAR_DIR=str(st.var_dir),
+        HUNAR_ARTIFACT_DIR=str(st.resolved_artifact_dir()),
+        HUNAR_SECRET_KEY="drill",
+        HUNAR_SITE=st.site,
+        HUNAR_MQTT_HOST=st.mqtt_host,
+        HUNAR_MQTT_PORT=str(st.mqtt_port),
+        HUNAR_INPROCESS_JOBS="sync",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "orders.cli", "dispatch"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = PASS_LINE.search(proc.stdout)
     assert found, f"no pass report in: {proc.stdout!r} {proc.stderr[-1000:]!r}"
@@ -191,8 +215,12 @@ def _octo_files(octo: OctoPrintPeer) -> list[dict[str, Any]]:
 def _cancel_print(octo: OctoPrintPeer) -> None:
     """Leave the shared virtual printer idle for the tests after this one."""
     if octo.proc.poll() is None:
-        httpx.post(f"{octo.url}/api/job", json={"command": "cancel"},
-                   headers={"X-Api-Key": octo.api_key}, timeout=10)  # fmt: skip
+        httpx.post(
+            f"{octo.url}/api/job",
+            json={"command": "cancel"},
+            headers={"X-Api-Key": octo.api_key},
+            timeout=10,
+        )
 
 
 @pytest.mark.slow
@@ -229,16 +257,19 @@ def test_outage_during_release_delivers_every_job_order_once(
         if octoprint.proc.poll() is not None:
             restart(octoprint)  # the session's OctoPrint must be up for the next tests
         _cancel_print(octoprint)
-    print(f"\njob order rows {len(rows)} by transport "
-          f"{dict(Counter(kinds[r.destination] for r in rows))}; largest backoff after the "
-          f"outage passes {backoff_s:.1f} s; recovery {recovery_s:.1f} s in {passes} passes "
-          f"({delivered} delivered); MQTT raw {raw} for {len(mqtt_ids)} ids; OctoPrint uploads "
-          f"{uploads}; (transport, attempts): "
-          f"{dict(Counter((kinds[r.destination], r.attempts) for r in rows))}")  # fmt: skip
+    print(
+        f"\njob order rows {len(rows)} by transport "
+        f"{dict(Counter(kinds[r.destination] for r in rows))}; largest backoff after the "
+        f"outage passes {backoff_s:.1f} s; recovery {recovery_s:.1f} s in {passes} passes "
+        f"({delivered} delivered); MQTT raw {raw} for {len(mqtt_ids)} ids; OctoPrint uploads "
+        f"{uploads}; (transport, attempts): "
+        f"{dict(Counter((kinds[r.destination], r.attempts) for r in rows))}"
+    )
 
 
-def _outage_passes_deliver_only_the_folders(ctx: AppContext, cwd: Path,
-                                            transports: dict[str, str], hot: Path) -> float:  # fmt: skip
+def _outage_passes_deliver_only_the_folders(
+    ctx: AppContext, cwd: Path, transports: dict[str, str], hot: Path
+) -> float:
     """While both peers are down: the hot folders get theirs, MQTT and OctoPrint rows wait.
     Returns the longest wait the outbox's backoff has set on a waiting row."""
     for n in range(1, OUTAGE_PASSES + 1):
@@ -293,11 +324,15 @@ def _assert_rows_delivered_once(rows: list[OutboxMessage], transports: dict[str,
         assert r.attempts == want, (r.id, kind, r.attempts, r.last_error)
 
 
-def _assert_octoprint_once(octo: OctoPrintPeer, rows: list[OutboxMessage],
-                           transports: dict[str, str], started_job: str) -> int:  # fmt: skip
+def _assert_octoprint_once(
+    octo: OctoPrintPeer, rows: list[OutboxMessage], transports: dict[str, str], started_job: str
+) -> int:
     """Each job order's file uploaded once; only the one start asked for happened, once."""
-    ids = {_job_id(r) for r in rows
-           if transports[r.destination] == "octoprint" and r.payload["action"] == "deliver"}
+    ids = {
+        _job_id(r)
+        for r in rows
+        if transports[r.destination] == "octoprint" and r.payload["action"] == "deliver"
+    }
     files = [f for f in _octo_files(octo) if f["name"].removesuffix(".gcode") in ids]
     names = Counter(f["name"].removesuffix(".gcode") for f in files)
     assert set(names) == ids and set(names.values()) == {1}, names

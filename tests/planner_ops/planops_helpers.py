@@ -49,8 +49,11 @@ class Staff:
         return self.client.post(url, data={"csrf_token": self.csrf, **(data or {})}, **kw)
 
     def post_json(self, url: str, data: dict[str, Any] | None = None) -> Any:
-        return self.client.post(url, data={"csrf_token": self.csrf, **(data or {})},
-                                headers={"Accept": "application/json"})  # fmt: skip
+        return self.client.post(
+            url,
+            data={"csrf_token": self.csrf, **(data or {})},
+            headers={"Accept": "application/json"},
+        )
 
 
 @dataclass
@@ -77,8 +80,14 @@ class Floor:
         with self.ctx.db.transaction() as s:
             cust = create_user(s, f"c-{uuid.uuid4().hex[:8]}@example.com", PASSWORD, Role.CUSTOMER)
             cfg = make_configuration(s, **design)
-            oid = place_order(s, cust.id, [LineRequest(cfg.id, qty, tier)], uuid.uuid4().hex,
-                              Actor("c", cust.id), "PKR").order.id  # fmt: skip
+            oid = place_order(
+                s,
+                cust.id,
+                [LineRequest(cfg.id, qty, tier)],
+                uuid.uuid4().hex,
+                Actor("c", cust.id),
+                "PKR",
+            ).order.id
         flush_enqueues(self.ctx)
         return oid
 
@@ -93,10 +102,15 @@ class Floor:
         """(job order id, machine id, operation id) of the earliest released print job."""
         with self.ctx.db.sessions() as s:
             plan = s.scalars(select(Schedule).where(Schedule.state == "released")).one()
-            a = s.scalars(select(Assignment).join(Operation, Operation.id == Assignment.operation_id)
-                          .where(Assignment.schedule_id == plan.id,
-                                 Assignment.machine_id.startswith(machine_prefix))
-                          .order_by(Assignment.start, Assignment.operation_id)).first()  # fmt: skip
+            a = s.scalars(
+                select(Assignment)
+                .join(Operation, Operation.id == Assignment.operation_id)
+                .where(
+                    Assignment.schedule_id == plan.id,
+                    Assignment.machine_id.startswith(machine_prefix),
+                )
+                .order_by(Assignment.start, Assignment.operation_id)
+            ).first()
             assert a is not None, "no released job on a " + machine_prefix
             return job_order_id(a.operation_id, plan.version), a.machine_id, a.operation_id
 
@@ -109,9 +123,14 @@ def floor_factory(db_factory: Any, tmp_path: Path, artifact_cache: Path) -> Iter
 
     def make(backend: str = "sqlite", **extra: Any) -> Floor:
         root = tmp_path / uuid.uuid4().hex[:6]
-        values: dict[str, Any] = {"var_dir": root / "var", "database_url": db_factory.url(backend),
-                                  "artifact_dir": artifact_cache, "secret_key": "test-secret",
-                                  "redis_url": None, "inprocess_jobs": "sync"}  # fmt: skip
+        values: dict[str, Any] = {
+            "var_dir": root / "var",
+            "database_url": db_factory.url(backend),
+            "artifact_dir": artifact_cache,
+            "secret_key": "test-secret",
+            "redis_url": None,
+            "inprocess_jobs": "sync",
+        }
         app = create_app(Settings(**{**values, **extra}))
         app.config["HUNAR_RATE_LIMITS"] = {}
         ctx: AppContext = app.extensions["hunar"]

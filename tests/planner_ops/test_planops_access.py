@@ -16,8 +16,13 @@ STAFF_PREFIXES = ("/planner", "/operator")
 
 def _routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     """Every planner/operator rule with sample arguments, so a new route is covered by default."""
-    samples = {"schedule_id": "1", "machine_id": "fdm-mk4-01", "job_order_id": "JO-1-v1",
-               "kind": "down", "action": "start"}  # fmt: skip
+    samples = {
+        "schedule_id": "1",
+        "machine_id": "fdm-mk4-01",
+        "job_order_id": "JO-1-v1",
+        "kind": "down",
+        "action": "start",
+    }
     out = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(STAFF_PREFIXES):
@@ -83,16 +88,29 @@ def test_bad_input_is_refused_with_the_field(make_floor: MakeFloor) -> None:
     planner = floor.login(Role.PLANNER)
     bad = planner.post_json("/planner/propose", {"objective": "fastest", "time_limit_s": "3"})
     assert bad.status_code == 422 and "objective" in bad.json["error"]["fields"]
-    assert planner.post_json("/planner/propose", {"objective": "makespan",
-                                                  "time_limit_s": "9999"}).status_code == 422  # fmt: skip
+    assert (
+        planner.post_json(
+            "/planner/propose", {"objective": "makespan", "time_limit_s": "9999"}
+        ).status_code
+        == 422
+    )
     assert planner.client.get("/planner/board?state=nonsense").status_code == 422
-    win = planner.post_json("/planner/machines/cnc-01/maintenance",
-                            {"start": "2030-01-02T10:00", "end": "2030-01-02T09:00"})  # fmt: skip
+    win = planner.post_json(
+        "/planner/machines/cnc-01/maintenance",
+        {"start": "2030-01-02T10:00", "end": "2030-01-02T09:00"},
+    )
     assert win.status_code == 422 and "end" in win.json["error"]["fields"]
-    assert planner.post_json("/planner/machines/nope/maintenance",
-                             {"start": "2030-01-02T10:00", "end": "2030-01-02T11:00"}).status_code == 404  # fmt: skip
-    ok = planner.post("/planner/machines/cnc-01/maintenance",
-                      {"start": "2030-01-02T10:00", "end": "2030-01-02T12:00", "note": "spindle"})  # fmt: skip
+    assert (
+        planner.post_json(
+            "/planner/machines/nope/maintenance",
+            {"start": "2030-01-02T10:00", "end": "2030-01-02T11:00"},
+        ).status_code
+        == 404
+    )
+    ok = planner.post(
+        "/planner/machines/cnc-01/maintenance",
+        {"start": "2030-01-02T10:00", "end": "2030-01-02T12:00", "note": "spindle"},
+    )
     assert ok.status_code == 302
     assert "spindle" in planner.client.get("/planner/machines").get_data(as_text=True)
     assert planner.client.get("/planner/schedules/999").status_code == 404

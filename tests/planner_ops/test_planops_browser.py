@@ -29,8 +29,16 @@ from orders.models import Operation, OrderLine, Role, User
 from services import REDIS_URL, publish_screenshot
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "planner_ops"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,16 +63,26 @@ def redis_db() -> Iterator[str]:
 def live(make_floor: MakeFloor, redis_db: str, tmp_path: Path) -> Iterator[tuple[Floor, str]]:
     floor = make_floor("postgresql", redis_url=redis_db)
     s = floor.ctx.settings
-    env = {**os.environ, "HUNAR_DATABASE_URL": s.database_url, "HUNAR_REDIS_URL": redis_db,
-           "HUNAR_VAR_DIR": str(s.var_dir), "HUNAR_ARTIFACT_DIR": str(s.resolved_artifact_dir()),
-           "PYTHONPATH": str(REPO)}  # fmt: skip
+    env = {
+        **os.environ,
+        "HUNAR_DATABASE_URL": s.database_url,
+        "HUNAR_REDIS_URL": redis_db,
+        "HUNAR_VAR_DIR": str(s.var_dir),
+        "HUNAR_ARTIFACT_DIR": str(s.resolved_artifact_dir()),
+        "PYTHONPATH": str(REPO),
+    }
     logs = [open(tmp_path / f"worker-{queue}.log", "w") for queue in ("cad", "plan")]  # noqa: SIM115
     # One worker per queue, so a solve never waits behind CAD builds.
     workers = [
-        subprocess.Popen([sys.executable, "-m", "orders.cli", "worker", queue], env=env,
-                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log)
+        subprocess.Popen(
+            [sys.executable, "-m", "orders.cli", "worker", queue],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         for queue, log in zip(("cad", "plan"), logs, strict=True)
-    ]  # fmt: skip
+    ]
     server = make_server("127.0.0.1", 0, floor.app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

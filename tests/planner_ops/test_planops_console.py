@@ -42,8 +42,10 @@ def test_live_fragments_answer_304_until_an_event_arrives(make_floor: MakeFloor)
     operator = floor.login(Role.OPERATOR, station=machine)
     board = planner.client.get("/planner/board")
     station = operator.client.get(f"/operator/station/{machine}/live")
-    for client, url, resp in ((planner, "/planner/board", board),
-                              (operator, f"/operator/station/{machine}/live", station)):  # fmt: skip
+    for client, url, resp in (
+        (planner, "/planner/board", board),
+        (operator, f"/operator/station/{machine}/live", station),
+    ):
         same = client.client.get(url, headers={"If-None-Match": resp.headers["ETag"]})
         assert same.status_code == 304
     operator.post_json(f"/operator/job/{job}/start", {"event_id": uuid.uuid4().hex})
@@ -69,15 +71,27 @@ def test_pin_then_resolve_freezes_the_operation(make_floor: MakeFloor) -> None:
     planner = floor.login(Role.PLANNER)
     bad = planner.post_json("/planner/pin", {"operation_id": str(op_id), "machine_id": "cnc-01"})
     assert bad.status_code == 422 and "machine_id" in bad.json["error"]["fields"]
-    resp = planner.post("/planner/pin", {"operation_id": str(op_id), "machine_id": target,
-                                         "start": "", "resolve": "1", "objective": "makespan",
-                                         "time_limit_s": "3", "horizon_days": "14"})  # fmt: skip
+    resp = planner.post(
+        "/planner/pin",
+        {
+            "operation_id": str(op_id),
+            "machine_id": target,
+            "start": "",
+            "resolve": "1",
+            "objective": "makespan",
+            "time_limit_s": "3",
+            "horizon_days": "14",
+        },
+    )
     assert resp.status_code == 302 and "/planner/schedules/" in resp.headers["Location"]
     with floor.ctx.db.sessions() as s:
         newest = s.scalars(select(Schedule).order_by(Schedule.version.desc())).first()
         assert newest is not None and newest.state.value == "proposed"
-        pinned = s.scalars(select(Assignment).where(Assignment.schedule_id == newest.id,
-                                                    Assignment.operation_id == op_id)).one()  # fmt: skip
+        pinned = s.scalars(
+            select(Assignment).where(
+                Assignment.schedule_id == newest.id, Assignment.operation_id == op_id
+            )
+        ).one()
         assert pinned.machine_id == target and pinned.frozen
         assert s.get_one(Operation, op_id).pinned_machine_id == target
 
@@ -89,15 +103,19 @@ def test_reports_count_floor_work_and_export_csv(make_floor: MakeFloor) -> None:
     job, machine, _ = floor.first_job()
     admin = floor.login(Role.ADMIN)
     for action, extra in (("start", {}), ("scrap", {"qty": "1", "reason": "stringing"})):
-        resp = admin.post_json(f"/operator/job/{job}/{action}",
-                               {"event_id": uuid.uuid4().hex, **extra})  # fmt: skip
+        resp = admin.post_json(
+            f"/operator/job/{job}/{action}", {"event_id": uuid.uuid4().hex, **extra}
+        )
         assert resp.status_code == 200, resp.json
     page = admin.client.get("/planner/reports").get_data(as_text=True)
     for key in ("on_time", "throughput", "utilisation", "setup_hours", "scrap_rate", "lead_time"):
         assert f'id="report-{key}"' in page
     assert page.count("<svg") >= 6
-    rows = list(csv.DictReader(io.StringIO(admin.client.get("/planner/reports.csv?days=7")
-                                           .get_data(as_text=True))))  # fmt: skip
+    rows = list(
+        csv.DictReader(
+            io.StringIO(admin.client.get("/planner/reports.csv?days=7").get_data(as_text=True))
+        )
+    )
     scrap = {r["label"]: float(r["value"]) for r in rows if r["report"] == "scrap_rate"}
     assert scrap["fdm"] == 50.0, scrap
     util = {r["label"]: float(r["value"]) for r in rows if r["report"] == "utilisation"}

@@ -34,8 +34,9 @@ def test_planner_proposes_sees_gantt_kpis_and_releases(make_floor: MakeFloor, ba
         as_text=True
     )
 
-    resp = planner.post("/planner/propose", {"objective": "due_dates", "time_limit_s": "3",
-                                             "horizon_days": "14"})  # fmt: skip
+    resp = planner.post(
+        "/planner/propose", {"objective": "due_dates", "time_limit_s": "3", "horizon_days": "14"}
+    )
     assert resp.status_code == 302
     page_url = resp.headers["Location"]
     page = planner.client.get(page_url).get_data(as_text=True)
@@ -47,8 +48,9 @@ def test_planner_proposes_sees_gantt_kpis_and_releases(make_floor: MakeFloor, ba
     ops = [i for i in items if i["kind"] == "op"]
     assert ops and all(i["order_id"] == oid and i["colour"].startswith("hsl") for i in ops)
     assert any(i["kind"] == "down" for i in items), "calendar windows are drawn"
-    again = planner.client.get(f"/planner/schedules/{sid}/gantt.json",
-                               headers={"If-None-Match": data.headers["ETag"]})  # fmt: skip
+    again = planner.client.get(
+        f"/planner/schedules/{sid}/gantt.json", headers={"If-None-Match": data.headers["ETag"]}
+    )
     assert again.status_code == 304
 
     cards = planner.client.get("/planner/board.json").json["columns"]
@@ -82,23 +84,32 @@ def test_operator_buttons_go_through_intake_and_are_idempotent(
     assert first.status_code == 200 and first.json["code"] == "applied"
     assert second.status_code == 200 and second.json["code"] == "duplicate"
     with floor.ctx.db.sessions() as s:
-        started = s.scalar(select(func.count()).select_from(Event).where(
-            Event.entity_type == "floor_event", Event.to_state == "started"))  # fmt: skip
+        started = s.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.entity_type == "floor_event", Event.to_state == "started")
+        )
         assert started == 1
         assert s.get_one(Operation, op_id).status.value == "running"
     assert (
         op.post_json(f"/operator/job/{job}/complete", {"event_id": uuid.uuid4().hex}).json["code"]
         == "applied"
     )
-    scrap = op.post_json(f"/operator/job/{job}/scrap", {"event_id": uuid.uuid4().hex, "qty": "1",
-                                                       "reason": "warped corner"})  # fmt: skip
+    scrap = op.post_json(
+        f"/operator/job/{job}/scrap",
+        {"event_id": uuid.uuid4().hex, "qty": "1", "reason": "warped corner"},
+    )
     assert scrap.status_code == 200, scrap.json
     with floor.ctx.db.sessions() as s:
-        remakes = s.scalars(select(OrderLine).where(OrderLine.order_id == oid,
-                                                    OrderLine.parent_line_id.is_not(None))).all()  # fmt: skip
+        remakes = s.scalars(
+            select(OrderLine).where(
+                OrderLine.order_id == oid, OrderLine.parent_line_id.is_not(None)
+            )
+        ).all()
         assert [r.quantity for r in remakes] == [1] and remakes[0].status == Status.CAD_READY
-    too_many = op.post_json(f"/operator/job/{job}/scrap", {"event_id": uuid.uuid4().hex, "qty": "99",
-                                                          "reason": "x"})  # fmt: skip
+    too_many = op.post_json(
+        f"/operator/job/{job}/scrap", {"event_id": uuid.uuid4().hex, "qty": "99", "reason": "x"}
+    )
     assert too_many.status_code == 409 and too_many.json["error"]["code"] == "out_of_order"
     html = op.post(f"/operator/job/{job}/start", {"event_id": uuid.uuid4().hex})
     assert html.status_code == 303
@@ -117,11 +128,16 @@ def test_bed_clear_is_required_before_the_next_print(make_floor: MakeFloor) -> N
     admin = floor.login(Role.ADMIN)
     with floor.ctx.db.sessions() as s:
         plan = s.scalars(select(Schedule).where(Schedule.state == "released")).one()
-        prints = s.scalars(select(Assignment.operation_id)
-                           .join(Operation, Operation.id == Assignment.operation_id)
-                           .where(Assignment.schedule_id == plan.id, Operation.process == "fdm",
-                                  Assignment.machine_id == "fdm-mk4-01")
-                           .order_by(Assignment.start)).all()  # fmt: skip
+        prints = s.scalars(
+            select(Assignment.operation_id)
+            .join(Operation, Operation.id == Assignment.operation_id)
+            .where(
+                Assignment.schedule_id == plan.id,
+                Operation.process == "fdm",
+                Assignment.machine_id == "fdm-mk4-01",
+            )
+            .order_by(Assignment.start)
+        ).all()
         version = plan.version
     assert len(prints) == 2 and len(set(prints)) == 2, prints
     ja, jb = (f"JO-{op}-v{version}" for op in prints)
@@ -143,8 +159,9 @@ def test_bed_clear_is_required_before_the_next_print(make_floor: MakeFloor) -> N
         admin.post_json(f"/operator/job/{jb}/start", {"event_id": uuid.uuid4().hex}).status_code
         == 409
     )
-    ok = admin.post("/operator/station/fdm-mk4-01/bed-clear",
-                    {"check": ["bed clear", "last print passed QC"]})  # fmt: skip
+    ok = admin.post(
+        "/operator/station/fdm-mk4-01/bed-clear", {"check": ["bed clear", "last print passed QC"]}
+    )
     assert ok.status_code == 303
     assert 'id="bed-clear"' not in admin.client.get("/operator/station/fdm-mk4-01").get_data(
         as_text=True
@@ -167,9 +184,11 @@ def test_a_batched_plate_is_one_job_with_a_bed_map_and_per_line_scrap(
     planner = floor.login(Role.PLANNER)
     assert 'id="plates"' in planner.client.get(f"/planner/schedules/{sid}").get_data(as_text=True)
     with floor.ctx.db.sessions() as s:
-        members = s.scalars(select(Assignment).where(Assignment.schedule_id == sid,
-                                                     Assignment.plate_key.is_not(None))
-                            .order_by(Assignment.operation_id)).all()  # fmt: skip
+        members = s.scalars(
+            select(Assignment)
+            .where(Assignment.schedule_id == sid, Assignment.plate_key.is_not(None))
+            .order_by(Assignment.operation_id)
+        ).all()
         assert len(members) == 2, "the two prints were batched"
         lead, other = (f"JO-{a.operation_id}-v{version}" for a in members)
         other_op = members[1].operation_id
@@ -187,8 +206,10 @@ def test_a_batched_plate_is_one_job_with_a_bed_map_and_per_line_scrap(
     with floor.ctx.db.sessions() as s:
         statuses = {s.get_one(Operation, a.operation_id).status.value for a in members}
         assert statuses == {"running"}, "a plate starts as one job"
-    scrap = op.post_json(f"/operator/job/{lead}/scrap", {"event_id": uuid.uuid4().hex, "qty": "1",
-                                                        "reason": "spaghetti", "member": other})  # fmt: skip
+    scrap = op.post_json(
+        f"/operator/job/{lead}/scrap",
+        {"event_id": uuid.uuid4().hex, "qty": "1", "reason": "spaghetti", "member": other},
+    )
     assert scrap.status_code == 200, scrap.json
     with floor.ctx.db.sessions() as s:
         assert s.get_one(Operation, other_op).scrapped_qty == 1

@@ -14,9 +14,17 @@ from sqlalchemy import func, select
 
 from orders.db import Base
 
-FILL = {"start": "2031-03-04T10:00", "end": "2031-03-04T12:00", "reason": "sweep check",
-        "note": "sweep", "name": "sweep", "email": "nobody@example.com",
-        "password": "not the password", "qty": "1", "q": "x"}  # fmt: skip
+FILL = {
+    "start": "2031-03-04T10:00",
+    "end": "2031-03-04T12:00",
+    "reason": "sweep check",
+    "note": "sweep",
+    "name": "sweep",
+    "email": "nobody@example.com",
+    "password": "not the password",
+    "qty": "1",
+    "q": "x",
+}
 
 OVERRIDE = {"time_limit_s": "1"}  # a proposal solves in-process: keep it short
 
@@ -54,8 +62,11 @@ class _FormParser(HTMLParser):
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
             action = urlsplit(a.get("action") or self.page)
-            self._form = Form(self.page, action.path + (f"?{action.query}" if action.query else ""),
-                              (a.get("method") or "get").lower())  # fmt: skip
+            self._form = Form(
+                self.page,
+                action.path + (f"?{action.query}" if action.query else ""),
+                (a.get("method") or "get").lower(),
+            )
             self._button_seen = False
             self.forms.append(self._form)
             return
@@ -97,8 +108,9 @@ def get_pages(w: World, values: dict[str, Any]) -> list[str]:
     return sorted(out)
 
 
-def crawl(w: World, who: Client, values: dict[str, Any],
-          extra: tuple[str, ...] = ()) -> tuple[dict[str, str], list[Form]]:  # fmt: skip
+def crawl(
+    w: World, who: Client, values: dict[str, Any], extra: tuple[str, ...] = ()
+) -> tuple[dict[str, str], list[Form]]:
     """(HTML of every page this client may open, every form on them: one per endpoint, method
     and set of field names, so e.g. the start and the scrap button of one job both count)."""
     adapter = w.app.url_map.bind("localhost")
@@ -121,5 +133,7 @@ def crawl(w: World, who: Client, values: dict[str, Any],
 def row_counts(w: World) -> dict[str, int]:
     """Rows per table: a refused request must leave every one of them unchanged."""
     with w.ctx.db.sessions() as s:
-        return {t.name: s.scalar(select(func.count()).select_from(t)) or 0
-                for t in Base.metadata.sorted_tables}  # fmt: skip
+        return {
+            t.name: s.scalar(select(func.count()).select_from(t)) or 0
+            for t in Base.metadata.sorted_tables
+        }

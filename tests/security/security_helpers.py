@@ -79,8 +79,9 @@ class World:
         if who == "anonymous":
             return Client(client, token)
         email, uid = self.users[who]
-        resp = client.post("/login", data={"csrf_token": token, "email": email,
-                                           "password": PASSWORD})  # fmt: skip
+        resp = client.post(
+            "/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
+        )
         assert resp.status_code == 302, (who, resp.status_code)
         meta = META_CSRF.search(client.get("/account").get_data(as_text=True))
         assert meta, f"no csrf meta for {who}"
@@ -93,8 +94,9 @@ class World:
             self.clients[who] = self.login(who)
         return self.clients[who]
 
-    def add_user(self, key: str, role: Role, station: str | None = None,
-                 name: str | None = None) -> int:  # fmt: skip
+    def add_user(
+        self, key: str, role: Role, station: str | None = None, name: str | None = None
+    ) -> int:
         email = f"{key}-{uuid.uuid4().hex[:6]}@example.com"
         with self.ctx.db.transaction() as s:
             uid = create_user(s, email, PASSWORD, role, name or f"T {key}", station).id
@@ -106,9 +108,14 @@ def _place(world_floor: Floor, who: Client, design: dict[str, Any]) -> tuple[int
     resp = who.api("POST", "/api/configurations", {"family": "enclosure", "params": design})
     assert resp.status_code == 201, resp.json
     config_id = int(resp.json["id"])
-    resp = who.api("POST", "/api/orders", {"lines": [{"configuration_id": config_id,
-                                                      "quantity": 2}],
-                                           "idempotency_key": uuid.uuid4().hex})  # fmt: skip
+    resp = who.api(
+        "POST",
+        "/api/orders",
+        {
+            "lines": [{"configuration_id": config_id, "quantity": 2}],
+            "idempotency_key": uuid.uuid4().hex,
+        },
+    )
     assert resp.status_code == 201, resp.json
     return config_id, int(resp.json["id"])
 
@@ -116,8 +123,12 @@ def _place(world_floor: Floor, who: Client, design: dict[str, Any]) -> tuple[int
 def build_world(floor: Floor) -> World:
     """Customers A and B each order a design over HTTP; the plan is released via services."""
     w = World(floor.app, floor.ctx, floor, 0, 0, 0, 0, 0, 0, "", "", "")
-    for key, role in (("customer", Role.CUSTOMER), ("customer_b", Role.CUSTOMER),
-                      ("planner", Role.PLANNER), ("admin", Role.ADMIN)):  # fmt: skip
+    for key, role in (
+        ("customer", Role.CUSTOMER),
+        ("customer_b", Role.CUSTOMER),
+        ("planner", Role.PLANNER),
+        ("admin", Role.ADMIN),
+    ):
         w.add_user(key, role)
     a, b = w.login("customer"), w.login("customer_b")
     w.config_a, w.order_a = _place(floor, a, DESIGN_A)

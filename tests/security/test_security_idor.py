@@ -19,8 +19,13 @@ CSRF_META = re.compile(rb'name="csrf-token" content="[^"]*"')  # signed with a t
 OWNED = {"config_id", "order_id", "artifact_id"}  # a customer's objects
 STATION = {"job_order_id", "machine_id"}  # under /operator: one operator's station
 SHOP_WIDE = {"schedule_id", "machine_id"}  # under /planner: planners see the whole shop
-NOT_OBJECTS = {"key", "filename", "kind", "action",  # catalogue keys, static files, verbs
-               "index"}  # a position in the cart, which lives in the user's own session  # fmt: skip
+NOT_OBJECTS = {
+    "key",
+    "filename",
+    "kind",
+    "action",  # catalogue keys, static files, verbs
+    "index",
+}  # a position in the cart, which lives in the user's own session
 
 
 def id_rules(w: World) -> list[tuple[str, str, set[str]]]:
@@ -60,8 +65,7 @@ def test_every_object_route_is_classified_and_counted(world: World) -> None:  # 
 
 def test_customer_b_gets_404_on_every_route_with_customer_a_ids(world: World) -> None:  # noqa: F811
     a, b = world.login("customer"), world.login("customer_b")
-    mine = {"config_id": world.config_a, "order_id": world.order_a,
-            "artifact_id": world.artifact_a}  # fmt: skip
+    mine = {"config_id": world.config_a, "order_id": world.order_a, "artifact_id": world.artifact_a}
     checked = 0
     for endpoint, method, objects in id_rules(world):
         if not objects & OWNED:
@@ -109,8 +113,9 @@ def test_operator_of_another_station_gets_404_on_every_station_route(world: Worl
         checked += 1
     assert checked >= 6
     # A plate member named in the form is checked too: scrap on another station's job.
-    resp = other.form(f"/operator/job/{world.job}/scrap", {"event_id": "m1", "qty": "1",
-                                                           "member": world.job})  # fmt: skip
+    resp = other.form(
+        f"/operator/job/{world.job}/scrap", {"event_id": "m1", "qty": "1", "member": world.job}
+    )
     assert resp.status_code == 404
 
 
@@ -128,9 +133,11 @@ def test_staff_ids_are_not_reachable_by_customers_or_operators(world: World) -> 
 
 def _max_ids(w: World) -> dict[str, int]:
     with w.ctx.db.sessions() as s:
-        return {"config_id": s.scalar(select(func.max(ProductConfiguration.id))) or 0,
-                "order_id": s.scalar(select(func.max(Order.id))) or 0,
-                "artifact_id": s.scalar(select(func.max(Artifact.id))) or 0}  # fmt: skip
+        return {
+            "config_id": s.scalar(select(func.max(ProductConfiguration.id))) or 0,
+            "order_id": s.scalar(select(func.max(Order.id))) or 0,
+            "artifact_id": s.scalar(select(func.max(Artifact.id))) or 0,
+        }
 
 
 def test_sequential_id_probing_finds_only_your_own_objects(world: World) -> None:  # noqa: F811
@@ -139,8 +146,9 @@ def test_sequential_id_probing_finds_only_your_own_objects(world: World) -> None
     b = world.login("customer_b")
     top = _max_ids(world)
     with world.ctx.db.sessions() as s:
-        arts_b = set(s.scalars(select(Artifact.id).where(
-            Artifact.configuration_id == world.config_b)))  # fmt: skip
+        arts_b = set(
+            s.scalars(select(Artifact.id).where(Artifact.configuration_id == world.config_b))
+        )
     own = {"config_id": {world.config_b}, "order_id": {world.order_b}, "artifact_id": arts_b}
     probed = 0
     for endpoint, method, objects in id_rules(world):
@@ -161,11 +169,20 @@ def test_sequential_id_probing_finds_only_your_own_objects(world: World) -> None
     assert probed >= 5 * 3
 
 
-@pytest.mark.parametrize("url", ["/api/orders/2147483648", "/api/orders/-1", "/orders/1e3",
-                                 "/files/99999999999999999999", "/api/configurations/0x1",
-                                 "/operator/job/JO-99999999999999999999-v1",
-                                 "/operator/job/JO-1-v99999999999999999999/traveler",
-                                 "/operator/job/JO-\u0661-v1", "/shop/enclosure?from=99999999999999999999"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/orders/2147483648",
+        "/api/orders/-1",
+        "/orders/1e3",
+        "/files/99999999999999999999",
+        "/api/configurations/0x1",
+        "/operator/job/JO-99999999999999999999-v1",
+        "/operator/job/JO-1-v99999999999999999999/traveler",
+        "/operator/job/JO-\u0661-v1",
+        "/shop/enclosure?from=99999999999999999999",
+    ],
+)
 def test_absurd_ids_are_not_found_never_a_server_error(world: World, url: str) -> None:  # noqa: F811
     admin = world.shared("admin")  # passes every role check: the id handling is under test
     resp = admin.client.get(url)
@@ -178,8 +195,11 @@ def test_unicode_digits_are_not_numbers(world: World) -> None:  # noqa: F811
     admin = world.shared("admin")
     assert admin.client.get("/planner/reports", query_string={"days": "²"}).status_code == 200
     assert admin.form("/planner/pin", {"operation_id": "²"}).status_code == 422
-    resp = admin.form(f"/operator/job/{world.job}/scrap", {"event_id": "u1", "qty": "²"},
-                      headers={"Accept": "application/json"})  # fmt: skip
+    resp = admin.form(
+        f"/operator/job/{world.job}/scrap",
+        {"event_id": "u1", "qty": "²"},
+        headers={"Accept": "application/json"},
+    )
     assert resp.status_code == 422 and resp.json["error"]["code"] == "invalid"
 
 
@@ -195,7 +215,11 @@ def test_job_packet_file_links_serve_the_files_to_the_floor(world: World) -> Non
         payloads = s.scalars(select(OutboxMessage.payload).where(OutboxMessage.kind == "job_order"))
         refs = [a for p in payloads for a in p["job"]["artifacts"]]
     assert refs, "released job orders carry their files"
-    operator, planner, b = world.login("operator"), world.login("planner"), world.login("customer_b")
+    operator, planner, b = (
+        world.login("operator"),
+        world.login("planner"),
+        world.login("customer_b"),
+    )
     for ref in refs[:3]:
         path = urlsplit(ref["url"]).path
         assert path.startswith("/api/artifacts/"), ref

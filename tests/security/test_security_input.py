@@ -41,13 +41,28 @@ def _csrf_refused(resp: Any) -> bool:
 # --- path traversal on artifact downloads -------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [
-    "/files/../../etc/passwd", "/files/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/files/..%2f..%2fetc",
-    "/files/%2fetc%2fpasswd", "/files//etc/passwd", "/files/1%00", "/files/1%00.step",
-    "/files/..%5c..%5cetc%5cpasswd", "/files/..\\..\\etc\\passwd", "/files/1/..%2f..%2fetc",
-    "/static/../web/__init__.py", "/static/%2e%2e/web/__init__.py", "/static/..%2fweb%2fauth.py",
-    "/static/..%5c..%5cweb%5cauth.py", "/static/%2fetc%2fpasswd", "/static/css%00/hunar.css",
-    "/catalogue/..%2f..%2fetc/thumbnail.svg"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/files/../../etc/passwd",
+        "/files/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/files/..%2f..%2fetc",
+        "/files/%2fetc%2fpasswd",
+        "/files//etc/passwd",
+        "/files/1%00",
+        "/files/1%00.step",
+        "/files/..%5c..%5cetc%5cpasswd",
+        "/files/..\\..\\etc\\passwd",
+        "/files/1/..%2f..%2fetc",
+        "/static/../web/__init__.py",
+        "/static/%2e%2e/web/__init__.py",
+        "/static/..%2fweb%2fauth.py",
+        "/static/..%5c..%5cweb%5cauth.py",
+        "/static/%2fetc%2fpasswd",
+        "/static/css%00/hunar.css",
+        "/catalogue/..%2f..%2fetc/thumbnail.svg",
+    ],
+)
 def test_traversal_urls_are_refused(world: World, url: str) -> None:  # noqa: F811
     for who in (world.shared("customer"), world.shared("admin")):
         resp = who.client.get(url, follow_redirects=True)  # Werkzeug merges "//" with a 308
@@ -57,8 +72,15 @@ def test_traversal_urls_are_refused(world: World, url: str) -> None:  # noqa: F8
 
 def _artifact(w: World, path: str) -> int:
     with w.ctx.db.transaction() as s:
-        art = Artifact(configuration_id=w.config_a, kind="step", path=path, sha256="0" * 64,
-                       bytes=1, builder_version=uuid.uuid4().hex, meta={})  # fmt: skip
+        art = Artifact(
+            configuration_id=w.config_a,
+            kind="step",
+            path=path,
+            sha256="0" * 64,
+            bytes=1,
+            builder_version=uuid.uuid4().hex,
+            meta={},
+        )
         s.add(art)
         s.flush()
         return art.id
@@ -76,10 +98,18 @@ def test_stored_paths_never_leave_the_artifact_store(world: World) -> None:  # n
     (inside / "ok.step").write_text("ISO-10303-21;")
     os.symlink(secret, inside / "link.step")
     os.symlink(root.parent, inside / "up")
-    paths = [f"../secret-{tag}.txt", str(secret), f"sweep-{tag}/../../secret-{tag}.txt",
-             f"..\\secret-{tag}.txt", f"%2e%2e/secret-{tag}.txt", f"sweep-{tag}/link.step",
-             f"sweep-{tag}/up/secret-{tag}.txt", f"sweep-{tag}/ok.step\x00.txt",
-             f"sweep-{tag}", ""]  # fmt: skip
+    paths = [
+        f"../secret-{tag}.txt",
+        str(secret),
+        f"sweep-{tag}/../../secret-{tag}.txt",
+        f"..\\secret-{tag}.txt",
+        f"%2e%2e/secret-{tag}.txt",
+        f"sweep-{tag}/link.step",
+        f"sweep-{tag}/up/secret-{tag}.txt",
+        f"sweep-{tag}/ok.step\x00.txt",
+        f"sweep-{tag}",
+        "",
+    ]
     a = world.login("customer")
     for path in paths:
         resp = a.client.get(f"/files/{_artifact(world, path)}")
@@ -115,7 +145,9 @@ def _prepare(world: World, who: Client, role: str) -> tuple[str, ...]:  # noqa: 
 def test_every_form_needs_the_csrf_token(world: World, role: str) -> None:  # noqa: F811
     who = world.login(role)
     _, forms = crawl(world, who, samples(world), _prepare(world, who, role))
-    posts = sorted((f for f in forms if f.method == "post"), key=lambda f: f.endpoint == "shop.logout")
+    posts = sorted(
+        (f for f in forms if f.method == "post"), key=lambda f: f.endpoint == "shop.logout"
+    )
     assert len(posts) >= 3, [f.action for f in forms]
     for form in posts:
         assert form.has_token, (form.page, form.action)
@@ -151,8 +183,11 @@ def test_every_post_route_and_template_form_needs_the_token(world: World) -> Non
 
 def test_cookie_api_writes_need_the_token_and_tokens_are_per_session(world: World) -> None:  # noqa: F811
     a, b = world.login("customer"), world.login("customer_b")
-    writes = [(m, u) for _, m, u in requests(world) if u.startswith("/api/") and m != "GET"
-              and not u.startswith("/api/floor/")]  # fmt: skip
+    writes = [
+        (m, u)
+        for _, m, u in requests(world)
+        if u.startswith("/api/") and m != "GET" and not u.startswith("/api/floor/")
+    ]
     assert len(writes) >= 6, writes
     body = {"family": "enclosure", "params": {"inner_length": 77}}
     for method, url in writes:
@@ -164,7 +199,10 @@ def test_cookie_api_writes_need_the_token_and_tokens_are_per_session(world: Worl
         ok = a.api(method, url, body)
         answer = ok.get_json(silent=True) or {}
         assert ok.status_code < 500 and (answer.get("error") or {}).get("code") != "csrf_failed", (
-            url, ok.status_code, ok.data[:200])
+            url,
+            ok.status_code,
+            ok.data[:200],
+        )
     resp = a.api("POST", "/api/floor/events", {"kind": "machine_down", "machine_id": world.machine})
     assert resp.status_code == 401, "a session cookie must not authenticate machine events"
 
@@ -175,12 +213,20 @@ def test_nul_characters_are_refused_naming_the_field(make_shop: Any, backend: st
     shop = make_shop(backend)
     anon = shop.app.test_client()
     token = csrf_of(anon.get("/signup").get_data(as_text=True))
-    resp = anon.post("/signup", data={"csrf_token": token, "email": "nul@example.com",
-                                      "name": "a\x00b", "password": "correct horse battery"})  # fmt: skip
+    resp = anon.post(
+        "/signup",
+        data={
+            "csrf_token": token,
+            "email": "nul@example.com",
+            "name": "a\x00b",
+            "password": "correct horse battery",
+        },
+    )
     assert resp.status_code == 422 and b"name contains a NUL" in resp.data
     alice = shop.shopper()
-    resp = alice.api("POST", "/api/orders", {"lines": [{"configuration_id": 1}],
-                                             "idempotency_key": "k\x00"})  # fmt: skip
+    resp = alice.api(
+        "POST", "/api/orders", {"lines": [{"configuration_id": 1}], "idempotency_key": "k\x00"}
+    )
     assert resp.status_code == 422 and "idempotency_key" in resp.json["error"]["fields"]
     assert alice.post_form("/account", {"name": "t\x00"}).status_code == 422
     assert alice.client.get("/planner/%00").status_code == 404
@@ -202,9 +248,13 @@ def test_user_text_is_escaped_on_every_page(world: World) -> None:  # noqa: F811
     with world.ctx.db.transaction() as s:
         s.execute(update(User).values(display_name=PAYLOAD))
     planner, customer = world.login("planner"), world.login("customer")
-    assert planner.form(f"/planner/machines/{world.machine}/maintenance",
-                        {"start": "2031-05-01T10:00", "end": "2031-05-01T11:00",
-                         "note": PAYLOAD}).status_code == 302  # fmt: skip
+    assert (
+        planner.form(
+            f"/planner/machines/{world.machine}/maintenance",
+            {"start": "2031-05-01T10:00", "end": "2031-05-01T11:00", "note": PAYLOAD},
+        ).status_code
+        == 302
+    )
     assert customer.form("/account", {"name": PAYLOAD}).status_code == 200
     pages = 0
     for role in ROLES[1:]:
@@ -223,7 +273,9 @@ def test_reflected_text_is_escaped(world: World, how: str) -> None:  # noqa: F81
     anon, planner = world.shared("anonymous"), world.shared("planner")
     resp = {
         "login": lambda: anon.form("/login", {"email": PAYLOAD, "password": "x"}),
-        "signup": lambda: anon.form("/signup", {"email": PAYLOAD, "name": PAYLOAD, "password": "x"}),
+        "signup": lambda: anon.form(
+            "/signup", {"email": PAYLOAD, "name": PAYLOAD, "password": "x"}
+        ),
         "next": lambda: anon.client.get("/login", query_string={"next": PAYLOAD}),
         "board_q": lambda: planner.client.get("/planner/", query_string={"q": PAYLOAD}),
         "family_key": lambda: anon.client.get("/shop/" + PAYLOAD.replace("/", "")),
@@ -240,8 +292,12 @@ def test_autoescape_is_on_and_no_template_marks_user_data_safe(world: World) -> 
     from mes_bridge import traveler
 
     env = world.app.jinja_env
-    templates = [p for d in ("web/templates", "mes_bridge/templates")
-                 for p in (REPO / d).rglob("*") if p.is_file()]  # fmt: skip
+    templates = [
+        p
+        for d in ("web/templates", "mes_bridge/templates")
+        for p in (REPO / d).rglob("*")
+        if p.is_file()
+    ]
     assert len(templates) >= 25
     for path in templates:
         text = path.read_text()
@@ -264,8 +320,27 @@ def test_report_charts_escape_their_labels() -> None:
 
 # --- the CadQuery text allow-list -----------------------------------------------------------
 
-BAD_TEXT = ["<script>", "{{7*7}}", 'a"b', "a;b", "a`b", "$(id)", "a\\b", "a%b", "a\nb", "a\tb",
-            "a\x00b", "😀", "a\u202eb", "a\u200db", "Ａ", "a<b", "a|b", "a=b", "a~b"]  # fmt: skip
+BAD_TEXT = [
+    "<script>",
+    "{{7*7}}",
+    'a"b',
+    "a;b",
+    "a`b",
+    "$(id)",
+    "a\\b",
+    "a%b",
+    "a\nb",
+    "a\tb",
+    "a\x00b",
+    "😀",
+    "a\u202eb",
+    "a\u200db",
+    "Ａ",
+    "a<b",
+    "a|b",
+    "a=b",
+    "a~b",
+]
 GOOD_TEXT = ["BAY #3", "ہنر", "Café&Co", "A/B:ok!?"]
 PUNCT = " -_.,&'#/()+:!?"
 

@@ -68,22 +68,50 @@ EXPECTED: dict[str, Access] = {
     "api.create_order": Access(CUSTOMERS),
     "api.order": Access(CUSTOMERS),
     "floor.events": Access(MACHINES_ONLY),
-    **{f"planner.{name}": Access(PLANNERS) for name in (
-        "home", "board_fragment", "board_json", "machines", "machine_state", "add_maintenance",
-        "pin", "propose", "reports", "reports_csv", "schedule_list", "schedule",
-        "approve_schedule", "gantt_json", "schedule_panel", "release_schedule")},
-    **{f"operator.{name}": Access(OPERATORS) for name in (
-        "home", "job", "press", "traveler", "station", "bed_clear", "station_live")},
-}  # fmt: skip
+    **{
+        f"planner.{name}": Access(PLANNERS)
+        for name in (
+            "home",
+            "board_fragment",
+            "board_json",
+            "machines",
+            "machine_state",
+            "add_maintenance",
+            "pin",
+            "propose",
+            "reports",
+            "reports_csv",
+            "schedule_list",
+            "schedule",
+            "approve_schedule",
+            "gantt_json",
+            "schedule_panel",
+            "release_schedule",
+        )
+    },
+    **{
+        f"operator.{name}": Access(OPERATORS)
+        for name in ("home", "job", "press", "traveler", "station", "bed_clear", "station_live")
+    },
+}
 SESSION_ENDERS = ("shop.logout",)  # run last for each role: they end the session
 
 
 def samples(w: World) -> dict[str, Any]:
     """A real value for every URL argument (a new argument name fails until added here)."""
-    return {"config_id": w.config_a, "order_id": w.order_a, "artifact_id": w.artifact_a,
-            "index": 0, "key": "enclosure", "job_order_id": w.job, "action": "start",
-            "machine_id": w.machine, "kind": "up", "schedule_id": w.schedule_id,
-            "filename": "css/hunar.css"}  # fmt: skip
+    return {
+        "config_id": w.config_a,
+        "order_id": w.order_a,
+        "artifact_id": w.artifact_a,
+        "index": 0,
+        "key": "enclosure",
+        "job_order_id": w.job,
+        "action": "start",
+        "machine_id": w.machine,
+        "kind": "up",
+        "schedule_id": w.schedule_id,
+        "filename": "css/hunar.css",
+    }
 
 
 def requests(w: World) -> list[tuple[str, str, str]]:
@@ -104,8 +132,9 @@ def send(who: Client, method: str, url: str) -> Any:
         return who.client.get(url)
     if url.startswith("/api/"):
         return who.api(method, url, {})
-    return who.client.open(url, method=method, data={"csrf_token": who.csrf,
-                                                     "event_id": uuid.uuid4().hex})  # fmt: skip
+    return who.client.open(
+        url, method=method, data={"csrf_token": who.csrf, "event_id": uuid.uuid4().hex}
+    )
 
 
 def is_login_redirect(resp: Any) -> bool:

@@ -16,7 +16,9 @@ SECRET_PATTERNS = {
     "AWS access key": re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
     "Slack token": re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"),
-    "assigned password": re.compile(r"(?i)\b(password|passwd|secret_key)\s*=\s*['\"][^'\"\s]{12,}['\"]"),
+    "assigned password": re.compile(
+        r"(?i)\b(password|passwd|secret_key)\s*=\s*['\"][^'\"\s]{12,}['\"]"
+    ),
 }
 ALLOWED = {".env.example"}  # documents placeholders only
 
@@ -70,9 +72,13 @@ def test_every_dependency_is_pinned_in_the_constraints_file() -> None:
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    wanted = project["dependencies"] + [d for ds in project["optional-dependencies"].values() for d in ds]
+    wanted = project["dependencies"] + [
+        d for ds in project["optional-dependencies"].values() for d in ds
+    ]
     pins = _pins(REPO / "constraints.txt")
-    names = {re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~;\s]", d, maxsplit=1)[0]).lower() for d in wanted}
+    names = {
+        re.sub(r"[-_.]+", "-", re.split(r"[\[<>=!~;\s]", d, maxsplit=1)[0]).lower() for d in wanted
+    }
     assert sorted(names - pins.keys()) == []
     assert "octoprint" in _pins(REPO / "constraints-octoprint.txt")
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")

@@ -65,8 +65,9 @@ def test_bad_input_names_the_field_and_the_rule(make_shop: MakeShop) -> None:
     assert "tier" in resp.json["error"]["fields"]
     resp = client.post("/api/quote", data="not json", content_type="text/plain")
     _is_error(resp.json, "invalid_body")
-    resp = client.post("/api/validate", json={"family": "nameplate",
-                                              "params": {"text": "<script>x</script>"}})  # fmt: skip
+    resp = client.post(
+        "/api/validate", json={"family": "nameplate", "params": {"text": "<script>x</script>"}}
+    )
     assert resp.status_code == 200 and resp.json["ok"] is False
     resp = client.post("/api/validate", json={"family": "enclosure", "params": ENCLOSURE})
     assert resp.json["ok"] is True and len(resp.json["config_hash"]) == 64
@@ -77,13 +78,24 @@ def test_quote_is_itemised_with_a_date_and_says_where_the_price_came_from(
 ) -> None:
     client = make_shop().app.test_client()
     one = client.post("/api/quote", json={"family": "enclosure", "params": ENCLOSURE}).json
-    ten = client.post("/api/quote", json={"family": "enclosure", "params": ENCLOSURE,
-                                          "quantity": 10, "tier": "express"}).json  # fmt: skip
+    ten = client.post(
+        "/api/quote",
+        json={"family": "enclosure", "params": ENCLOSURE, "quantity": 10, "tier": "express"},
+    ).json
     assert one["source"] == "analytic" and one["promise"]["ok"] and one["orderable"]
     assert {ln["code"] for ln in one["lines"]} and float(ten["total"]) > float(one["total"])
-    assert ten["promise"]["ship_date"] <= client.post("/api/promise", json={
-        "family": "enclosure", "params": ENCLOSURE, "quantity": 10, "tier": "economy",
-    }).json["promise"]["ship_date"]  # fmt: skip
+    assert (
+        ten["promise"]["ship_date"]
+        <= client.post(
+            "/api/promise",
+            json={
+                "family": "enclosure",
+                "params": ENCLOSURE,
+                "quantity": 10,
+                "tier": "economy",
+            },
+        ).json["promise"]["ship_date"]
+    )
     big = client.post("/api/quote", json={"family": "enclosure", "params": RESIN_TOO_BIG}).json
     assert big["orderable"] is False and big["feasibility"]["reasons"]
     assert "does not fit" in big["feasibility"]["reasons"][0]["message"]
@@ -104,8 +116,9 @@ def test_orders_are_idempotent_and_infeasible_designs_cannot_be_ordered(
     first, second = alice.api("POST", "/api/orders", body), alice.api("POST", "/api/orders", body)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json["id"] == second.json["id"]
-    changed = alice.api("POST", "/api/orders", body | {"lines": [{"configuration_id": config_id,
-                                                                 "quantity": 3}]})  # fmt: skip
+    changed = alice.api(
+        "POST", "/api/orders", body | {"lines": [{"configuration_id": config_id, "quantity": 3}]}
+    )
     assert changed.status_code == 409
     _is_error(changed.json, "duplicate_submission")
     assert len(alice.api("GET", "/api/orders").json["orders"]) == 1
@@ -113,16 +126,18 @@ def test_orders_are_idempotent_and_infeasible_designs_cannot_be_ordered(
     assert line["status"] == "placed" and line["timeline"][0]["reached"] is True
     assert [s["status"] for s in line["timeline"]][-1] == "shipped"
     big = shop.save_design(alice, RESIN_TOO_BIG)
-    resp = alice.api("POST", "/api/orders", {"lines": [{"configuration_id": big}],
-                                             "idempotency_key": "big"})  # fmt: skip
+    resp = alice.api(
+        "POST", "/api/orders", {"lines": [{"configuration_id": big}], "idempotency_key": "big"}
+    )
     assert resp.status_code == 422 and "cannot be made" in resp.json["error"]["message"]
 
 
 def test_rate_limits_on_login_signup_and_quote(make_shop: MakeShop) -> None:
     shop = make_shop(limits={"login": (3, 60), "signup": (2, 60), "quote": (4, 60)})
     client = shop.app.test_client()
-    statuses = [client.post("/api/quote", json={"family": "enclosure"}).status_code
-                for _ in range(6)]  # fmt: skip
+    statuses = [
+        client.post("/api/quote", json={"family": "enclosure"}).status_code for _ in range(6)
+    ]
     assert statuses == [200] * 4 + [429] * 2
     resp = client.post("/api/quote", json={"family": "enclosure"})
     _is_error(resp.json, "rate_limited")

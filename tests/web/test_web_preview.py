@@ -75,7 +75,10 @@ def test_the_preview_is_served_while_the_rest_of_the_job_still_runs(
         resp = alice.api("GET", url)
     early = resp.json
     assert not held_exports.is_set()  # the job is still before its STEP export
-    assert early["state"] == "building" and early["preview_url"] == f"/files/{early['preview_artifact_id']}"
+    assert (
+        early["state"] == "building"
+        and early["preview_url"] == f"/files/{early['preview_artifact_id']}"
+    )
     assert early["findings"] == [] and early["metrics"] is None  # these come with the finished job
     glb = alice.client.get(early["preview_url"])
     assert glb.status_code == 200 and glb.data[:4] == b"glTF"

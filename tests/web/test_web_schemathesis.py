@@ -28,8 +28,9 @@ def _fuzz(op: Any, mode: Any, headers: dict[str, str], counts: Counter[str]) -> 
     label = f"{mode.value} {op.method.upper()} {op.path}"
 
     @given(case=op.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     def run(case: Any) -> None:
         counts[label] += 1
         case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)

@@ -11,15 +11,25 @@ from orders.models import Artifact, Role
 def _order(shop: WebShop, who: Shopper) -> tuple[int, int, int]:
     """(configuration id, order id, artifact id) owned by `who`."""
     config_id = shop.save_design(who, ENCLOSURE | {"inner_length": 90})
-    resp = who.api("POST", "/api/orders", {"lines": [{"configuration_id": config_id,
-                                                      "quantity": 2}], "idempotency_key": "k1"})  # fmt: skip
+    resp = who.api(
+        "POST",
+        "/api/orders",
+        {"lines": [{"configuration_id": config_id, "quantity": 2}], "idempotency_key": "k1"},
+    )
     assert resp.status_code == 201, resp.json
     store = shop.ctx.settings.resolved_artifact_dir()
     (store / "x").mkdir(parents=True, exist_ok=True)
     (store / "x" / "part.step").write_text("ISO-10303-21;")
     with shop.ctx.db.transaction() as s:
-        art = Artifact(configuration_id=config_id, kind="step", path="x/part.step", sha256="0" * 64,
-                       bytes=13, builder_version="test", meta={})  # fmt: skip
+        art = Artifact(
+            configuration_id=config_id,
+            kind="step",
+            path="x/part.step",
+            sha256="0" * 64,
+            bytes=13,
+            builder_version="test",
+            meta={},
+        )
         s.add(art)
         s.flush()
         art_id = art.id
@@ -37,21 +47,26 @@ def test_another_customers_objects_are_not_found_on_every_route(
     assert alice.client.get(f"/files/{art_id}").status_code == 200
     token = shop.token(bob.user_id)
     bearer = {"Authorization": f"Bearer {token}"}
-    for method, url in [("GET", f"/api/configurations/{config_id}"),
-                        ("GET", f"/api/configurations/{config_id}/preview"),
-                        ("POST", f"/api/configurations/{config_id}/preview"),
-                        ("GET", f"/api/orders/{order_id}"),
-                        ("GET", f"/orders/{order_id}"),
-                        ("GET", f"/files/{art_id}"),
-                        ("GET", f"/shop/enclosure?from={config_id}")]:  # fmt: skip
+    for method, url in [
+        ("GET", f"/api/configurations/{config_id}"),
+        ("GET", f"/api/configurations/{config_id}/preview"),
+        ("POST", f"/api/configurations/{config_id}/preview"),
+        ("GET", f"/api/orders/{order_id}"),
+        ("GET", f"/orders/{order_id}"),
+        ("GET", f"/files/{art_id}"),
+        ("GET", f"/shop/enclosure?from={config_id}"),
+    ]:
         resp = bob.api(method, url)
         assert resp.status_code == 404, (method, url, resp.status_code)
         if url.startswith("/api/"):
             assert resp.json["error"]["code"] == "not_found"
             by_token = shop.app.test_client().open(url, method=method, headers=bearer)
             assert by_token.status_code == 404, (method, url, "token")
-    resp = bob.api("POST", "/api/orders", {"lines": [{"configuration_id": config_id}],
-                                           "idempotency_key": "steal"})  # fmt: skip
+    resp = bob.api(
+        "POST",
+        "/api/orders",
+        {"lines": [{"configuration_id": config_id}], "idempotency_key": "steal"},
+    )
     assert resp.status_code == 404
     assert f"#{order_id}<" not in bob.client.get("/orders").get_data(as_text=True)
     assert f"#{order_id}<" in alice.client.get("/orders").get_data(as_text=True)
@@ -65,8 +80,9 @@ def test_roles_are_enforced_on_pages_and_api(make_shop: MakeShop) -> None:
     assert anon.get("/planner/").status_code == 302
     resp = anon.get("/api/orders")
     assert resp.status_code == 401 and resp.json["error"]["code"] == "unauthorized"
-    customer, planner, operator = (shop.shopper(r) for r in (Role.CUSTOMER, Role.PLANNER,
-                                                             Role.OPERATOR))  # fmt: skip
+    customer, planner, operator = (
+        shop.shopper(r) for r in (Role.CUSTOMER, Role.PLANNER, Role.OPERATOR)
+    )
     # Staff pages belong to the planner/operator issues; a customer must never get in.
     for url in ("/planner/", "/operator/"):
         assert customer.client.get(url).status_code in (403, 404), url
@@ -97,8 +113,11 @@ def test_forms_and_cookie_api_writes_need_the_csrf_token(make_shop: MakeShop) ->
     resp = alice.client.post("/checkout", data={"idempotency_key": "x"})
     assert resp.status_code == 400
     token = shop.token(alice.user_id)
-    resp = shop.app.test_client().post("/api/configurations", json={"family": "enclosure"},
-                                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    resp = shop.app.test_client().post(
+        "/api/configurations",
+        json={"family": "enclosure"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert resp.status_code == 201
 
 
@@ -106,12 +125,23 @@ def test_cookies_and_security_headers(make_shop: MakeShop) -> None:
     shop = make_shop(public_url="https://shop.example.com")
     client = shop.app.test_client()
     page = client.get("/login")
-    client.post("/login", data={"csrf_token": csrf_of(page.get_data(as_text=True)),
-                                "email": "x@example.com", "password": "wrong-password"})  # fmt: skip
+    client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(page.get_data(as_text=True)),
+            "email": "x@example.com",
+            "password": "wrong-password",
+        },
+    )
     cookie = page.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
-    for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options",
-                   "Referrer-Policy", "Strict-Transport-Security"):  # fmt: skip
+    for header in (
+        "Content-Security-Policy",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "Strict-Transport-Security",
+    ):
         assert header in page.headers, header
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     local = make_shop().app.test_client().get("/login")
@@ -122,22 +152,38 @@ def test_login_rejects_wrong_password_and_signup_rules(make_shop: MakeShop) -> N
     shop = make_shop()
     client = shop.app.test_client()
     token = csrf_of(client.get("/signup").get_data(as_text=True))
-    resp = client.post("/signup", data={"csrf_token": token, "email": "no-at-sign",
-                                        "password": "short"})  # fmt: skip
+    resp = client.post(
+        "/signup", data={"csrf_token": token, "email": "no-at-sign", "password": "short"}
+    )
     assert resp.status_code == 422 and b"valid e-mail" in resp.data
-    resp = client.post("/signup", data={"csrf_token": token, "email": "dana@example.com",
-                                        "name": "<script>alert(1)</script>",
-                                        "password": PASSWORD})  # fmt: skip
+    resp = client.post(
+        "/signup",
+        data={
+            "csrf_token": token,
+            "email": "dana@example.com",
+            "name": "<script>alert(1)</script>",
+            "password": PASSWORD,
+        },
+    )
     assert resp.status_code == 302
     home = client.get("/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in home and "&lt;script&gt;" in home
     client.post("/logout", data={"csrf_token": csrf_of(home)})
     token = csrf_of(client.get("/login").get_data(as_text=True))
-    resp = client.post("/login", data={"csrf_token": token, "email": "dana@example.com",
-                                       "password": "not the password"})  # fmt: skip
+    resp = client.post(
+        "/login",
+        data={"csrf_token": token, "email": "dana@example.com", "password": "not the password"},
+    )
     assert resp.status_code == 401
-    resp = client.post("/login", data={"csrf_token": token, "email": "dana@example.com",
-                                       "password": PASSWORD, "next": "//evil.example/"})  # fmt: skip
+    resp = client.post(
+        "/login",
+        data={
+            "csrf_token": token,
+            "email": "dana@example.com",
+            "password": PASSWORD,
+            "next": "//evil.example/",
+        },
+    )
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
 
 
@@ -151,9 +197,11 @@ def test_login_limit_is_per_client_behind_a_trusted_proxy(make_shop: MakeShop, h
     token = csrf_of(client.get("/login").get_data(as_text=True))
 
     def attempt(ip: str) -> int:
-        return client.post("/login", data={"csrf_token": token, "email": "x@example.com",
-                                           "password": "wrong password"},
-                           headers={"X-Forwarded-For": ip}).status_code  # fmt: skip
+        return client.post(
+            "/login",
+            data={"csrf_token": token, "email": "x@example.com", "password": "wrong password"},
+            headers={"X-Forwarded-For": ip},
+        ).status_code
 
     assert [attempt("10.0.0.1") for _ in range(3)] == [401, 401, 429]
     assert attempt("10.0.0.2") == (401 if hops else 429)

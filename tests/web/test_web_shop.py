@@ -8,8 +8,12 @@ from webshop_helpers import ENCLOSURE, MakeShop, Shopper, shop_fixture  # noqa: 
 
 
 def _form(params: dict[str, object], action: str = "quote", qty: int = 1) -> dict[str, str]:
-    return {"action": action, "quantity": str(qty), "tier": "standard",
-            **{k: str(v) for k, v in params.items()}}  # fmt: skip
+    return {
+        "action": action,
+        "quantity": str(qty),
+        "tier": "standard",
+        **{k: str(v) for k, v in params.items()},
+    }
 
 
 def _checkout_key(shopper: Shopper) -> str:

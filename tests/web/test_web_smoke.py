@@ -8,14 +8,22 @@ from webshop_helpers import ENCLOSURE, MakeShop, shop_fixture  # noqa: F401  (th
 def test_customer_goes_from_quote_to_tracked_order(make_shop: MakeShop) -> None:
     shop = make_shop()
     alice = shop.shopper()
-    resp = alice.api("POST", "/api/quote", {"family": "enclosure", "params": ENCLOSURE,
-                                            "quantity": 3, "tier": "standard"})  # fmt: skip
+    resp = alice.api(
+        "POST",
+        "/api/quote",
+        {"family": "enclosure", "params": ENCLOSURE, "quantity": 3, "tier": "standard"},
+    )
     assert resp.status_code == 200, resp.json
     assert resp.json["source"] == "analytic" and resp.json["orderable"] is True
     page = alice.client.get("/shop/enclosure")
     assert page.status_code == 200
-    form = {"action": "add", "quantity": "3", "tier": "standard", "family": "enclosure",
-            **{k: str(v) for k, v in ENCLOSURE.items()}}  # fmt: skip
+    form = {
+        "action": "add",
+        "quantity": "3",
+        "tier": "standard",
+        "family": "enclosure",
+        **{k: str(v) for k, v in ENCLOSURE.items()},
+    }
     resp = alice.post_form("/shop/enclosure", form)
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     cart = alice.client.get("/cart").get_data(as_text=True)

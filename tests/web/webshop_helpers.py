@@ -68,16 +68,18 @@ class WebShop:
         user_id = self.user(role, email)
         client = self.app.test_client()
         token = csrf_of(client.get("/login").get_data(as_text=True))
-        resp = client.post("/login", data={"csrf_token": token, "email": email,
-                                           "password": PASSWORD})  # fmt: skip
+        resp = client.post(
+            "/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
+        )
         assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
         return Shopper(
             client, user_id, email, csrf_of(client.get("/account").get_data(as_text=True))
         )
 
     def save_design(self, shopper: Shopper, params: dict[str, Any] | None = None) -> int:
-        resp = shopper.api("POST", "/api/configurations",
-                           {"family": "enclosure", "params": params or ENCLOSURE})  # fmt: skip
+        resp = shopper.api(
+            "POST", "/api/configurations", {"family": "enclosure", "params": params or ENCLOSURE}
+        )
         assert resp.status_code == 201, resp.json
         return int(resp.json["id"])
 
@@ -86,9 +88,13 @@ MakeShop = Callable[..., WebShop]
 
 
 def settings_for(root: Path, database_url: str, **extra: Any) -> Settings:
-    values: dict[str, Any] = {"var_dir": root / "var", "database_url": database_url,
-                              "artifact_dir": root / "artifacts", "secret_key": "test-secret",
-                              "redis_url": None}  # fmt: skip
+    values: dict[str, Any] = {
+        "var_dir": root / "var",
+        "database_url": database_url,
+        "artifact_dir": root / "artifacts",
+        "secret_key": "test-secret",
+        "redis_url": None,
+    }
     return Settings(**{**values, **extra})
 
 
@@ -101,8 +107,9 @@ def shop_fixture(db_factory: Any, tmp_path: Path) -> Iterator[MakeShop]:
     """
     made: list[AppContext] = []
 
-    def make(backend: str = "sqlite", limits: dict[str, tuple[int, int]] | None = None,
-             **settings: Any) -> WebShop:  # fmt: skip
+    def make(
+        backend: str = "sqlite", limits: dict[str, tuple[int, int]] | None = None, **settings: Any
+    ) -> WebShop:
         root = tmp_path / uuid.uuid4().hex[:6]
         app = create_app(settings_for(root, db_factory.url(backend), **settings))
         if limits is not None:

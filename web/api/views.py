@@ -70,10 +70,15 @@ def validate() -> Response:
     result = configurator.validate(family_key(body), params(body))
     if any(e.code == "unknown_family" for e in result.errors):
         raise UnknownFamily(str(body["family"])[:64])
-    return jsonify({"ok": result.ok,
-                    "config_hash": result.config.config_hash if result.config else None,
-                    "errors": [{"param": e.param, "code": e.code, "message": e.message}
-                               for e in result.errors]})  # fmt: skip
+    return jsonify(
+        {
+            "ok": result.ok,
+            "config_hash": result.config.config_hash if result.config else None,
+            "errors": [
+                {"param": e.param, "code": e.code, "message": e.message} for e in result.errors
+            ],
+        }
+    )
 
 
 def _quote_request() -> tuple[configurator.Configuration, int, str]:
@@ -99,8 +104,15 @@ def promise() -> Response:
     ctx = hunar()
     with ctx.db.sessions() as s:
         body = cached_quote_json(s, config, qty, tier, ctx.settings.currency)
-    return jsonify({"quantity": qty, "tier": tier, "promise": body["promise"],
-                    "feasibility": body["feasibility"], "orderable": body["orderable"]})  # fmt: skip
+    return jsonify(
+        {
+            "quantity": qty,
+            "tier": tier,
+            "promise": body["promise"],
+            "feasibility": body["feasibility"],
+            "orderable": body["orderable"],
+        }
+    )
 
 
 @bp.post("/configurations")
@@ -115,8 +127,13 @@ def save_configuration() -> tuple[Response, int]:
 
 
 def _design_json(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "family": row.family_key, "version": row.family_version,
-            "config_hash": row.config_hash, "params": design_params(row)}  # fmt: skip
+    return {
+        "id": row.id,
+        "family": row.family_key,
+        "version": row.family_version,
+        "config_hash": row.config_hash,
+        "params": design_params(row),
+    }
 
 
 @bp.get("/configurations/<id:config_id>")
@@ -143,10 +160,19 @@ def preview(config_id: int) -> tuple[Response, int]:
     if started and st.state in ("none", "failed"):  # the build thread has not recorded it yet
         st = replace(st, state="queued", progress=0.0, stage="queued", error=None)
     url = f"/files/{st.preview_artifact_id}" if st.preview_artifact_id else None
-    return jsonify({"configuration_id": config_id, "state": st.state, "progress": st.progress,
-                    "stage": st.stage, "preview_artifact_id": st.preview_artifact_id,
-                    "preview_url": url, "findings": st.findings, "metrics": st.metrics,
-                    "error": st.error}), status  # fmt: skip
+    return jsonify(
+        {
+            "configuration_id": config_id,
+            "state": st.state,
+            "progress": st.progress,
+            "stage": st.stage,
+            "preview_artifact_id": st.preview_artifact_id,
+            "preview_url": url,
+            "findings": st.findings,
+            "metrics": st.metrics,
+            "error": st.error,
+        }
+    ), status
 
 
 def _start_build(ctx: AppContext, config_id: int) -> None:
@@ -176,9 +202,21 @@ def _start_build(ctx: AppContext, config_id: int) -> None:
 def orders() -> Response:
     with hunar().db.sessions() as s:
         rows = list_orders(s, _me().id)
-    return jsonify({"orders": [{"id": o.order_id, "status": o.status, "currency": o.currency,
-                                "total": o.total, "created_at": o.created_at.isoformat(),
-                                "lines": o.line_count} for o in rows]})  # fmt: skip
+    return jsonify(
+        {
+            "orders": [
+                {
+                    "id": o.order_id,
+                    "status": o.status,
+                    "currency": o.currency,
+                    "total": o.total,
+                    "created_at": o.created_at.isoformat(),
+                    "lines": o.line_count,
+                }
+                for o in rows
+            ]
+        }
+    )
 
 
 @bp.post("/orders")
@@ -187,19 +225,25 @@ def create_order() -> tuple[Response, int]:
     body = json_object({"lines", "idempotency_key"}, {"lines"})
     key = body.get("idempotency_key") or request.headers.get("Idempotency-Key", "")
     if not isinstance(key, str) or not 1 <= len(key) <= 128:
-        raise ApiError(422, "invalid_field", "idempotency_key must be 1-128 characters",
-                       {"idempotency_key": "required, 1-128 characters"})  # fmt: skip
+        raise ApiError(
+            422,
+            "invalid_field",
+            "idempotency_key must be 1-128 characters",
+            {"idempotency_key": "required, 1-128 characters"},
+        )
     reqs = _line_requests(body.get("lines"))
     ctx, me = hunar(), _me()
     with ctx.db.transaction() as s:
         for i, r in enumerate(reqs):
             get_design(s, me, r.configuration_id)
-            lq = live_quote(s, _config_of(s, r.configuration_id), r.quantity, r.tier,
-                            ctx.settings.currency)  # fmt: skip
+            lq = live_quote(
+                s, _config_of(s, r.configuration_id), r.quantity, r.tier, ctx.settings.currency
+            )
             if not lq.orderable:
                 why = "; ".join(x.message for x in lq.feasibility.reasons) or "no ship date"
-                raise DomainError(f"line {i + 1} cannot be made: {why}",
-                                  fields={f"lines[{i}]": "not orderable"})  # fmt: skip
+                raise DomainError(
+                    f"line {i + 1} cannot be made: {why}", fields={f"lines[{i}]": "not orderable"}
+                )
         result = place_order(s, me.id, reqs, key, Actor(me.email, me.id), ctx.settings.currency)
         order_id = result.order.id
     with ctx.db.sessions() as s:
@@ -216,17 +260,29 @@ def _config_of(s: Any, config_id: int) -> configurator.Configuration:
 
 def _line_requests(raw: object) -> list[LineRequest]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_LINES:
-        raise ApiError(422, "invalid_field", f"lines must hold 1 to {MAX_LINES} lines",
-                       {"lines": f"1-{MAX_LINES} lines"})  # fmt: skip
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"lines must hold 1 to {MAX_LINES} lines",
+            {"lines": f"1-{MAX_LINES} lines"},
+        )
     out = []
     for i, line in enumerate(raw):
         if not isinstance(line, dict) or set(line) - {"configuration_id", "quantity", "tier"}:
-            raise ApiError(422, "invalid_field", f"line {i + 1} must be an object with "
-                           "configuration_id, quantity and tier", {f"lines[{i}]": "bad shape"})  # fmt: skip
+            raise ApiError(
+                422,
+                "invalid_field",
+                f"line {i + 1} must be an object with configuration_id, quantity and tier",
+                {f"lines[{i}]": "bad shape"},
+            )
         cid = line.get("configuration_id")
         if isinstance(cid, bool) or not isinstance(cid, int) or not 1 <= cid <= 2**31 - 1:
-            raise ApiError(422, "invalid_field", f"line {i + 1}: configuration_id must be an id",
-                           {f"lines[{i}].configuration_id": "positive integer"})  # fmt: skip
+            raise ApiError(
+                422,
+                "invalid_field",
+                f"line {i + 1}: configuration_id must be an id",
+                {f"lines[{i}].configuration_id": "positive integer"},
+            )
         qty, tier = check_quantity_tier(line.get("quantity", 1), line.get("tier", "standard"))
         out.append(LineRequest(cid, qty, tier))
     return out

@@ -37,8 +37,14 @@ from web.planner.access import not_modified, staff_page, with_etag
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 OPERATOR = Role.OPERATOR
-STATUS_BY_CODE = {"applied": 200, "duplicate": 200, "bed_not_clear": 409, "out_of_order": 409,
-                  "invalid": 422, "unknown_job": 404}  # fmt: skip
+STATUS_BY_CODE = {
+    "applied": 200,
+    "duplicate": 200,
+    "bed_not_clear": 409,
+    "out_of_order": 409,
+    "invalid": 422,
+    "unknown_job": 404,
+}
 
 
 def _job_id(raw: str) -> str:
@@ -91,8 +97,9 @@ def station_live(machine_id: str) -> Response:
         stamp = change_stamp(s)
         if (nm := not_modified(stamp)) is not None:
             return nm
-        html = render_template("operator/_queue.html", view=st.station_view(s, machine_id[:64]),
-                               token=uuid.uuid4().hex)  # fmt: skip
+        html = render_template(
+            "operator/_queue.html", view=st.station_view(s, machine_id[:64]), token=uuid.uuid4().hex
+        )
     return with_etag(make_response(html), stamp)
 
 
@@ -104,10 +111,17 @@ def job(job_order_id: str) -> str:
         order, op, machine_id = st.job_packet(s, _job_id(job_order_id), _base_url())
         _own_station(s, machine_id)
         machine = s.get_one(Machine, machine_id)
-        return render_template("operator/job.html", job=order, op=op, machine_id=machine_id,
-                               token=uuid.uuid4().hex, c=st.card_for(s, order.job_order_id),
-                               bed_w=machine.build_x_mm or 250, bed_h=machine.build_y_mm or 210,
-                               bed_clear_needed=st.bed_clear_needed(s, machine_id))  # fmt: skip
+        return render_template(
+            "operator/job.html",
+            job=order,
+            op=op,
+            machine_id=machine_id,
+            token=uuid.uuid4().hex,
+            c=st.card_for(s, order.job_order_id),
+            bed_w=machine.build_x_mm or 250,
+            bed_h=machine.build_y_mm or 210,
+            bed_clear_needed=st.bed_clear_needed(s, machine_id),
+        )
 
 
 @bp.get("/job/<job_order_id>/traveler")
@@ -136,8 +150,9 @@ def press(job_order_id: str, action: str) -> Response | tuple[Response, int]:
         job_order_id = _job_id(member)
     try:
         with hunar().db.transaction() as s:
-            result = st.press(s, job_order_id[:64], action, event_id, _me(s), qty,
-                              form.get("reason", "")[:500])  # fmt: skip
+            result = st.press(
+                s, job_order_id[:64], action, event_id, _me(s), qty, form.get("reason", "")[:500]
+            )
             machine_id = st.machine_of_job(s, job_order_id[:64])[1]
     except (st.NotYourStation, NotFound):
         abort(404)

@@ -41,8 +41,14 @@ def home() -> str:
     with hunar().db.sessions() as s:
         columns = pv.board(s, state, q)
         recent = pv.schedules(s, 8)
-        return render_template("planner/board.html", columns=columns, state=state, q=q,
-                               recent=recent, objectives=OBJECTIVES)  # fmt: skip
+        return render_template(
+            "planner/board.html",
+            columns=columns,
+            state=state,
+            q=q,
+            recent=recent,
+            objectives=OBJECTIVES,
+        )
 
 
 @bp.get("/board")
@@ -78,8 +84,13 @@ def propose() -> Response | tuple[str, int]:
     try:
         limit, horizon = float(form.get("time_limit_s", "10")), int(form.get("horizon_days", "14"))
     except ValueError:
-        return _refused(422, DomainError("time limit and horizon must be numbers",
-                                         fields={"time_limit_s": "number", "horizon_days": "whole number"}))  # fmt: skip
+        return _refused(
+            422,
+            DomainError(
+                "time limit and horizon must be numbers",
+                fields={"time_limit_s": "number", "horizon_days": "whole number"},
+            ),
+        )
     try:
         sid = request_plan(hunar(), form.get("objective", ""), limit, horizon, actor())
     except DomainError as exc:
@@ -91,8 +102,9 @@ def propose() -> Response | tuple[str, int]:
 @staff_page(PLANNER)
 def schedule_list() -> str:
     with hunar().db.sessions() as s:
-        return render_template("planner/schedules.html", rows=pv.schedules(s, 50),
-                               objectives=OBJECTIVES)  # fmt: skip
+        return render_template(
+            "planner/schedules.html", rows=pv.schedules(s, 50), objectives=OBJECTIVES
+        )
 
 
 @bp.get("/schedules/<id:schedule_id>")
@@ -101,8 +113,12 @@ def schedule(schedule_id: int) -> str:
     """The page carries its Gantt data (one round trip less before the first paint)."""
     with hunar().db.sessions() as s:
         stamp = pv.change_stamp(s)
-        return render_template("planner/schedule.html", **_schedule_context(s, schedule_id),
-                               gantt=pv.schedule_gantt(s, schedule_id), stamp=stamp)  # fmt: skip
+        return render_template(
+            "planner/schedule.html",
+            **_schedule_context(s, schedule_id),
+            gantt=pv.schedule_gantt(s, schedule_id),
+            stamp=stamp,
+        )
 
 
 @bp.get("/schedules/<id:schedule_id>/panel")
@@ -129,10 +145,15 @@ def gantt_json(schedule_id: int) -> Response:
 def _schedule_context(s, schedule_id: int) -> dict:  # type: ignore[no-untyped-def]
     row = pv.get_schedule(s, schedule_id)
     solved = row.solver_status != "PENDING"
-    return {"row": row, "solved": solved, "kpis": pv.kpi_table(row) if solved else [],
-            "moves": pv.moves_detail(s, row.id) if solved else [], "plates": pv.plates(row),
-            "diagnostics": (row.kpis or {}).get("diagnostics", []),
-            "machines": [m.id for m in pv.machines_with_windows(s)]}  # fmt: skip
+    return {
+        "row": row,
+        "solved": solved,
+        "kpis": pv.kpi_table(row) if solved else [],
+        "moves": pv.moves_detail(s, row.id) if solved else [],
+        "plates": pv.plates(row),
+        "diagnostics": (row.kpis or {}).get("diagnostics", []),
+        "machines": [m.id for m in pv.machines_with_windows(s)],
+    }
 
 
 @bp.post("/schedules/<id:schedule_id>/approve")
@@ -172,8 +193,13 @@ def _refused(
     """The one refusal: JSON error shape for scripts, the page with the reason for people."""
     if wants_json():
         return error_response(status, exc.code, exc.message, exc.fields)
-    html = render_template("planner/refused.html", status=status, message=exc.message,
-                           fields=exc.fields, schedule_id=schedule_id)  # fmt: skip
+    html = render_template(
+        "planner/refused.html",
+        status=status,
+        message=exc.message,
+        fields=exc.fields,
+        schedule_id=schedule_id,
+    )
     return html, status
 
 
@@ -183,8 +209,12 @@ def pin() -> Response | tuple[str, int]:
     """Pin (machine + start) or unpin (no machine) an operation; optionally propose again."""
     operation_id = whole_number(request.form.get("operation_id", ""))
     if operation_id is None or operation_id > MAX_ID:
-        return _refused(422, DomainError("operation id must be a whole number",
-                                         fields={"operation_id": "whole number"}))  # fmt: skip
+        return _refused(
+            422,
+            DomainError(
+                "operation id must be a whole number", fields={"operation_id": "whole number"}
+            ),
+        )
     try:
         start = _when(request.form.get("start", ""))
         with hunar().db.transaction() as s:
@@ -206,8 +236,9 @@ def _when(text: str) -> datetime | None:
     try:
         at = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise DomainError(f"'{text[:40]}' is not a date and time",
-                          fields={"start": "YYYY-MM-DDTHH:MM"}) from exc  # fmt: skip
+        raise DomainError(
+            f"'{text[:40]}' is not a date and time", fields={"start": "YYYY-MM-DDTHH:MM"}
+        ) from exc
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 

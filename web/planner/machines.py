@@ -28,8 +28,9 @@ from web.planner.access import actor, staff_page
 def machines() -> str:
     with hunar().db.sessions() as s:
         rows = pv.machines_with_windows(s)
-        return render_template("planner/machines.html", machines=rows, now=datetime.now(UTC),
-                               event_id=uuid.uuid4().hex)  # fmt: skip
+        return render_template(
+            "planner/machines.html", machines=rows, now=datetime.now(UTC), event_id=uuid.uuid4().hex
+        )
 
 
 @bp.post("/machines/<machine_id>/maintenance")
@@ -58,10 +59,16 @@ def add_maintenance(machine_id: str) -> Response | tuple[str, int]:
 def machine_state(machine_id: str, kind: str) -> Response | tuple[str, int]:
     """Down or up, with a client-generated event id so a double submit is applied once."""
     ctx = hunar()
-    ev = parse_event({"kind": f"machine_{kind}", "machine_id": machine_id[:64],
-                      "event_id": (request.form.get("event_id") or uuid.uuid4().hex)[:64],
-                      "at": datetime.now(UTC), "reason": request.form.get("reason", "")[:500]},
-                     "button")  # fmt: skip
+    ev = parse_event(
+        {
+            "kind": f"machine_{kind}",
+            "machine_id": machine_id[:64],
+            "event_id": (request.form.get("event_id") or uuid.uuid4().hex)[:64],
+            "at": datetime.now(UTC),
+            "reason": request.form.get("reason", "")[:500],
+        },
+        "button",
+    )
     if isinstance(ev, Rejection):
         return _refused(422, DomainError(ev.reason))
     with ctx.db.transaction() as s:

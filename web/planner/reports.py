@@ -45,8 +45,11 @@ def reports_csv() -> Response:
     for x in series:
         for label, value in x.points:
             writer.writerow([x.key, _safe(label), value, x.unit])
-    return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=hunar-reports-{days}d.csv"})  # fmt: skip
+    return Response(
+        buf.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=hunar-reports-{days}d.csv"},
+    )
 
 
 def _safe(cell: str) -> str:

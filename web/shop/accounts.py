@@ -40,8 +40,9 @@ def signup() -> Response | str | tuple[str, int]:
         with hunar().db.transaction() as s:
             user = SessionUser.of(create_user(s, email, password, Role.CUSTOMER, name))
     except DomainError as exc:
-        return render_template("shop/signup.html", errors=exc.fields, message=exc.message,
-                               email=email, name=name or ""), 422  # fmt: skip
+        return render_template(
+            "shop/signup.html", errors=exc.fields, message=exc.message, email=email, name=name or ""
+        ), 422
     session.clear()
     login_user(user)
     flash("Welcome to Hunar! Your account is ready.")
@@ -62,8 +63,12 @@ def login() -> Response | str | tuple[str, int]:
         ok = user is not None and user.active and verify_password(user, password)
         snapshot = SessionUser.of(user) if ok and user is not None else None
     if snapshot is None:
-        return render_template("shop/login.html", email=email, next=request.form.get("next", ""),
-                               message="That e-mail and password do not match."), 401  # fmt: skip
+        return render_template(
+            "shop/login.html",
+            email=email,
+            next=request.form.get("next", ""),
+            message="That e-mail and password do not match.",
+        ), 401
     session.clear()  # a fresh session on sign-in (no fixation)
     login_user(snapshot)
     return redirect(_safe_next(request.form.get("next")))
@@ -84,12 +89,21 @@ def account() -> str:
     with hunar().db.transaction() as s:
         if request.method == "POST":
             name = request.form.get("name", "").strip()[:120] or "api client"
-            count = s.scalar(select(func.count()).select_from(ApiToken).where(
-                ApiToken.user_id == current_user.id, ApiToken.revoked.is_(False)))  # fmt: skip
+            count = s.scalar(
+                select(func.count())
+                .select_from(ApiToken)
+                .where(ApiToken.user_id == current_user.id, ApiToken.revoked.is_(False))
+            )
             if (count or 0) >= MAX_TOKENS:
                 flash(f"You already have {MAX_TOKENS} tokens.")
             else:
                 new_token = issue_token(s, s.get_one(User, current_user.id), name)
-        tokens = [(t.name, t.created_at) for t in s.scalars(select(ApiToken).where(
-            ApiToken.user_id == current_user.id, ApiToken.revoked.is_(False)))]  # fmt: skip
+        tokens = [
+            (t.name, t.created_at)
+            for t in s.scalars(
+                select(ApiToken).where(
+                    ApiToken.user_id == current_user.id, ApiToken.revoked.is_(False)
+                )
+            )
+        ]
     return render_template("shop/account.html", tokens=tokens, new_token=new_token)

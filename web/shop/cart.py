@@ -13,16 +13,23 @@ def lines(session: MutableMapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(x) for x in raw if isinstance(x, dict)] if isinstance(raw, list) else []
 
 
-def add_line(session: MutableMapping[str, Any], configuration_id: int, family: str,
-             quantity: int, tier: str) -> None:  # fmt: skip
+def add_line(
+    session: MutableMapping[str, Any], configuration_id: int, family: str, quantity: int, tier: str
+) -> None:
     cart = lines(session)
     for line in cart:
         if line["configuration_id"] == configuration_id and line["tier"] == tier:
             line["quantity"] = quantity
             break
     else:
-        cart.append({"configuration_id": configuration_id, "family": family,
-                     "quantity": quantity, "tier": tier})  # fmt: skip
+        cart.append(
+            {
+                "configuration_id": configuration_id,
+                "family": family,
+                "quantity": quantity,
+                "tier": tier,
+            }
+        )
     session["cart"] = cart[-MAX_LINES:]
 
 

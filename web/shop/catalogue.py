@@ -66,9 +66,14 @@ def index() -> str:
 
 
 def _catalogue(category: str | None, material: str | None) -> str:
-    return render_template("index.html", families=filter_families(category, material),
-                           categories=categories(), materials=all_materials(),
-                           category=category, material=material)  # fmt: skip
+    return render_template(
+        "index.html",
+        families=filter_families(category, material),
+        categories=categories(),
+        materials=all_materials(),
+        category=category,
+        material=material,
+    )
 
 
 def _family(key: str) -> configurator.Family:
@@ -110,8 +115,9 @@ def configure_submit(key: str) -> Response | str:
     rate_check("quote")
     raw = read_form_params(family, request.form)
     try:
-        qty, tier = check_quantity_tier(_int(request.form.get("quantity")),
-                                        request.form.get("tier", "standard"))  # fmt: skip
+        qty, tier = check_quantity_tier(
+            _int(request.form.get("quantity")), request.form.get("tier", "standard")
+        )
     except DomainError as exc:
         return _render(family, raw, exc.fields, None, 1, "standard", status=422)
     result = configurator.validate(family.key, raw)
@@ -147,11 +153,27 @@ def _int(raw: str | None) -> object:
         return raw
 
 
-def _render(family: configurator.Family, values: dict[str, Any], errors: dict[str, str],
-            quote: dict[str, Any] | None, qty: int, tier: str, status: int = 200) -> Any:  # fmt: skip
+def _render(
+    family: configurator.Family,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    quote: dict[str, Any] | None,
+    qty: int,
+    tier: str,
+    status: int = 200,
+) -> Any:
     detail = family_detail(family)
-    html = render_template("shop/configure.html", family=family, detail=detail,
-                           values=values, errors=errors, quote=quote, qty=qty, tier=tier,
-                           tiers=tiers(), max_qty=family.max_qty,
-                           currency=current_app.extensions["hunar"].settings.currency)  # fmt: skip
+    html = render_template(
+        "shop/configure.html",
+        family=family,
+        detail=detail,
+        values=values,
+        errors=errors,
+        quote=quote,
+        qty=qty,
+        tier=tier,
+        tiers=tiers(),
+        max_qty=family.max_qty,
+        currency=current_app.extensions["hunar"].settings.currency,
+    )
     return html, status

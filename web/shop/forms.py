@@ -8,15 +8,26 @@ from typing import Any
 import configurator
 from configurator.materials import get_material
 
-GROUP_TITLES = {"size": "Size", "lid": "Lid and fixings", "openings": "Openings",
-                "material": "Material and finish", "main": "Design"}  # fmt: skip
+GROUP_TITLES = {
+    "size": "Size",
+    "lid": "Lid and fixings",
+    "openings": "Openings",
+    "material": "Material and finish",
+    "main": "Design",
+}
 
 
 def family_summary(f: configurator.Family) -> dict[str, Any]:
     material = f.param("material")
-    return {"key": f.key, "name": f.name, "version": f.version, "category": f.category,
-            "description": f.description, "processes": [p.value for p in f.processes],
-            "materials": list(getattr(material, "options", ()))}  # fmt: skip
+    return {
+        "key": f.key,
+        "name": f.name,
+        "version": f.version,
+        "category": f.category,
+        "description": f.description,
+        "processes": [p.value for p in f.processes],
+        "materials": list(getattr(material, "options", ())),
+    }
 
 
 def materials_of(f: configurator.Family) -> dict[str, dict[str, Any]]:
@@ -24,8 +35,11 @@ def materials_of(f: configurator.Family) -> dict[str, dict[str, Any]]:
     out = {}
     for key in options:
         m = get_material(key)
-        out[key] = {"name": m.name, "colours": list(m.colours),
-                    "processes": [p.value for p in m.processes]}  # fmt: skip
+        out[key] = {
+            "name": m.name,
+            "colours": list(m.colours),
+            "processes": [p.value for p in m.processes],
+        }
     return out
 
 
@@ -36,10 +50,12 @@ def family_detail(f: configurator.Family) -> dict[str, Any]:
         groups.setdefault(p.group, []).append(_jsonable(p.describe()))
     return family_summary(f) | {
         "defaults": _jsonable(f.default_raw()),
-        "groups": [{"name": g, "title": GROUP_TITLES.get(g, g.replace("_", " ").title()),
-                    "params": ps} for g, ps in groups.items()],
+        "groups": [
+            {"name": g, "title": GROUP_TITLES.get(g, g.replace("_", " ").title()), "params": ps}
+            for g, ps in groups.items()
+        ],
         "material_info": materials_of(f),
-    }  # fmt: skip
+    }
 
 
 def _jsonable(obj: Any) -> Any:
@@ -79,5 +95,10 @@ def categories() -> list[str]:
 
 
 def all_materials() -> list[str]:
-    return sorted({m for f in configurator.all_families()
-                   for m in getattr(f.param("material"), "options", ())})  # fmt: skip
+    return sorted(
+        {
+            m
+            for f in configurator.all_families()
+            for m in getattr(f.param("material"), "options", ())
+        }
+    )

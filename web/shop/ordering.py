@@ -36,11 +36,18 @@ def _priced_cart() -> list[dict[str, Any]]:
                 row = get_design(s, _me(), int(line["configuration_id"]))
             except (NotFound, KeyError, TypeError, ValueError):
                 continue
-            lq = live_quote(s, load_config(row), int(line["quantity"]), str(line["tier"]),
-                            ctx.settings.currency)  # fmt: skip
-            out.append(line | {"quote": lq.quote, "orderable": lq.orderable,
-                               "ship_date": lq.promise.ship_date,
-                               "reasons": [r.message for r in lq.feasibility.reasons]})  # fmt: skip
+            lq = live_quote(
+                s, load_config(row), int(line["quantity"]), str(line["tier"]), ctx.settings.currency
+            )
+            out.append(
+                line
+                | {
+                    "quote": lq.quote,
+                    "orderable": lq.orderable,
+                    "ship_date": lq.promise.ship_date,
+                    "reasons": [r.message for r in lq.feasibility.reasons],
+                }
+            )
     return out
 
 
@@ -48,8 +55,12 @@ def _priced_cart() -> list[dict[str, Any]]:
 @page_roles(Role.CUSTOMER)
 def cart() -> str:
     priced = _priced_cart()
-    return render_template("shop/cart.html", lines=priced, idempotency_key=uuid.uuid4().hex,
-                           orderable=bool(priced) and all(x["orderable"] for x in priced))  # fmt: skip
+    return render_template(
+        "shop/cart.html",
+        lines=priced,
+        idempotency_key=uuid.uuid4().hex,
+        orderable=bool(priced) and all(x["orderable"] for x in priced),
+    )
 
 
 @bp.post("/cart/remove/<id:index>")
@@ -73,8 +84,9 @@ def checkout() -> Response | tuple[str, int]:
     if not priced or not all(x["orderable"] for x in priced):
         flash("Your cart is empty or holds a design that cannot be made; nothing was ordered.")
         return redirect(url_for("shop.cart"))
-    reqs = [LineRequest(int(x["configuration_id"]), int(x["quantity"]), str(x["tier"]))
-            for x in priced]  # fmt: skip
+    reqs = [
+        LineRequest(int(x["configuration_id"]), int(x["quantity"]), str(x["tier"])) for x in priced
+    ]
     with ctx.db.transaction() as s:
         result = place_order(s, me.id, reqs, key, Actor(me.email, me.id), ctx.settings.currency)
         order_id = result.order.id

@@ -34,10 +34,18 @@ def default_glb(ctx: AppContext, family: configurator.Family) -> tuple[Path, str
     if result.config is None:
         return None
     with ctx.db.sessions() as s:
-        row = s.scalar(select(ProductConfiguration).where(
-            ProductConfiguration.config_hash == result.config.config_hash))  # fmt: skip
-        art = None if row is None else s.scalar(select(Artifact).where(
-            Artifact.configuration_id == row.id, Artifact.kind == "glb"))  # fmt: skip
+        row = s.scalar(
+            select(ProductConfiguration).where(
+                ProductConfiguration.config_hash == result.config.config_hash
+            )
+        )
+        art = (
+            None
+            if row is None
+            else s.scalar(
+                select(Artifact).where(Artifact.configuration_id == row.id, Artifact.kind == "glb")
+            )
+        )
         found = None if art is None else (art.path, art.sha256)
     if found is None:
         _request_default_build(ctx, family)
@@ -74,10 +82,12 @@ def render_svg(mesh: trimesh.Trimesh, size: int = SIZE) -> str:
     if len(mesh.faces) > MAX_FACES:
         mesh = mesh.simplify_quadric_decimation(face_count=MAX_FACES)
     yaw, pitch = math.radians(35), math.radians(30)
-    rot_y = np.array([[math.cos(yaw), 0, math.sin(yaw)], [0, 1, 0],
-                      [-math.sin(yaw), 0, math.cos(yaw)]])  # fmt: skip
-    rot_x = np.array([[1, 0, 0], [0, math.cos(pitch), -math.sin(pitch)],
-                      [0, math.sin(pitch), math.cos(pitch)]])  # fmt: skip
+    rot_y = np.array(
+        [[math.cos(yaw), 0, math.sin(yaw)], [0, 1, 0], [-math.sin(yaw), 0, math.cos(yaw)]]
+    )
+    rot_x = np.array(
+        [[1, 0, 0], [0, math.cos(pitch), -math.sin(pitch)], [0, math.sin(pitch), math.cos(pitch)]]
+    )
     view = rot_x @ rot_y
     verts = (mesh.vertices - mesh.bounds.mean(axis=0)) @ view.T
     normals = mesh.face_normals @ view.T
@@ -91,10 +101,13 @@ def render_svg(mesh: trimesh.Trimesh, size: int = SIZE) -> str:
     for i in order:
         if not visible[i]:
             continue
-        pts = " ".join(f"{size / 2 + x * scale:.1f},{size / 2 - y * scale:.1f}"
-                       for x, y, _ in tris[i])  # fmt: skip
+        pts = " ".join(
+            f"{size / 2 + x * scale:.1f},{size / 2 - y * scale:.1f}" for x, y, _ in tris[i]
+        )
         r, g, b = (BASE_RGB * shade[i] + 40).clip(0, 255).astype(int)
         polys.append(f'<polygon points="{pts}" fill="rgb({r},{g},{b})"/>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-            f'viewBox="0 0 {size} {size}" shape-rendering="crispEdges">'
-            f'{"".join(polys)}</svg>')  # fmt: skip
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'viewBox="0 0 {size} {size}" shape-rendering="crispEdges">'
+        f"{''.join(polys)}</svg>"
+    )
