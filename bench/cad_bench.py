@@ -7,10 +7,14 @@ Run: ``.venv/bin/python bench/cad_bench.py [--per-family N] [--families a,b]``
 * preview = run_pipeline start until the GLB artifact is stored;
 * cache hit = run_pipeline for a configuration already complete in the store, target <= 20 ms.
 
-``--queue`` adds throughput with 1 and 2 real RQ workers against the local Redis and the
-peak RSS of one worker after ``--rss-builds`` builds with and without ``--max-jobs``
-recycling. The job is the bench's own ``bench_job`` (run_pipeline without the database);
-``orders.jobs.build_artifacts`` adds a few row writes on top of it.
+``--queue`` adds throughput with 1 and 2 real RQ workers against a private redis-server
+(started on a free port for the run, keeping nothing on disk) and the peak RSS of one worker
+after ``--rss-builds`` builds with and without ``--max-jobs`` recycling. The job is the bench's
+own ``bench_job`` (run_pipeline without the database); ``orders.jobs.build_artifacts`` adds a
+few row writes on top of it.
+
+``--smoke`` walks every section (queue included) at the smallest size: two families, one
+design each; in the queue section, 2 forking workers and a SimpleWorker recycled after 1 job.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +143,46 @@ def bench_family(family_key: str, n: int, root: Path) -> dict[str, Any]:
     }
 
 
-# --- queue section: real Redis, real RQ worker processes -----------------------------------
+# --- queue section: a private Redis, real RQ worker processes -------------------------------
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+SMOKE_FAMILIES = "bracket,pipe_flange"
+
+
+@contextmanager
+def private_redis() -> Iterator[str]:
+    """A redis-server of our own on a free port (nothing saved), so no shared queue is touched."""
+    import socket
+    import subprocess
+
+    from redis import Redis
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    with tempfile.TemporaryDirectory(prefix="cadbench-redis-") as tmp:
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+            + ["--appendonly", "no", "--dir", tmp],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    Redis.from_url(url).ping()
+                    break
+                except Exception:  # noqa: BLE001 - not up yet
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"private redis-server on port {port} did not start"
+                        ) from None
+                    time.sleep(0.05)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def bench_job(canonical_json: str, root: str) -> dict[str, Any]:
@@ -159,19 +202,23 @@ def bench_job(canonical_json: str, root: str) -> dict[str, Any]:
     }
 
 
-def rq_worker_main(queue_name: str, simple: bool, max_jobs: int | None) -> None:
+def rq_worker_main(queue_name: str, simple: bool, max_jobs: int | None, redis_url: str) -> None:
     """A worker process with cad preloaded, so forked work horses do not re-import CadQuery."""
     from redis import Redis
     from rq import Queue, SimpleWorker, Worker
 
-    conn = Redis.from_url(REDIS_URL)
+    conn = Redis.from_url(redis_url)
     cls = SimpleWorker if simple else Worker
     worker = cls([Queue(queue_name, connection=conn)], connection=conn)
     worker.work(burst=True, max_jobs=max_jobs, logging_level="WARNING")
 
 
 def run_queue(
-    configs: list[Configuration], workers: int, simple: bool, max_jobs: int | None = None
+    configs: list[Configuration],
+    workers: int,
+    simple: bool,
+    redis_url: str,
+    max_jobs: int | None = None,
 ) -> dict[str, Any]:
     """Enqueue every config, run ``workers`` burst workers (respawned when --max-jobs recycles
     them) until the queue is drained; throughput from first job start to last job end."""
@@ -181,12 +228,13 @@ def run_queue(
     from redis import Redis
     from rq import Queue
 
-    conn = Redis.from_url(REDIS_URL)
+    conn = Redis.from_url(redis_url)
     conn.ping()  # a missing Redis must fail loudly
     name = f"cadbench-{uuid.uuid4().hex[:8]}"
     queue = Queue(name, connection=conn)
     env = {**__import__("os").environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--rq-worker", name]
+    cmd += ["--redis-url", redis_url]
     cmd += ["--simple"] if simple else []
     cmd += ["--max-jobs", str(max_jobs)] if max_jobs else []
     with tempfile.TemporaryDirectory() as root:
@@ -222,9 +270,13 @@ def run_queue(
     }
 
 
-def queue_section(per_family: int, rss_builds: int) -> None:
-    """Throughput with 1 and 2 workers, and worker RSS after ``rss_builds`` builds."""
-    keys = [f.key for f in all_families()]
+def queue_section(
+    keys: list[str], per_family: int, rss_builds: int, recycle_after: int = 50, smoke: bool = False
+) -> None:
+    """Throughput with 1 and 2 workers, and worker RSS after ``rss_builds`` builds.
+
+    The smoke run keeps one row per code path (worker processes cost an import of CadQuery
+    each): 2 forking workers, and 1 SimpleWorker recycled by --max-jobs (a respawn)."""
     pool = [
         c
         for k in keys
@@ -233,35 +285,61 @@ def queue_section(per_family: int, rss_builds: int) -> None:
     tput = pool[: per_family * len(keys)]
     print()
     print(
-        f"{'queue run (real Redis, cold, no slicing)':52} {'n':>4} {'fail':>4} {'cfg/min':>8} {'peak RSS MB':>11}"
+        f"{'queue run (private Redis, cold, no slicing)':52} {'n':>4} {'fail':>4} {'cfg/min':>8} {'peak RSS MB':>11}"
     )
     runs = [
         ("1 worker, fork per job (cad preloaded)", tput, 1, False, None),
         ("2 workers, fork per job (cad preloaded)", tput, 2, False, None),
         (f"1 SimpleWorker, {rss_builds} builds, no recycling", pool[:rss_builds], 1, True, None),
-        (f"1 SimpleWorker, {rss_builds} builds, --max-jobs 50", pool[:rss_builds], 1, True, 50),
+        (
+            f"1 SimpleWorker, {rss_builds} builds, --max-jobs {recycle_after}",
+            pool[:rss_builds],
+            1,
+            True,
+            recycle_after,
+        ),
     ]
-    for label, configs, workers, simple, max_jobs in runs:
-        r = run_queue(configs, workers, simple, max_jobs)
-        print(
-            f"{label:52} {r['n']:>4} {r['failed']:>4} {r['per_min']:>8.1f} {r['peak_rss_mb']:>11.0f}",
-            flush=True,
-        )
+    if smoke:
+        runs = [runs[1], runs[3]]
+    failed = 0
+    with private_redis() as redis_url:
+        for label, configs, workers, simple, max_jobs in runs:
+            r = run_queue(configs, workers, simple, redis_url, max_jobs)
+            failed += r["failed"]
+            print(
+                f"{label:52} {r['n']:>4} {r['failed']:>4} {r['per_min']:>8.1f} {r['peak_rss_mb']:>11.0f}",
+                flush=True,
+            )
+    if failed:
+        raise SystemExit(f"{failed} queued build(s) failed")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--per-family", type=int, default=6)
     parser.add_argument("--families", default="")
     parser.add_argument("--queue", action="store_true", help="also run the RQ section")
     parser.add_argument("--rss-builds", type=int, default=200)
+    parser.add_argument("--max-jobs-recycle", type=int, default=50, help="RSS row's --max-jobs")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"smallest run of every section ({SMOKE_FAMILIES}, 1 design each; --queue with "
+        "2 forking workers, and 2 builds on a SimpleWorker recycled after 1)",
+    )
     parser.add_argument("--rq-worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--simple", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--max-jobs", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rq_worker:
-        rq_worker_main(args.rq_worker, args.simple, args.max_jobs)
+        rq_worker_main(args.rq_worker, args.simple, args.max_jobs, args.redis_url)
         return
+    if args.smoke:
+        args.families, args.per_family, args.queue = SMOKE_FAMILIES, 1, True
+        args.rss_builds, args.max_jobs_recycle = 2, 1
     keys = args.families.split(",") if args.families else [f.key for f in all_families()]
     build(sample_configs(keys[0], 1)[0])  # warm-up: imports, fonts, OCCT statics
     header = (
@@ -270,7 +348,7 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory(prefix="cadbench-") as root:
         for key in keys:
             r = bench_family(key, args.per_family, Path(root))
             print(
@@ -282,9 +360,9 @@ def main() -> None:
     print("targets: cold build+STEP/STL/GLB median <= 1.0 s per family; cache hit <= 20 ms")
     print("pipeline = build, exports, analysis (no slicing: use_slicer=False)")
     if args.queue:
-        queue_section(args.per_family, args.rss_builds)
+        queue_section(keys, args.per_family, args.rss_builds, args.max_jobs_recycle, args.smoke)
     else:
-        print("queue throughput / worker RSS: run with --queue (needs Redis at " + REDIS_URL + ")")
+        print("queue throughput / worker RSS: run with --queue (starts a private redis-server)")
 
 
 if __name__ == "__main__":

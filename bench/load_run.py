@@ -41,6 +41,7 @@ class LoadConfig:
     stuck_after_s: float = 60  # no progress, nothing queued or running: stop waiting
     stack: StackConfig = field(default_factory=StackConfig)
     seed: int = 7
+    invalid_share: float = 0.1  # of orders followed by invalid requests (4xx by field expected)
 
 
 @dataclass
@@ -268,7 +269,11 @@ def run_load(cfg: LoadConfig, tmp: Path | None = None) -> LoadReport:
     try:
         candidates = build_palette(cfg.palette * 2, cfg.families, cfg.seed)
         palette = orderable_palette(stack.base_url, candidates, cfg.palette)
-        plan = Plan(split_orders(cfg.customers, cfg.orders), seed=cfg.seed)
+        plan = Plan(
+            split_orders(cfg.customers, cfg.orders),
+            invalid_share=cfg.invalid_share,
+            seed=cfg.seed,
+        )
         rec, out = Recorder(), Outcome()
         sampler.start()
         load_s = run_customers(stack.base_url, emails, palette, plan, rec, out)

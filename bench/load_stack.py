@@ -271,9 +271,9 @@ def start_stack(tmp: Path, cfg: StackConfig, customers: int) -> tuple[Stack, lis
 
 def create_customers(db_url: str, n: int) -> list[str]:
     """Customer accounts made directly in the database (one argon2 hash, shared: it is slow)."""
+    from orders.commands.accounts import create_user
     from orders.db import Database
     from orders.models import Role, User
-    from orders.services.accounts import create_user
 
     db, emails = Database(db_url), [f"load-{i:04d}@example.com" for i in range(n)]
     try:
@@ -300,7 +300,7 @@ def worker_queue_depth(redis_url: str) -> int:
     from rq import Queue
     from rq.registry import StartedJobRegistry
 
-    from orders.queue import QUEUES
+    from orders.adapters.queue import QUEUES
 
     conn, total = Redis.from_url(redis_url), 0
     for name in QUEUES:

@@ -11,12 +11,16 @@ Run: ``.venv/bin/python bench/planner_bench.py [--ops 2000] [--presses 50] [--br
   then the planner board's poll returning the changed fragment; target p95 ≤ 1 s.
 
 Rows are inserted directly (no CAD, no solve): the bench measures the pages, not the solver.
+The database is a SQLite file in a temporary folder (removed at the end) unless
+``--database-url`` names one. ``--smoke`` walks every row, the browser's included, at the
+smallest size (40 operations, 2 runs, 3 presses).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import statistics
 import sys
 import tempfile
@@ -32,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 import configurator  # noqa: E402
 from orders import migrate  # noqa: E402
+from orders.commands.accounts import create_user  # noqa: E402
+from orders.commands.designs import save_configuration  # noqa: E402
 from orders.lifecycle import Status  # noqa: E402
 from orders.models import (  # noqa: E402
     Assignment,
@@ -44,8 +50,6 @@ from orders.models import (  # noqa: E402
     ScheduleState,
 )
 from orders.seed import seed_shop  # noqa: E402
-from orders.services.accounts import create_user  # noqa: E402
-from orders.services.catalog import save_configuration  # noqa: E402
 from orders.settings import Settings  # noqa: E402
 from web import create_app  # noqa: E402
 
@@ -249,9 +253,21 @@ def main() -> None:
     ap.add_argument("--presses", type=int, default=50)
     ap.add_argument("--browser", action="store_true")
     ap.add_argument("--database-url", default=None)
+    ap.add_argument(
+        "--smoke", action="store_true", help="--ops 40 --runs 2 --presses 3 --browser (seconds)"
+    )
     args = ap.parse_args()
+    if args.smoke:
+        args.ops, args.runs, args.presses, args.browser = 40, 2, 3, True
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="planner-bench-"))
+    try:
+        run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
     url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     migrate.upgrade(url)
     app = create_app(
@@ -264,6 +280,13 @@ def main() -> None:
         )
     )
     app.config["HUNAR_RATE_LIMITS"] = {}
+    try:
+        measure(app, args, url)
+    finally:
+        app.extensions["hunar"].close()
+
+
+def measure(app, args: argparse.Namespace, url: str) -> None:  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
     plan_id = build_plan(app.extensions["hunar"], args.ops)
     print(

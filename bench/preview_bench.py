@@ -13,29 +13,34 @@ in seconds from the page's POST /api/configurations/<id>/preview:
 
 The first design (cold worker: CadQuery imports) is printed apart from the measured ones.
 
-    .venv/bin/python bench/preview_bench.py [--designs 5]
+    .venv/bin/python bench/preview_bench.py [--designs 5] [--verbose] [--smoke]
+
+Exits 1 if the page never fetched or showed a design's GLB. ``--smoke``: one new design after
+the cold one, with the page's status texts (every step, in the least time).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.web_bench import _drop_db, _free_port, _make_db, start_server  # noqa: E402
+from bench.web_bench import (  # noqa: E402
+    _drop_db,
+    _free_port,
+    _make_db,
+    start_server,
+    stop_server,
+    wait_up,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -179,18 +184,19 @@ def _print(rows: list[dict[str, Any]], verbose: bool) -> None:
             )
 
 
-def run(designs: int, verbose: bool = False) -> None:
+def run(designs: int, verbose: bool = False) -> int:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="hunar-previewbench-"))
-    name, url = _make_db()
-    _seed(url, tmp)
-    port = _free_port()
-    server = start_server(url, tmp, port)
-    base = f"http://127.0.0.1:{port}"
     rows: list[dict[str, Any]] = []
+    name, server = "", None
     try:
-        _wait_up(base)
+        name, url = _make_db()
+        _seed(url, tmp)
+        port = _free_port()
+        server = start_server(url, tmp, port)
+        base = f"http://127.0.0.1:{port}"
+        wait_up(base, server, tmp)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)
@@ -202,11 +208,17 @@ def run(designs: int, verbose: bool = False) -> None:
                 rows.append(_one_design(page, url, 90 + i))
             browser.close()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        _drop_db(name)
+        if server is not None:
+            stop_server(server)
+        if name:
+            _drop_db(name)
         shutil.rmtree(tmp, ignore_errors=True)
     _print(rows, verbose)
+    unseen = [r["id"] for r in rows if r["fetched"] is None or r["shown"] is None]
+    if unseen:
+        print(f"FAILED: the page never fetched or showed the GLB of design(s) {unseen}")
+        return 1
+    return 0
 
 
 def _seed(url: str, tmp: Path) -> None:
@@ -220,17 +232,6 @@ def _seed(url: str, tmp: Path) -> None:
     ctx.close()
 
 
-def _wait_up(base: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(base + "/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not come up")
-
-
 def _sign_up(page: Any, base: str) -> None:
     page.goto(f"{base}/signup")
     page.fill("input[name=email]", f"bench-{uuid.uuid4().hex[:6]}@example.com")
@@ -240,13 +241,16 @@ def _sign_up(page: Any, base: str) -> None:
     page.wait_for_selector(".flashes")
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--designs", type=int, default=5)
     parser.add_argument("--verbose", action="store_true", help="print the page's status texts")
+    parser.add_argument("--smoke", action="store_true", help="--designs 1 --verbose")
     args = parser.parse_args()
-    run(args.designs, args.verbose)
+    if args.smoke:
+        args.designs, args.verbose = 1, True
+    return run(args.designs, args.verbose)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

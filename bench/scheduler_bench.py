@@ -6,6 +6,10 @@ checked with ``scheduler.validate``. Examples:
     python bench/scheduler_bench.py --family jssp --only 'la0*' --time-limit 60 --workers 2
     python bench/scheduler_bench.py --family sdst --time-limit 20
     python bench/scheduler_bench.py --scale --time-limit 60
+    python bench/scheduler_bench.py --smoke   # every table in seconds (below)
+
+``--smoke`` runs the smallest instance of each family (ours and PyJobShop, 1 s each), then the
+scale table on a 60-operation shop and the batching table on 30 parts.
 """
 
 from __future__ import annotations
@@ -36,6 +40,17 @@ FAMILIES = {
     "kacem": ("fjsp/kacem", "*.fjs"),
     "fattahi": ("fjsp/fattahi", "*.fjs"),
     "sdst": ("fjsp_sdst", "*.fjs"),
+}
+
+
+# --smoke: one small instance per family (both solvers run, both validated).
+SMOKE_INSTANCES = {
+    "jssp": "ft06",
+    "brandimarte": "mk01",
+    "hurink_edata": "la01",
+    "kacem": "kacem1",
+    "fattahi": "fattahi1",
+    "sdst": "BrandimarteMk1",
 }
 
 
@@ -250,8 +265,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batching", action="store_true", help="plate batching savings table")
     ap.add_argument("--batch-parts", type=int, default=300)
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="one small instance per family (1 s), then a small scale and batching table",
+    )
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    if args.smoke:
+        return run_smoke(args)
     if args.scale:
         run_scale(args)
         return 0
@@ -262,15 +284,50 @@ def main(argv: list[str] | None = None) -> int:
     if not root.is_dir():
         print(f"benchmark folder {root} not found (set HUNAR_SHARED_DIR)", file=sys.stderr)
         return 2
+    run_table(root, instances(root, args.family, args.only), args)
+    return 0
+
+
+def run_table(root: Path, chosen: list[tuple[str, Path]], args) -> list[dict]:
     bks = best_known(root)
     print(f"time limit {args.time_limit}s, workers {args.workers}, bench {root}")
     print(" | ".join(f"{c:>9}" for c in COLS))
     rows = []
-    for fam, path in instances(root, args.family, args.only):
+    for fam, path in chosen:
         row = run_instance(fam, path, bks, args)
         print_row(row)
         rows.append(row)
     summarise(rows)
+    return rows
+
+
+def run_smoke(args) -> int:
+    """Every table at its smallest: a broken reader, solver, peer or printer fails it."""
+    root = bench_dir()
+    if not root.is_dir():
+        print(f"benchmark folder {root} not found (set HUNAR_SHARED_DIR)", file=sys.stderr)
+        return 2
+    args.time_limit, args.pyjobshop = 1.0, True
+    chosen = [x for fam, name in SMOKE_INSTANCES.items() for x in instances(root, fam, name)]
+    missing = sorted(set(SMOKE_INSTANCES) - {fam for fam, _ in chosen})
+    if missing:
+        print(f"smoke instances missing under {root}: {missing}", file=sys.stderr)
+        return 2
+    rows = run_table(root, chosen, args)
+    # ours must find a valid plan; PyJobShop may find none in 1 s (sdst), but what it finds
+    # must pass our validate
+    bad = [r["instance"] for r in rows if not r["valid"] or (r["pjs"] and not r["pjs_valid"])]
+    print()
+    args.scale_ops, args.scale_machines, args.time_limit = 60, 6, 2.0
+    run_scale(args)
+    print()
+    args.batch_parts = 30
+    run_batching(args)
+    if bad:
+        print(
+            f"no valid schedule of ours, or an invalid one of PyJobShop's: {bad}", file=sys.stderr
+        )
+        return 1
     return 0
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import trimesh
 
 from cad.findings import Finding, Severity, Vec3
@@ -46,8 +47,11 @@ WALL_MESH_FACES = 12_000
 class MachineLike(Protocol):
     """The part of ``configurator.machines.MachineSpec`` analysis reads."""
 
-    id: str
-    build_volume_mm: tuple[float, float, float]
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def build_volume_mm(self) -> tuple[float, float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ def analyse(
     volume = float(abs(mesh.volume)) if watertight else float(mesh.convex_hull.volume)
     if exact_volume_mm3 is not None:
         volume = exact_volume_mm3
-    extents = tuple(float(x) for x in mesh.extents)
+    extents = _vec3(mesh.extents)
     fits = tuple(fit_machine(mesh, m, process) for m in machines)
     findings += _fit_findings(fits, extents)
 
@@ -163,7 +167,7 @@ def analyse(
     return Analysis(
         volume_mm3=volume,
         area_mm2=float(mesh.area),
-        bbox_mm=extents,  # type: ignore[arg-type]
+        bbox_mm=extents,
         mass_g=volume * density_g_cm3 / 1000.0,
         watertight=watertight,
         min_wall_mm=wall,
@@ -174,24 +178,33 @@ def analyse(
     )
 
 
+def _vec3(values: npt.ArrayLike | None, order: Sequence[int] = (0, 1, 2)) -> Vec3:
+    """Three coordinates of ``values`` as floats, taken in ``order``."""
+    if values is None:  # trimesh has no extents for a mesh without vertices
+        raise TypeError("no coordinates: the mesh is empty")
+    arr = np.asarray(values)
+    a, b, c = order
+    return float(arr[a]), float(arr[b]), float(arr[c])
+
+
 def _orientations(mesh: trimesh.Trimesh) -> Iterable[tuple[str, Vec3]]:
     """The 6 axis-aligned orientations of the AABB, then of the minimum-volume OBB."""
     names = "xyz"
     aabb = mesh.extents
     for perm in itertools.permutations(range(3)):
-        yield "bbox:" + ",".join(names[i] for i in perm), tuple(float(aabb[i]) for i in perm)
+        yield "bbox:" + ",".join(names[i] for i in perm), _vec3(aabb, perm)
     try:
         _, obb = trimesh.bounds.oriented_bounds(mesh)
     except (ValueError, np.linalg.LinAlgError):
         return
     if np.prod(obb) < np.prod(aabb) * 0.98:
         for perm in itertools.permutations(range(3)):
-            yield "obb:" + ",".join(names[i] for i in perm), tuple(float(obb[i]) for i in perm)
+            yield "obb:" + ",".join(names[i] for i in perm), _vec3(obb, perm)
 
 
 def fit_machine(mesh: trimesh.Trimesh, machine: MachineLike, process: str) -> MachineFit:
     """Best orientation in the envelope: fitting, then lowest Z (fewer FDM layers)."""
-    env = tuple(float(x) for x in machine.build_volume_mm)
+    env = _vec3(machine.build_volume_mm)
     best: tuple[float, str, Vec3] | None = None
     for name, ext in _orientations(mesh):
         ok = all(e <= v + 1e-6 for e, v in zip(ext, env, strict=True))
@@ -200,8 +213,8 @@ def fit_machine(mesh: trimesh.Trimesh, machine: MachineLike, process: str) -> Ma
         if ok and (best is None or ext[2] < best[0]):
             best = (ext[2], name, ext)
     if best is None:
-        return MachineFit(str(machine.id), False, "none", tuple(mesh.extents), env)  # type: ignore[arg-type]
-    return MachineFit(str(machine.id), True, best[1], best[2], env)  # type: ignore[arg-type]
+        return MachineFit(str(machine.id), False, "none", _vec3(mesh.extents), env)
+    return MachineFit(str(machine.id), True, best[1], best[2], env)
 
 
 def _fit_findings(fits: Sequence[MachineFit], extents: Vec3) -> list[Finding]:
@@ -244,7 +257,7 @@ def min_wall(
     dist, ray_idx = dist[facing], ray_idx[facing]
     value = float(np.percentile(dist, 2))
     at = int(np.argmin(np.abs(dist - value)))
-    return value, tuple(float(c) for c in points[ray_idx[at]])  # type: ignore[return-value]
+    return value, _vec3(points[ray_idx[at]])
 
 
 def _wall_findings(wall: float, at: Vec3 | None, floor: float, advised: float) -> list[Finding]:
@@ -288,4 +301,4 @@ def overhang_area(
         return 0.0, None
     areas = mesh.area_faces[mask]
     at = mesh.triangles_center[mask][int(np.argmax(areas))]
-    return float(areas.sum()), tuple(float(c) for c in at)  # type: ignore[return-value]
+    return float(areas.sum()), _vec3(at)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import trimesh
 from OCP.BRepMesh import BRepMesh_IncrementalMesh
 from OCP.StlAPI import StlAPI_Writer
 
-from cad.geom import fast_bbox
+from cad.geom import fast_bbox, shapes
 
 PREVIEW_MAX_FACES = 50_000
 _ENDPOINT_TOL_MM = 1e-3
@@ -61,7 +62,7 @@ def shape_to_mesh(shape: cq.Shape, quality: MeshQuality | None = None) -> trimes
             raise ExportError(f"tessellation failed: {type(exc).__name__}: {exc}") from exc
         if not ok or not path.exists():
             raise ExportError("tessellation produced no triangles")
-        mesh = trimesh.load(str(path), file_type="stl", force="mesh", process=False)
+        mesh = trimesh.load_mesh(str(path), file_type="stl", process=False)
     if len(mesh.faces) == 0:
         raise ExportError("tessellation produced no triangles")
     mesh.merge_vertices(digits_vertex=6)
@@ -94,6 +95,8 @@ def _export_mesh(mesh: trimesh.Trimesh, path: Path, file_type: str) -> None:
         data = mesh.export(file_type=file_type)
     except Exception as exc:
         raise ExportError(f"{file_type.upper()} export failed: {exc}") from exc
+    if isinstance(data, dict):  # a multi-file format (e.g. OBJ with materials)
+        raise ExportError(f"{file_type.upper()} export gave several files, expected one")
     Path(path).write_bytes(data if isinstance(data, bytes) else data.encode())
     _check_written(Path(path), file_type.upper())
 
@@ -182,7 +185,7 @@ def section(shape: cq.Shape, z: float | None = None) -> cq.Workplane:
         cut = cq.Workplane("XY").add(shape).section(height)
     except Exception as exc:
         raise ExportError(f"section at z={height:.3f} failed: {exc}") from exc
-    faces = [f for v in cut.vals() for f in v.Faces()]
+    faces = [f for v in shapes(cut) for f in v.Faces()]
     if not faces:
         raise ExportError(f"section at z={height:.3f} is empty")
     return cq.Workplane("XY").add(faces)
@@ -192,8 +195,8 @@ def engraving(shape: cq.Shape, depth_probe_mm: float = 0.05) -> cq.Workplane | N
     """Outlines engraved into the top face: mid-height profile minus the profile just under
     the top (text pockets), or None when nothing is engraved."""
     bb = fast_bbox(shape)
-    mid = _flat(section(shape)).vals()
-    top = _flat(section(shape, bb.zmax - depth_probe_mm)).vals()
+    mid = shapes(_flat(section(shape)))
+    top = shapes(_flat(section(shape, bb.zmax - depth_probe_mm)))
     try:
         diff = cq.Compound.makeCompound(mid).cut(cq.Compound.makeCompound(top))
     except Exception as exc:
@@ -224,7 +227,7 @@ def export_dxf(profile: cq.Workplane, path: Path, engrave: cq.Workplane | None =
 
 def _flat(wp: cq.Workplane) -> cq.Workplane:
     """Faces moved to z=0 (the DXF exporter drops z, but keep the document planar)."""
-    return cq.Workplane("XY").add([f.translate(cq.Vector(0, 0, -f.Center().z)) for f in wp.vals()])
+    return cq.Workplane("XY").add([f.translate(cq.Vector(0, 0, -f.Center().z)) for f in shapes(wp)])
 
 
 def export_svg(dxf_path: Path, path: Path) -> None:
@@ -250,25 +253,32 @@ def export_svg(dxf_path: Path, path: Path) -> None:
 def dxf_open_endpoints(path: Path) -> list[tuple[float, float]]:
     """Endpoints that do not meet another endpoint: empty means every profile is closed."""
     import ezdxf
+    from ezdxf.entities import Arc, Ellipse, Line, LWPolyline, Polyline, Spline
 
+    # Circles and closed polylines have no ends; other entity kinds are not profile edges.
     ends: list[tuple[float, float]] = []
     for e in ezdxf.readfile(str(path)).modelspace():
-        kind = e.dxftype()
-        if kind == "CIRCLE" or (kind in ("LWPOLYLINE", "POLYLINE") and e.is_closed):
-            continue
-        if kind == "LINE":
-            ends += [tuple(e.dxf.start)[:2], tuple(e.dxf.end)[:2]]
-        elif kind in ("ARC", "ELLIPSE"):
-            ends += [tuple(e.start_point)[:2], tuple(e.end_point)[:2]]
-        elif kind == "SPLINE":
+        if isinstance(e, Line):
+            ends += [_xy(e.dxf.start), _xy(e.dxf.end)]
+        elif isinstance(e, Arc | Ellipse):  # a full CIRCLE is a Circle, not an Arc
+            ends += [_xy(e.start_point), _xy(e.end_point)]
+        elif isinstance(e, Spline) and e.dxftype() == "SPLINE":  # not its subclass HELIX
             pts = list(e.control_points) or list(e.fit_points)
             if pts and not np.allclose(pts[0][:2], pts[-1][:2], atol=_ENDPOINT_TOL_MM):
-                ends += [tuple(pts[0])[:2], tuple(pts[-1])[:2]]
-        elif kind in ("LWPOLYLINE", "POLYLINE"):
-            pts = [tuple(p)[:2] for p in e.vertices()] if kind == "POLYLINE" else []
-            pts = pts or [tuple(p)[:2] for p in e.get_points("xy")]
-            ends += [pts[0], pts[-1]]
+                ends += [_xy(pts[0]), _xy(pts[-1])]
+        elif isinstance(e, LWPolyline) and not e.is_closed:
+            xy = e.get_points("xy")
+            ends += [_xy(xy[0]), _xy(xy[-1])]
+        elif isinstance(e, Polyline) and not e.is_closed:
+            corners = list(e.points())
+            ends += [_xy(corners[0]), _xy(corners[-1])]
     return _unmatched(ends)
+
+
+def _xy(point: Iterable[float]) -> tuple[float, float]:
+    """The first two coordinates of a DXF point or vertex."""
+    x, y = tuple(point)[:2]
+    return x, y
 
 
 def _unmatched(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -279,4 +289,4 @@ def _unmatched(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
     arr = np.asarray(points, dtype=float)
     neighbours = cKDTree(arr).query_ball_point(arr, r=_ENDPOINT_TOL_MM)
-    return [tuple(map(float, arr[i])) for i, n in enumerate(neighbours) if len(n) % 2]
+    return [(float(arr[i, 0]), float(arr[i, 1])) for i, n in enumerate(neighbours) if len(n) % 2]

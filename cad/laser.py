@@ -8,12 +8,15 @@ slot or hole closes). Bisection on w gives the narrowest feature and where it is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import trimesh
 
 from cad.findings import Finding, Vec3
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 DEFAULT_KERF_MM = 0.15
 
@@ -44,7 +47,7 @@ def profile_polygons(mesh: trimesh.Trimesh, z: float | None = None) -> list[Any]
     if len(segs) == 0:
         return []
     lines = [LineString(np.round(s[:, :2], 6)) for s in segs]
-    region = Polygon()
+    region: BaseGeometry = Polygon()
     rings = [Polygon(p.exterior) for p in polygonize(lines)]  # polygonize adds holes itself
     for ring in sorted(rings, key=lambda p: -p.area):
         region = region.symmetric_difference(ring)

@@ -28,6 +28,7 @@ from cad.store import ArtifactRecord, ArtifactStore, Manifest
 from configurator.machines import MachineSpec
 from configurator.materials import Material, get_material
 from configurator.model import Configuration, GeometryMetrics
+from configurator.processes import Process
 
 Progress = Callable[[str, float], None]
 ArtifactSink = Callable[[ArtifactRecord], None]
@@ -115,7 +116,7 @@ def run_pipeline(
         except ex.ExportError as exc:
             return _failed(base, "export", str(exc), start)
         report("analysis", 0.6)
-        laser = LaserRules(min_feature_mm=material.min_wall(process) or None)
+        laser = LaserRules(min_feature_mm=material.min_wall(Process(process)) or None)
         volume = built.shape.Volume()
         analysis = analyse(
             mesh,
@@ -124,7 +125,7 @@ def run_pipeline(
             material.density_g_cm3,
             laser,
             exact_volume_mm3=volume,
-            material_min_wall_mm=material.min_wall(process) or None,
+            material_min_wall_mm=material.min_wall(Process(process)) or None,
         )
         sliced: SliceResult | None = None
         if process == "fdm":
@@ -207,8 +208,8 @@ def _slice(
     """Real slicer when installed (G-code stored as an artifact), else the analytic estimate."""
     # the slicer gets the part as built, so only a bed it fits without turning it will do
     fitting = [m for m in machines if _fits_as_built(analysis.bbox_mm, m.build_volume_mm)]
-    bed = tuple(fitting[0].build_volume_mm) if fitting else DEFAULT_BED_MM
-    settings = SliceSettings(material.key, material.density_g_cm3, bed)  # type: ignore[arg-type]
+    bed = fitting[0].build_volume_mm if fitting else DEFAULT_BED_MM
+    settings = SliceSettings(material.key, material.density_g_cm3, bed)
     from cad.slicing import slicer_version
 
     if use_slicer and fitting and slicer_version() is not None:
@@ -254,7 +255,7 @@ def _from_manifest(m: Manifest, seconds: float, cache_hit: bool = True) -> Pipel
     metrics = GeometryMetrics(
         volume_mm3=a.get("volume_mm3", 0.0),
         area_mm2=a.get("area_mm2", 0.0),
-        bbox_mm=tuple(a.get("bbox_mm", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+        bbox_mm=tuple(a.get("bbox_mm", (0.0, 0.0, 0.0))),
         print_minutes=m.metadata.get("print_minutes"),
         filament_g=m.metadata.get("filament_g"),
     )

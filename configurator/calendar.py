@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from configurator.errors import ConfiguratorError
 
@@ -29,12 +29,14 @@ def weekly(weekdays: Iterable[int], start: time, end: time) -> tuple[Shift, ...]
     return tuple(Shift(d, start, end) for d in weekdays)
 
 
-def _intervals(day: date, shifts: tuple[Shift, ...], tz: object) -> list[tuple[datetime, datetime]]:
+def _intervals(
+    day: date, shifts: tuple[Shift, ...], tz: tzinfo | None
+) -> list[tuple[datetime, datetime]]:
     out = []
     for s in shifts:
         if s.weekday == day.weekday():
-            a = datetime.combine(day, s.start, tzinfo=tz)  # type: ignore[arg-type]
-            b = datetime.combine(day, s.end, tzinfo=tz)  # type: ignore[arg-type]
+            a = datetime.combine(day, s.start, tzinfo=tz)
+            b = datetime.combine(day, s.end, tzinfo=tz)
             out.append((a, b if b > a else b + timedelta(days=1)))
     return sorted(out)
 

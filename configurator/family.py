@@ -85,6 +85,18 @@ class Family:
                 return p
         raise KeyError(name)
 
+    def material_options(self) -> tuple[str, ...]:
+        """Material keys on offer ('material' is a MaterialParam, checked on construction)."""
+        p = self.param("material")
+        assert isinstance(p, MaterialParam)
+        return p.options
+
+    def process_options(self) -> tuple[str, ...]:
+        """Process values on offer ('process' is a Choice, checked on construction)."""
+        p = self.param("process")
+        assert isinstance(p, Choice)
+        return p.options
+
     def default_raw(self) -> dict[str, Any]:
         """Defaults for every parameter (colour: first of the default material's palette)."""
         raw = {p.name: p.default for p in self.params}
@@ -94,7 +106,7 @@ class Family:
 
     def describe(self) -> dict[str, Any]:
         """JSON-able description for forms: parameters, processes, materials and palettes."""
-        mats = self.param("material").options  # type: ignore[attr-defined]
+        mats = self.material_options()
         return {
             "key": self.key,
             "name": self.name,

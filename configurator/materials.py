@@ -33,7 +33,7 @@ class Material:
     allowable_stress_mpa: float
     processes: tuple[Process, ...]
     colours: tuple[str, ...]
-    min_wall_mm: MappingProxyType
+    min_wall_mm: MappingProxyType[Process, float]
     sheet_size_mm: tuple[float, float] | None = None
     sheets: tuple[Sheet, ...] = ()
 
@@ -90,7 +90,7 @@ def parse_materials(text: str) -> dict[str, Material]:
 
 
 @cache
-def materials() -> MappingProxyType:
+def materials() -> MappingProxyType[str, Material]:
     """The shipped materials library, keyed by material key (loaded once)."""
     text = resources.files("configurator").joinpath("data/materials.toml").read_text("utf-8")
     return MappingProxyType(parse_materials(text))

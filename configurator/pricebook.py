@@ -29,10 +29,10 @@ class PriceBook:
 
     margin_fraction: Decimal
     min_order_value: Decimal
-    process: MappingProxyType  # Process -> dict of constants
-    post_minutes: MappingProxyType  # step name -> minutes per unit
+    process: MappingProxyType[Process, dict[str, float]]  # Process -> dict of constants
+    post_minutes: MappingProxyType[str, float]  # step name -> minutes per unit
     quantity_breaks: tuple[tuple[int, Decimal], ...]
-    tiers: MappingProxyType  # key -> Tier
+    tiers: MappingProxyType[str, Tier]  # key -> Tier
 
     def rate(self, process: Process) -> Decimal:
         return Decimal(str(self.process[process]["hourly_rate"]))
@@ -53,7 +53,9 @@ def parse_pricebook(text: str) -> PriceBook:
     """Parse a pricing TOML document."""
     doc: dict[str, Any] = tomllib.loads(text)
     try:
-        procs = {Process(k): dict(v) for k, v in doc["process"].items()}
+        procs: dict[Process, dict[str, float]] = {
+            Process(k): dict(v) for k, v in doc["process"].items()
+        }
         breaks = tuple(
             sorted((int(b["min_qty"]), Decimal(str(b["discount"]))) for b in doc["quantity_breaks"])
         )

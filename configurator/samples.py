@@ -75,9 +75,9 @@ def random_raw(family: Family, rng: random.Random, junk_rate: float = 0.0) -> di
         else:
             raw[p.name] = valid_value(p, rng)
     mat = raw.get("material")
-    if isinstance(mat, str) and mat in family.param("material").options:  # type: ignore[attr-defined]
+    if isinstance(mat, str) and mat in family.material_options():
         material = get_material(mat)
-        proc = [p for p in material.processes if p.value in family.param("process").options]  # type: ignore[attr-defined]
+        proc = [p for p in material.processes if p.value in family.process_options()]
         if "process" in raw and isinstance(raw["process"], str) and proc and rng.random() < 0.9:
             raw["process"] = rng.choice(proc).value
         if "colour" not in raw:

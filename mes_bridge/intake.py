@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mes_bridge.transports.webhook import verify_signature
+from mes_bridge.transports.webhook import HeaderItems, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def parse_mqtt(topic_name: str, payload: bytes) -> IntakeResult:
 
 
 def parse_rest(
-    body: bytes, headers: Mapping[str, str], secret: bytes, now: datetime, tolerance_s: float = 300
+    body: bytes, headers: HeaderItems, secret: bytes, now: datetime, tolerance_s: float = 300
 ) -> IntakeResult:
     """A signed REST callback: the signature is checked before the body is even parsed."""
     problem = verify_signature(secret, headers, body, now, tolerance_s)

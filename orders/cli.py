@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
 
 from orders.settings import load_settings
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar() returns
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,22 +63,19 @@ def seed() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers.")
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the web app: gunicorn when installed, Flask's development server otherwise."""
-    if importlib.util.find_spec("gunicorn") is not None:
-        args = [
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"{host}:{port}",
-            "--access-logfile",
-            "-",
-            "web:create_app()",
-        ]
-        os.execvp(sys.executable, [sys.executable, "-m", *args])
-    from web import create_app
-
-    create_app().run(host=host, port=port)
+    """Serve the web app under gunicorn (a dependency). The app is named by its import string,
+    so the order book's CLI does not import the web layer above it."""
+    args = [
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"{host}:{port}",
+        "--access-logfile",
+        "-",
+        "web:create_app()",
+    ]
+    os.execvp(sys.executable, [sys.executable, "-m", *args])
 
 
 @main.command()
@@ -84,12 +85,12 @@ def serve(host: str, port: int, workers: int) -> None:
 )
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
-    """Run an RQ worker on the named queues (default: cad plan dispatch)."""
+    """Run an RQ worker on the named queues (default: cad plan)."""
     from redis import Redis
     from rq import Queue, Worker
 
+    from orders.adapters.queue import QUEUES
     from orders.context import worker_context
-    from orders.queue import QUEUES
 
     names = queues or QUEUES
     unknown = sorted(set(names) - set(QUEUES))
@@ -123,9 +124,9 @@ def dispatch(loop: bool, interval: float) -> None:
     """Deliver the outbox: queue requests and job orders to the shop floor (with retries)."""
     import time
 
+    from orders.adapters.floor_dispatch import dispatch_job_orders, transports_for
+    from orders.adapters.outbox import flush_enqueues, requeue_lost
     from orders.context import AppContext
-    from orders.outbox import flush_enqueues, requeue_lost
-    from orders.services.shopfloor import dispatch_job_orders, transports_for
 
     ctx = AppContext.from_settings(load_settings())
     transports = transports_for(ctx)
@@ -151,7 +152,7 @@ def intake() -> None:
     import time
 
     from orders.context import AppContext
-    from orders.intake import MqttIntake
+    from orders.floor_intake import MqttIntake
 
     listener = MqttIntake(AppContext.from_settings(load_settings()))
     listener.start()
@@ -186,7 +187,7 @@ def demo(customers: int, lines: int, plan_seconds: float, seed: int) -> None:
     ctx = AppContext.from_settings(settings)
 
     @contextmanager
-    def progress(label: str, total: int):  # type: ignore[no-untyped-def]
+    def progress(label: str, total: int) -> Iterator[ProgressBar[int]]:
         with click.progressbar(length=total, label=label) as bar:
             yield bar
 

@@ -9,7 +9,7 @@ from orders.db import Database
 from orders.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from orders.queue import JobQueue
+    from orders.adapters.queue import JobQueue
 
 
 @dataclass
@@ -21,7 +21,7 @@ class AppContext:
     @property
     def queue(self) -> JobQueue:
         if self._queue is None:
-            from orders.queue import JobQueue
+            from orders.adapters.queue import JobQueue
 
             self._queue = JobQueue(self)
         return self._queue

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from orders.settings import Settings
 
@@ -25,7 +27,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
@@ -33,11 +35,24 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+WRITE = {"hunar_write": True}  # execution option of a `transaction()`
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """A write transaction takes SQLite's write lock when it begins (waiting up to the busy
+    timeout), so what it reads is what it updates: no lost update, and no stale-snapshot error
+    when it reads and then writes while another writer commits. Read sessions begin deferred;
+    under WAL they never block a writer."""
+    immediate = conn.get_execution_options().get("hunar_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     """An engine with pool pre-ping (recovers after a database restart) and SQLite pragmas."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
@@ -58,8 +73,14 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: commit on success, roll back on any error."""
+        """A session in one write transaction: commit on success, roll back on any error.
+
+        On SQLite it holds the write lock from its start (PostgreSQL gets the same guarantees
+        from the commands' row locks and unique keys). So a transaction must not wait on another
+        transaction of its own thread: do slow or external work (the queue) outside it.
+        """
         with self.sessions() as session, session.begin():
+            session.connection(execution_options=WRITE)
             yield session
 
     def dispose(self) -> None:

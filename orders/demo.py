@@ -19,19 +19,23 @@ from sqlalchemy import func, select
 import configurator
 from configurator.samples import random_raw, sample_configs
 from mes_bridge.intake import StatusEvent
+from mes_bridge.job_order_ids import job_order_id
+from orders.adapters.outbox import flush_enqueues
+from orders.adapters.store import store_for
+from orders.commands.accounts import create_user
+from orders.commands.artifacts import request_build
+from orders.commands.audit import Actor
+from orders.commands.designs import save_configuration
+from orders.commands.floor_events import apply_event
+from orders.commands.ordering import LineRequest, place_order
+from orders.commands.planning import approve, create_proposal
+from orders.commands.release import release
 from orders.context import AppContext
 from orders.errors import DomainError
 from orders.models import Artifact, Machine, Order, Role, Schedule
-from orders.outbox import flush_enqueues
+from orders.queries.catalog import load_config
+from orders.queries.shop_state import machine_specs
 from orders.seed import seed_shop
-from orders.services.accounts import create_user
-from orders.services.artifacts import request_build, store_for
-from orders.services.audit import Actor
-from orders.services.capacity import machine_specs
-from orders.services.catalog import load_config, save_configuration
-from orders.services.floor import apply_event, job_order_id
-from orders.services.ordering import LineRequest, place_order
-from orders.services.planning import approve, create_proposal, release
 
 Progress = Callable[[str, int], Any]  # label, total -> context manager with .update(n)
 TIERS = ("economy", "standard", "standard", "express")
@@ -152,35 +156,181 @@ def _pick(rng: random.Random, pool: list[configurator.Configuration]) -> tuple[s
 def build_all(
     ctx: AppContext, progress: Progress, report: DemoReport, timeout_s: float = 3600
 ) -> None:
-    """Ask for every design's CAD, then wait for the jobs (on workers when Redis is configured)."""
-    from orders.models import JobRecord, JobState, ProductConfiguration
+    """Ask for every design's CAD, then wait for the jobs (on workers when Redis is configured).
+
+    Never waits forever: a job the broker lost is queued again and followed (`_JobWait`), and
+    the wait stops naming the jobs when none moved for a while or `timeout_s` is up."""
+    from orders.models import ProductConfiguration
 
     with ctx.db.sessions() as s:
         ids = list(s.scalars(select(ProductConfiguration.id).order_by(ProductConfiguration.id)))
     report.designs = len(ids)
-    ended = (JobState.FINISHED, JobState.FAILED)
     with progress("building CAD (STEP, STL/3MF, DXF, GLB, G-code)", len(ids)) as bar:
         # in-process (sync) each call builds; with workers it only queues
         jobs = {request_build(ctx, cid) for cid in ids}
-        shown, deadline = 0, time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with ctx.db.sessions() as s:
-                done = (
-                    s.scalar(
-                        select(func.count())
-                        .select_from(JobRecord)
-                        .where(JobRecord.id.in_(jobs), JobRecord.state.in_(ended))
-                    )
-                    or 0
-                )
+        # a CAD job runs at most cad_job_timeout_s: twice that with no job moving is a stall
+        stall_s = 2 * ctx.settings.cad_job_timeout_s + 60
+        wait = _JobWait(ctx, "CAD build", jobs, timeout_s=timeout_s, stall_s=stall_s)
+        shown = 0
+        while True:
+            done = sum(job.state in _JobWait.ENDED for job in wait.poll())
             bar.update(done - shown)
             shown = done
             if shown == len(jobs):
                 break
             time.sleep(0.5)
-    if shown < len(jobs):
-        raise TimeoutError("CAD jobs did not finish; is a worker running on the cad queue?")
     flush_enqueues(ctx)  # the orders' own requests: cache hits now
+
+
+class _JobWait:
+    """A wait on queue jobs that cannot hang (used by `build_all` and `await_plan`).
+
+    With RQ, every few seconds it has `requeue_lost` queue again what the broker forgot (a record
+    still queued whose RQ job is gone: Redis restarted without persistence, or its database was
+    flushed) and follows each lost job to its replacement. It gives up, naming the jobs, when a
+    job started on a worker has vanished from the broker and outlived its time limit (no one will
+    finish it), when no job moved for `stall_s`, or at the overall deadline."""
+
+    CHECK_S = 5.0  # how often the broker is asked about lost jobs
+    LOST = "lost by the broker"  # how `requeue_lost` and the queue mark a record they replaced
+    ENDED = ("finished", "failed")  # JobState values (a StrEnum: equal to these strings)
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        what: str,
+        record_ids: Any,
+        *,
+        timeout_s: float,
+        stall_s: float | None = None,
+    ) -> None:
+        self.ctx, self.what, self.timeout_s, self.stall_s = ctx, what, timeout_s, stall_s
+        self.ids = list(dict.fromkeys(record_ids))
+        now = time.monotonic()
+        self.deadline, self.moved_at, self.checked_at = now + timeout_s, now, now - self.CHECK_S
+        self.seen: Any = None
+
+    def watch(self, record_id: str) -> None:
+        if record_id not in self.ids:
+            self.ids.append(record_id)
+
+    def poll(self) -> list[Any]:
+        """Each job's current record (a lost job's replacement in its place), or an error."""
+        from types import SimpleNamespace
+
+        from orders.adapters.outbox import requeue_lost
+        from orders.models import JobRecord, JobState
+
+        now = time.monotonic()
+        check = self.ctx.queue.backend == "rq" and now - self.checked_at >= self.CHECK_S
+        if check:
+            self.checked_at = now
+            requeue_lost(self.ctx)  # queues again what the broker forgot (after a short grace)
+        with self.ctx.db.sessions() as s:
+            found = s.execute(select(*self._columns()).where(JobRecord.id.in_(self.ids)))
+            jobs = {r.id: SimpleNamespace(**r._asdict()) for r in found}
+            for i, rid in enumerate(self.ids):
+                if rid in jobs and self._lost(jobs[rid]):
+                    new = self._replacement(s, jobs[rid])
+                    if new is not None:  # follow it from now on
+                        self.ids[i], jobs[new.id] = new.id, new
+                    else:  # being queued again right now: still waiting, not failed
+                        jobs[rid].state = JobState.QUEUED
+        current = [jobs[rid] for rid in self.ids if rid in jobs]
+        snapshot = sorted((j.id, j.state, j.attempts, str(j.progress)) for j in current)
+        if snapshot != self.seen:
+            self.seen, self.moved_at = snapshot, now
+        waiting = [j for j in current if j.state not in self.ENDED]
+        if check and waiting:
+            self._fail_on_vanished_running(waiting)
+        if waiting and now > self.deadline:
+            raise TimeoutError(
+                f"{self.what}: gave up after {self.timeout_s:.0f} s; {self._name(waiting)}"
+            )
+        if waiting and self.stall_s is not None and now - self.moved_at > self.stall_s:
+            raise TimeoutError(
+                f"{self.what}: no job moved for {self.stall_s:.0f} s; {self._name(waiting)}"
+            )
+        return current
+
+    @staticmethod
+    def _columns() -> tuple[Any, ...]:
+        from orders.models import JobRecord
+
+        return (
+            JobRecord.id,
+            JobRecord.state,
+            JobRecord.attempts,
+            JobRecord.progress,
+            JobRecord.error,
+            JobRecord.func,
+            JobRecord.args,
+            JobRecord.queue,
+            JobRecord.dedupe_key,
+            JobRecord.created_at,
+            JobRecord.started_at,
+        )
+
+    def _lost(self, job: Any) -> bool:
+        return job.state == "failed" and self.LOST in (job.error or "")
+
+    def _replacement(self, s: Any, row: Any) -> Any:
+        """The record queued again in place of a lost one: same call, made after it."""
+        from types import SimpleNamespace
+
+        from orders.models import JobRecord
+
+        query = select(*self._columns()).where(
+            JobRecord.func == row.func,
+            JobRecord.queue == row.queue,
+            JobRecord.created_at >= row.created_at,
+            JobRecord.id != row.id,
+        )
+        if row.dedupe_key is not None:
+            query = query.where(JobRecord.dedupe_key == row.dedupe_key)
+        for cand in s.execute(query.order_by(JobRecord.created_at.desc())):
+            if list(cand.args) == list(row.args):
+                return SimpleNamespace(**cand._asdict())
+        return None
+
+    def _fail_on_vanished_running(self, waiting: list[Any]) -> None:
+        """A started job the broker no longer has, past its time limit: nobody will finish it."""
+        from redis.exceptions import RedisError
+        from rq.job import Job
+
+        from orders.models import JobState
+
+        settings = self.ctx.settings
+        for row in waiting:
+            if row.state != JobState.STARTED or row.started_at is None:
+                continue
+            limit = {"cad": settings.cad_job_timeout_s, "plan": settings.plan_job_timeout_s}
+            age = (datetime.now(UTC) - row.started_at).total_seconds()
+            if age <= limit.get(row.queue, 120) + 60:
+                continue
+            try:
+                gone = not Job.exists(row.id, self.ctx.queue.redis())
+            except (RedisError, OSError):
+                continue  # the broker is away: the stall and deadline checks still apply
+            if gone:
+                raise RuntimeError(
+                    f"{self.what}: job {self.describe(row)} started {age:.0f} s ago, is past its "
+                    "time limit and the broker no longer has it (Redis restarted or was "
+                    "flushed while it ran); it will not finish"
+                )
+
+    def describe(self, row: Any) -> str:
+        call = f"{str(row.func).rpartition(':')[2]}({', '.join(map(str, row.args))})"
+        return f"{row.id} ({call} on the {row.queue} queue, {row.state.value})"
+
+    def _name(self, waiting: list[Any]) -> str:
+        queues = ", ".join(sorted({r.queue for r in waiting}))
+        shown = "; ".join(self.describe(r) for r in waiting[:5])
+        more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
+        return (
+            f"still waiting for {len(waiting)} job(s): {shown}{more}. "
+            f"Is a worker running on the {queues} queue?"
+        )
 
 
 def solved(
@@ -192,22 +342,63 @@ def solved(
     return await_plan(ctx, sid, seconds, progress, f"solving plan {sid} ({objective})")
 
 
-def await_plan(ctx: AppContext, sid: int, seconds: float, progress: Progress, label: str) -> int:
-    """Hand queued solves over and wait, with a bar on the solver's clock."""
+def await_plan(
+    ctx: AppContext,
+    sid: int,
+    seconds: float,
+    progress: Progress,
+    label: str,
+    grace_s: float = 120,
+) -> int:
+    """Hand queued solves over and wait, with a bar on the solver's clock.
+
+    Never waits forever: a solve the broker lost is queued again (`_JobWait`), a solve job that
+    failed stops the wait at once, and the wait ends with an error naming the job after the
+    solver's time limit plus `grace_s`."""
+    from orders.models import JobRecord, JobState
+
     # in-process the solve runs inside the flush, so flush on a thread and watch the clock here
-    threading.Thread(target=flush_enqueues, args=(ctx,), daemon=True).start()
+    flusher = threading.Thread(target=flush_enqueues, args=(ctx,), daemon=True)
+    flusher.start()
     start, total, shown = time.monotonic(), max(1, int(seconds)), 0
+    wait = _JobWait(ctx, f"plan {sid}", [], timeout_s=seconds + grace_s)
+    flushed_at = start
     with progress(f"{label}, up to {total} s", total) as bar:
-        while time.monotonic() - start < seconds + 120:
+        while True:
             with ctx.db.sessions() as s:
                 if s.get_one(Schedule, sid).solver_status != "PENDING":
                     bar.update(total - shown)
                     return sid
+                if not wait.ids:  # the solve's job, once the flush has queued it
+                    first = s.scalar(
+                        select(JobRecord.id)
+                        .where(JobRecord.dedupe_key == f"plan:{sid}")
+                        .order_by(JobRecord.created_at)
+                    )
+                    if first is not None:
+                        wait.watch(first)  # the wait follows it to any replacement
+            if not wait.ids and not flusher.is_alive() and time.monotonic() - flushed_at > 5:
+                flushed_at = time.monotonic()  # not handed over yet (broker away): try again
+                flush_enqueues(ctx)
+            rows = wait.poll()  # raises at the deadline, naming the job
+            failed = [r for r in rows if r.state == JobState.FAILED]
+            if rows and failed == rows:
+                with ctx.db.sessions() as s:
+                    if s.get_one(Schedule, sid).solver_status != "PENDING":
+                        continue  # it finished meanwhile: the next pass returns
+                raise RuntimeError(
+                    f"plan {sid} was not solved: job {wait.describe(failed[-1])} failed: "
+                    f"{failed[-1].error}"
+                )
+            if not wait.ids and time.monotonic() > wait.deadline:
+                raise TimeoutError(
+                    f"plan {sid} was not solved: its solve was never handed to the plan queue "
+                    f"in {seconds + grace_s:.0f} s (is the broker reachable?)"
+                )
             tick = min(total, int(time.monotonic() - start))
             bar.update(tick - shown)
             shown = tick
             time.sleep(0.5)
-    raise TimeoutError(f"plan {sid} was not solved; is a worker running on the plan queue?")
 
 
 def plan_and_release(
@@ -229,7 +420,7 @@ def connect_floor(ctx: AppContext, workdir: Path, report: DemoReport) -> list[An
     """
     from mes_bridge.transports.opcua_receiver import JobControlReceiver
     from orders.demo_peers import mqtt_reachable, start_octoprint
-    from orders.intake import opcua_state_listener
+    from orders.floor_intake import opcua_state_listener
 
     stoppers: list[Any] = []
     receiver = JobControlReceiver(on_state=opcua_state_listener(ctx))
@@ -252,8 +443,8 @@ def connect_floor(ctx: AppContext, workdir: Path, report: DemoReport) -> list[An
 
 
 def deliver(ctx: AppContext, progress: Progress, report: DemoReport, rounds: int = 20) -> None:
+    from orders.adapters.floor_dispatch import dispatch_job_orders, transports_for
     from orders.models import OutboxMessage, OutboxStatus
-    from orders.services.shopfloor import dispatch_job_orders, transports_for
 
     with ctx.db.sessions() as s:
         pending = (

@@ -9,7 +9,7 @@ from typing import Any
 
 from orders.context import AppContext
 from orders.models import Schedule
-from orders.services.planning_problem import build_problem
+from orders.queries.planning_problem import build_problem
 from scheduler.gantt import gantt_svg
 from scheduler.schedule import Assignment as SA
 from scheduler.schedule import Schedule as SPlan

@@ -38,10 +38,10 @@ class InvalidConfiguration(DomainError):
 class InvalidQuantity(DomainError):
     code = "invalid_quantity"
 
-    def __init__(self, quantity: object) -> None:
+    def __init__(self, quantity: object, limit: int) -> None:
         super().__init__(
-            f"quantity must be a whole number of at least 1, got {quantity!r}",
-            fields={"quantity": "must be >= 1"},
+            f"quantity must be a whole number from 1 to {limit}, got {quantity!r}",
+            fields={"quantity": f"whole number 1–{limit}"},
         )
 
 
@@ -59,3 +59,11 @@ class StaleVersion(DomainError):
     """Optimistic concurrency: someone else changed the object first."""
 
     code = "stale_version"
+
+
+class FloorMessageRejected(DomainError):
+    """A floor message that could not be read (bad signature, bad shape); `code` says which."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code

@@ -9,8 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from orders.adapters.queue import execute
+from orders.context import worker_context
+
 if TYPE_CHECKING:
     from orders.context import AppContext
+
+
+def run_queued(record_id: str, path: str, *ids: int | str) -> Any:
+    """The RQ entry point: the worker's context, then the job through `queue.execute`."""
+    return execute(record_id, path, *ids, ctx=worker_context())
 
 
 def health_check(ctx: AppContext, *_ids: int | str, job_record_id: str) -> dict[str, Any]:
@@ -40,11 +48,12 @@ def build_artifacts(
     from sqlalchemy.exc import OperationalError
 
     from cad.pipeline import run_pipeline
+    from orders.adapters.queue import InfrastructureError, report_progress
+    from orders.adapters.store import store_for
+    from orders.commands.artifacts import record_artifact
     from orders.models import ProductConfiguration
-    from orders.queue import InfrastructureError, report_progress
-    from orders.services.artifacts import record_artifact, store_for
-    from orders.services.capacity import machine_specs
-    from orders.services.catalog import load_config
+    from orders.queries.catalog import load_config
+    from orders.queries.shop_state import machine_specs
 
     with ctx.db.sessions() as s:
         row = s.get(ProductConfiguration, configuration_id)
@@ -72,9 +81,9 @@ def build_artifacts(
 
 
 def _record_outcome(s: Any, configuration_id: int, result: Any) -> dict[str, Any]:
-    from orders.services.artifacts import record_artifact
-    from orders.services.audit import Actor
-    from orders.services.production import hold_lines, mark_cad_ready
+    from orders.commands.artifacts import record_artifact
+    from orders.commands.audit import Actor
+    from orders.commands.production import hold_lines, mark_cad_ready
 
     actor = Actor.system("cad-worker")
     findings = result.analysis.get("findings", [])
@@ -113,8 +122,8 @@ def _record_outcome(s: Any, configuration_id: int, result: Any) -> dict[str, Any
 
 def plan_schedule(ctx: AppContext, schedule_id: int, *, job_record_id: str) -> dict[str, Any]:
     """Solve one pending proposal (the `plan` queue); the result is stored on the schedule row."""
-    from orders.queue import report_progress
-    from orders.services.planning import solve_proposal
+    from orders.adapters.queue import report_progress
+    from orders.commands.planning import solve_proposal
 
     report_progress(ctx, job_record_id, "solve", 0.1)
     with ctx.db.transaction() as s:

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orders.commands.accounts import create_user
 from orders.models import Calendar, CalendarWindow, Machine, Role, User, WindowKind
-from orders.services.accounts import create_user
 
 SHOP_TZ = "Asia/Karachi"
 FDM = ("pla", "petg")

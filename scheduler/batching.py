@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from .problem import Job, Operation
 
+Rect = tuple[float, float, float, float]  # x, y, width, depth of a free area
+Spot = tuple[float, float, bool]  # x, y, rotated of a placed footprint
+
 
 @dataclass(frozen=True)
 class Part:
@@ -93,9 +96,9 @@ class MaxRects:
     """MaxRects bin with best-short-side-fit; coordinates include the spacing margin."""
 
     def __init__(self, width: float, depth: float) -> None:
-        self.free: list[tuple[float, float, float, float]] = [(0.0, 0.0, width, depth)]
+        self.free: list[Rect] = [(0.0, 0.0, width, depth)]
 
-    def insert(self, w: float, h: float) -> tuple[float, float, bool] | None:
+    def insert(self, w: float, h: float) -> Spot | None:
         best: tuple[float, float, float, float, bool] | None = None
         for fx, fy, fw, fh in self.free:
             for rw, rh, rot in ((w, h, False), (h, w, True)):
@@ -111,7 +114,7 @@ class MaxRects:
         return x, y, rot
 
     def _split(self, x: float, y: float, w: float, h: float) -> None:
-        out = []
+        out: list[Rect] = []
         for fx, fy, fw, fh in self.free:
             if x >= fx + fw or x + w <= fx or y >= fy + fh or y + h <= fy:
                 out.append((fx, fy, fw, fh))
@@ -131,18 +134,21 @@ class MaxRects:
         ]
 
 
-def _contains(a: tuple, b: tuple) -> bool:
+def _contains(a: Rect, b: Rect) -> bool:
     return (
         a[0] <= b[0] and a[1] <= b[1] and a[0] + a[2] >= b[0] + b[2] and a[1] + a[3] >= b[1] + b[3]
     )
 
 
-def _first_fit(bins: list, w: float, h: float) -> tuple:
+_Bin = tuple[MaxRects, list[Placement], list[Part]]  # packer, placements, parts on one plate
+
+
+def _first_fit(bins: list[_Bin], w: float, h: float) -> tuple[_Bin, Spot] | None:
     for b in bins:
         spot = b[0].insert(w, h)
         if spot is not None:
             return b, spot
-    return None, None
+    return None
 
 
 def batch_parts(parts: list[Part], plate: PlateSpec) -> BatchReport:
@@ -154,19 +160,21 @@ def batch_parts(parts: list[Part], plate: PlateSpec) -> BatchReport:
     plates: list[Plate] = []
     unplaceable: list[str] = []
     for fam, members in sorted(groups.items()):
-        bins: list[tuple[MaxRects, list[Placement], list[Part]]] = []
+        bins: list[_Bin] = []
         for p in sorted(members, key=lambda p: (-p.width * p.depth, p.id)):
             # each footprint grows by one margin; the usable plate shrinks by one margin, so
             # parts end up >= margin apart and >= margin from every edge.
             w, h = p.width + m, p.depth + m
-            target, spot = _first_fit(bins, w, h)
-            if spot is None:
+            found = _first_fit(bins, w, h)
+            if found is not None:
+                target, spot = found
+            else:
                 packer = MaxRects(plate.width - m, plate.depth - m)
-                spot = packer.insert(w, h)
-                if spot is None:
+                new_spot = packer.insert(w, h)
+                if new_spot is None:
                     unplaceable.append(p.id)
                     continue
-                target = (packer, [], [])
+                target, spot = (packer, [], []), new_spot
                 bins.append(target)
             _, placed, inside = target
             x, y, rot = spot

@@ -6,9 +6,18 @@ with these diagnostics, so a planner never sees a solver stack trace.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from .calendars import horizon, next_fit, overlaps
 from .problem import Problem
 from .schedule import Diagnostic
+
+
+class _Who(TypedDict):
+    """The ``Diagnostic`` fields naming who is at fault."""
+
+    job_ids: tuple[str, ...]
+    op_ids: tuple[str, ...]
 
 
 def diagnose(problem: Problem) -> list[Diagnostic]:
@@ -31,7 +40,7 @@ def _machines_and_durations(problem: Problem) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     known = {m.id for m in problem.machines}
     for o in problem.operations:
-        who = {"job_ids": (o.job_id,), "op_ids": (o.id,)}
+        who: _Who = {"job_ids": (o.job_id,), "op_ids": (o.id,)}
         if not o.eligible:
             out.append(
                 Diagnostic(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .problem import Operation, Problem
+from .problem import Job, Operation, Problem
 from .schedule import Assignment, Schedule
 from .timeline import Timeline, timelines_from
 from .validate import with_setups
@@ -110,11 +110,11 @@ def _key(
     oid: str,
     slot: tuple[int, int, str],
     ops: dict[str, Operation],
-    jobs,
+    jobs: dict[str, Job],
     remaining: dict[str, int],
     pbar: float,
     k: float,
-) -> tuple:
+) -> tuple[float | str, ...]:
     job = jobs[ops[oid].job_id]
     start, end, _ = slot
     if rule == "ect":

@@ -4,9 +4,34 @@ from __future__ import annotations
 
 import hashlib
 from html import escape
+from typing import Literal, NotRequired, TypedDict
 
 from .problem import Problem
 from .schedule import Schedule
+
+
+class GanttItem(TypedDict):
+    """One bar: ``down`` carries ``reason``; ``setup`` ``op_id``; ``op`` op/job id and colour."""
+
+    kind: Literal["down", "setup", "op"]
+    start: int
+    end: int
+    reason: NotRequired[str]
+    op_id: NotRequired[str]
+    job_id: NotRequired[str]
+    colour: NotRequired[str]
+
+
+class GanttLane(TypedDict):
+    machine: str
+    name: str
+    items: list[GanttItem]
+
+
+class GanttData(TypedDict):
+    horizon: int
+    origin: str | None
+    lanes: list[GanttLane]
 
 
 def colour_for(job_id: str) -> str:
@@ -15,7 +40,7 @@ def colour_for(job_id: str) -> str:
     return f"hsl({h % 360}, 60%, {45 + (h >> 9) % 20}%)"
 
 
-def gantt_data(problem: Problem, schedule: Schedule) -> dict:
+def gantt_data(problem: Problem, schedule: Schedule) -> GanttData:
     """``{"horizon", "lanes": [{"machine", "items": [{kind, start, end, ...}]}]}``.
 
     Item kinds: ``op`` (with op/job id and colour), ``setup`` (just before the op it serves)
@@ -23,9 +48,9 @@ def gantt_data(problem: Problem, schedule: Schedule) -> dict:
     """
     lanes_by = schedule.by_machine()
     end = schedule.makespan
-    lanes = []
+    lanes: list[GanttLane] = []
     for m in problem.machines:
-        items: list[dict] = [
+        items: list[GanttItem] = [
             {"kind": "down", "start": w.start, "end": w.end, "reason": w.reason}
             for w in m.calendar
             if w.start < max(end, 1)

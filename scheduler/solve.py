@@ -44,7 +44,11 @@ class _FirstSolution(cp_model.CpSolverSolutionCallback):
 
 
 def baseline_rules(spec: ObjectiveSpec) -> tuple[str, ...]:
-    first = spec.lexicographic[0] if spec.lexicographic else max(spec.weights, key=spec.weights.get)
+    first = (
+        spec.lexicographic[0]
+        if spec.lexicographic
+        else max(spec.weights, key=spec.weights.__getitem__)
+    )
     return ("atc", "edd") if first == "weighted_tardiness" else ("mwkr", "ect")
 
 
@@ -146,7 +150,7 @@ def _run_phases(
     seed: int,
     log: bool,
     stability_weight: int,
-):
+) -> tuple[Status, Schedule | None, float | None, float | None, float | None]:
     status, schedule, obj, bound, first = Status.UNKNOWN, None, None, None, None
     all_optimal = True
     for k, weights in enumerate(phases):

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import configurator
+from orders.commands.accounts import create_user
+from orders.commands.designs import save_configuration
 from orders.models import ProductConfiguration, Role, User
 from orders.seed import seed_shop
-from orders.services.accounts import create_user
-from orders.services.catalog import save_configuration
 from orders.settings import Settings
 
 
@@ -47,10 +47,11 @@ def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Setting
 
 def released_plan(ctx: Any, qty: int = 4, family: str = "enclosure") -> tuple[int, int]:
     """One placed order, built, planned, approved and released: (order id, schedule version)."""
-    from orders.outbox import flush_enqueues
-    from orders.services.audit import Actor
-    from orders.services.ordering import LineRequest, place_order
-    from orders.services.planning import approve, release, request_plan
+    from orders.adapters.outbox import flush_enqueues
+    from orders.commands.audit import Actor
+    from orders.commands.ordering import LineRequest, place_order
+    from orders.commands.planning import approve, request_plan
+    from orders.commands.release import release
 
     with ctx.db.transaction() as s:
         make_shop(s)

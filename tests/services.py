@@ -1,28 +1,31 @@
 """Real services the tests talk to, with a loud failure naming whatever is missing.
 
-Defaults are the standard loopback ports; override with HUNAR_TEST_POSTGRES_URL,
-HUNAR_TEST_REDIS_URL and HUNAR_TEST_MQTT (host:port).
+PostgreSQL and Mosquitto are shared servers on the standard loopback ports (override with
+HUNAR_TEST_POSTGRES_URL and HUNAR_TEST_MQTT, host:port); every test gets a database or topic of
+its own on them. Redis is not shared: each test session starts a private `redis-server` on a free
+port (tests/conftest.py, `redis_server`), so only the binary has to be installed.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 POSTGRES_URL = os.environ.get(
     "HUNAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("HUNAR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 MQTT_HOST, _, _mqtt_port = os.environ.get("HUNAR_TEST_MQTT", "127.0.0.1:1883").partition(":")
 MQTT_PORT = int(_mqtt_port or 1883)
 
 HOW_TO_START = {
     "PostgreSQL": "apt-get install postgresql, then: pg_ctlcluster --skip-systemctl-redirect "
     "$(ls /etc/postgresql) main start (trust auth on 127.0.0.1:5432, database 'test')",
-    "Redis": "apt-get install redis-server, then: redis-server --daemonize yes --bind 127.0.0.1 "
-    "--port 6379 --save '' --appendonly no",
+    "Redis": "apt-get install redis-server (the tests start a private redis-server of their own "
+    "on a free port; none needs to be running)",
     "Mosquitto": "apt-get install mosquitto, then: mosquitto -d -c /etc/mosquitto/mosquitto.conf",
 }
 
@@ -55,14 +58,20 @@ def probe_postgres() -> Probe:
         return Probe("PostgreSQL", False, f"{POSTGRES_URL}: {exc.__class__.__name__}: {exc}")
 
 
-def probe_redis() -> Probe:
-    from redis import Redis
-
+def probe_redis_server() -> Probe:
+    """The session starts its own redis-server: the binary must be there and run."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return Probe("Redis", False, "no redis-server on PATH")
     try:
-        Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-        return Probe("Redis", True, REDIS_URL)
-    except Exception as exc:  # noqa: BLE001 - reported to the user, the run stops
-        return Probe("Redis", False, f"{REDIS_URL}: {exc}")
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Probe("Redis", False, f"{binary} does not run: {exc}")
+    if out.returncode != 0 or "Redis server" not in out.stdout:
+        return Probe(
+            "Redis", False, f"{binary} --version failed: {(out.stdout + out.stderr)[:200]}"
+        )
+    return Probe("Redis", True, binary)
 
 
 def probe_mqtt() -> Probe:
@@ -71,12 +80,12 @@ def probe_mqtt() -> Probe:
 
 
 def missing_services() -> list[str]:
-    """One line per service that does not answer, saying how to get it."""
+    """One line per service that does not answer (or cannot be started), saying how to get it."""
     lines = []
-    for probe in (probe_postgres(), probe_redis(), probe_mqtt()):
+    for probe in (probe_postgres(), probe_redis_server(), probe_mqtt()):
         if not probe.ok:
             lines.append(
-                f"{probe.name} is not reachable ({probe.detail}). {HOW_TO_START[probe.name]}"
+                f"{probe.name} is not available ({probe.detail}). {HOW_TO_START[probe.name]}"
             )
     return lines
 

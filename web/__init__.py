@@ -6,6 +6,7 @@ Blueprints per role: `shop` (customers), `api` (JSON for pages and machine clien
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -26,14 +27,38 @@ LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost")
 MAX_ID = 2**31 - 1
 
 
-def whole_number(raw: str, max_digits: int = 10) -> int | None:
-    """A form or query value of ASCII digits, bounded in length; None otherwise ("²".isdigit()
-    is true, but int() refuses it: a 500 where a field error belongs)."""
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= max_digits else None
+WHOLE = re.compile(r"0|[1-9][0-9]*")  # ASCII digits, no sign, no "_", no leading zero
+DECIMAL = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
+def whole_number(raw: str | None, max_digits: int = 10) -> int | None:
+    """The one parser of whole numbers in forms, queries and URLs: ASCII digits without a sign,
+    underscore or leading zero, bounded in length; None otherwise ("1_000", "١٢٣" and "01"
+    are not numbers here, though int() takes them)."""
+    if raw is None or len(raw) > max_digits or not WHOLE.fullmatch(raw):
+        return None
+    return int(raw)
+
+
+def decimal_number(raw: str | None, max_chars: int = 12) -> float | None:
+    """A plain ASCII decimal like "10" or "2.5" (no exponent, sign or underscore); else None."""
+    if raw is None or len(raw) > max_chars or not DECIMAL.fullmatch(raw):
+        return None
+    return float(raw)
+
+
+def last_value(values: Any, name: str, default: str | None = None) -> str | None:
+    """The one rule for a field sent more than once: the last value counts (a checkbox sends a
+    hidden "false" and then "true"), for every form field and query argument."""
+    got = values.getlist(name)
+    return got[-1] if got else default
 
 
 class IdConverter(IntegerConverter):
-    """Row ids in URLs: 0..2^31-1, so an absurd id is a 404 and never reaches the database."""
+    """Row ids in URLs: 0..2^31-1 in ASCII without leading zeros, so `/x/01` and `/x/١` are not
+    aliases of `/x/1`, and an absurd id is a 404 that never reaches the database."""
+
+    regex = r"(?:0|[1-9][0-9]{0,9})"
 
     def __init__(self, url_map: object) -> None:
         super().__init__(url_map, min=0, max=MAX_ID)  # type: ignore[arg-type]
@@ -75,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         if "\x00" in request.path:
             raise ApiError(404, "not_found", "there is nothing at this address")
-        body = request.get_json(silent=True) if request.is_json else None
+        body = _json_body()
         for value in (request.args, request.form, body):
             field = _nul_field(value, "")
             if field is not None:
@@ -99,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             from redis.exceptions import RedisError
             from sqlalchemy.exc import SQLAlchemyError
 
-            from orders.outbox import flush_enqueues
+            from orders.adapters.outbox import flush_enqueues
 
             try:  # the write itself is committed: its answer must not turn into a 500 here
                 flush_enqueues(ctx, limit=20)
@@ -115,6 +140,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         resp.headers.setdefault("Content-Security-Policy", CSP)
         resp.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         resp.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if "Cache-Control" not in resp.headers and _signed_in():
+            resp.headers["Cache-Control"] = "no-store"  # a page of one person's: never kept
         if secure:
             resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return resp
@@ -124,6 +151,53 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         threading.Thread(target=warm_up, name="warm-cad", daemon=True).start()
     return app
+
+
+def _signed_in() -> bool:
+    """A session user or a bearer token: what the response shows belongs to someone."""
+    from flask_login import current_user
+
+    return bool(request.authorization) or bool(getattr(current_user, "is_authenticated", False))
+
+
+MAX_JSON_DEPTH = 32  # no request of this API nests deeper than a handful of levels
+
+
+def _json_body() -> Any:
+    """The request's JSON (None if it has none or it does not parse); a document nested deeper
+    than MAX_JSON_DEPTH is refused with a 400 before anything walks it recursively."""
+    from web.errors import ApiError
+
+    if not request.is_json:
+        return None
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # the parser itself gave up: far too deep
+        body = None
+        deep = True
+    else:
+        deep = _depth_exceeds(body, MAX_JSON_DEPTH)
+    if deep:
+        raise ApiError(
+            400,
+            "invalid_body",
+            f"the JSON document nests deeper than {MAX_JSON_DEPTH} levels",
+            {"body": f"at most {MAX_JSON_DEPTH} levels of nesting"},
+        )
+    return body
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """True when arrays/objects nest deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _nul_field(value: Any, where: str) -> str | None:

@@ -12,12 +12,10 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
+from orders.commands.accounts import user_for_token
 from orders.context import AppContext
 from orders.models import Role, User
-from orders.services.accounts import user_for_token
 from web.errors import ApiError
-
-STAFF = (Role.PLANNER, Role.OPERATOR, Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,7 @@ class SessionUser:
     display_name: str
     role: str
     active: bool = True
+    session_version: int = 0
 
     is_authenticated = True
     is_anonymous = False
@@ -38,11 +37,19 @@ class SessionUser:
         return self.active
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie keeps: the user and the session version it was made in."""
+        return f"{self.id}:{self.session_version}"
 
     @classmethod
     def of(cls, user: User) -> SessionUser:
-        return cls(user.id, user.email, user.display_name, str(user.role), user.active)
+        return cls(
+            user.id,
+            user.email,
+            user.display_name,
+            str(user.role),
+            user.active,
+            user.session_version,
+        )
 
 
 def hunar() -> AppContext:
@@ -56,12 +63,19 @@ def init_app(app: Flask) -> None:
     manager.login_message = "Please sign in to continue."
 
     @manager.user_loader
-    def _load(user_id: str) -> SessionUser | None:
-        if not user_id.isdigit():
+    def _load(cookie_id: str) -> SessionUser | None:
+        """The signed-in user, unless the cookie's session version has been ended since."""
+        from web import MAX_ID, whole_number
+
+        raw_id, _, raw_version = cookie_id.partition(":")
+        user_id, version = whole_number(raw_id), whole_number(raw_version)
+        if user_id is None or version is None or user_id > MAX_ID:
             return None
         with hunar().db.sessions() as s:
-            user = s.get(User, int(user_id))
-            return SessionUser.of(user) if user is not None and user.active else None
+            user = s.get(User, user_id)
+            if user is None or not user.active or user.session_version != version:
+                return None
+            return SessionUser.of(user)
 
 
 def page_roles(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -84,7 +98,7 @@ def page_roles(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any
 def api_user() -> SessionUser | None:
     """The bearer-token user, else the session user (whose writes must carry the CSRF token)."""
     if "api_user" in g:
-        return g.api_user  # type: ignore[no-any-return]
+        return g.api_user
     header = request.headers.get("Authorization", "")
     user: SessionUser | None = None
     if header:

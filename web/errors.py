@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -79,7 +80,9 @@ def database_unavailable(exc: BaseException) -> bool:
     )
 
 
-def _unavailable(app: Flask, exc: Exception, what: str = "database"):  # type: ignore[no-untyped-def]
+def _unavailable(
+    app: Flask, exc: Exception, what: str = "database"
+) -> tuple[str, int, dict[str, str]] | Response:
     """503 with Retry-After: a backing service is away for a moment; try again shortly."""
     app.logger.warning(
         "%s unavailable on %s %s: %s",
@@ -103,18 +106,18 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     @app.errorhandler(DisconnectionError)
     @app.errorhandler(PoolTimeout)
-    def _database_error(exc: Exception):  # type: ignore[no-untyped-def]
+    def _database_error(exc: Exception) -> ResponseReturnValue:
         if not database_unavailable(exc):
             raise exc  # a real bug (bad SQL, constraint): the 500 handler logs it
         return _unavailable(app, exc)
 
     @app.errorhandler(RedisConnectionError)
     @app.errorhandler(RedisTimeoutError)
-    def _queue_error(exc: Exception):  # type: ignore[no-untyped-def]
+    def _queue_error(exc: Exception) -> ResponseReturnValue:
         return _unavailable(app, exc, "job queue")
 
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+    def _api_error(exc: ApiError) -> ResponseReturnValue:
         if not wants_json():
             return _html(exc.status, exc.code.replace("_", " "), exc.message)
         resp = error_response(exc.status, exc.code, exc.message, exc.fields)
@@ -122,14 +125,14 @@ def init_app(app: Flask) -> None:
         return resp
 
     @app.errorhandler(DomainError)
-    def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
+    def _domain_error(exc: DomainError) -> ResponseReturnValue:
         status = domain_status(exc)
         if not wants_json():
             return _html(status, "Not found" if status == 404 else "Cannot do that", exc.message)
         return error_response(status, exc.code, exc.message, exc.fields)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
         message = exc.description or exc.name
@@ -143,7 +146,7 @@ def init_app(app: Flask) -> None:
         return resp
 
     @app.errorhandler(500)
-    def _server_error(exc: Exception):  # type: ignore[no-untyped-def]
+    def _server_error(exc: Exception) -> ResponseReturnValue:
         # Flask has already logged the traceback; the client gets no internals.
         message = "something went wrong on our side; it has been logged"
         if not wants_json():

@@ -6,7 +6,7 @@ from flask import send_file
 from werkzeug.wrappers import Response
 
 from orders.errors import NotFound
-from orders.services.shop_designs import Viewer, design_artifact_path
+from orders.queries.designs import Viewer, design_artifact_path
 from web.auth import hunar
 
 INLINE_KINDS = {"glb": "model/gltf-binary"}

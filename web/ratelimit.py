@@ -25,6 +25,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "signup": (5, 300),
     "quote": (120, 60),
     "token": (10, 300),
+    "design": (60, 300),  # saved designs (each adds a quote row): generous for people, not bots
 }
 
 

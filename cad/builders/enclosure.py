@@ -15,6 +15,7 @@ import cadquery as cq
 
 from cad.build import register_builder
 from cad.builders._common import beside, rounded_prism
+from cad.geom import as_shape, shapes
 
 VERSION = 1
 LID_CLEARANCE_MM = 0.2
@@ -34,7 +35,7 @@ def _body(v: Mapping[str, Any]) -> cq.Workplane:
         body = body.union(bosses)
         tools += pilots
     # one boolean with every cutter: much faster than one cut per feature
-    return cq.Workplane("XY").add(body.val().cut(*tools)) if tools else body
+    return cq.Workplane("XY").add(as_shape(body.val()).cut(*tools)) if tools else body
 
 
 def _bosses(v: Mapping[str, Any]) -> tuple[cq.Workplane, list[cq.Shape]]:
@@ -63,7 +64,7 @@ def _bosses(v: Mapping[str, Any]) -> tuple[cq.Workplane, list[cq.Shape]]:
         .circle(v["pilot_diameter"] / 2)
         .extrude(top)
     )
-    return wp.extrude(top), pilots.solids().vals()
+    return wp.extrude(top), shapes(pilots.solids())
 
 
 def _vents(v: Mapping[str, Any]) -> list[cq.Shape]:
@@ -78,7 +79,7 @@ def _vents(v: Mapping[str, Any]) -> list[cq.Shape]:
         .pushPoints([(x, sy * yw) for x in xs for sy in (-1, 1)])
         .box(w, v["wall"] + 2.0, length)
     )
-    return slots.solids().vals()
+    return shapes(slots.solids())
 
 
 def _cable_holes(v: Mapping[str, Any]) -> list[cq.Shape]:
@@ -95,7 +96,7 @@ def _cable_holes(v: Mapping[str, Any]) -> list[cq.Shape]:
         .circle(d / 2)
         .extrude(depth)
     )
-    return holes.solids().vals()
+    return shapes(holes.solids())
 
 
 def _lid(v: Mapping[str, Any]) -> cq.Workplane:
@@ -125,10 +126,10 @@ def _lid(v: Mapping[str, Any]) -> cq.Workplane:
 
 def build_enclosure(v: Mapping[str, Any]) -> cq.Shape:
     """Body alone, or body + lid side by side on one plate."""
-    body = _body(v).val()
+    body = as_shape(_body(v).val())
     if v["lid"] == "none":
         return body
-    return beside(body, _lid(v).val())
+    return beside(body, as_shape(_lid(v).val()))
 
 
 register_builder("enclosure", VERSION, build_enclosure)

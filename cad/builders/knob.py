@@ -13,6 +13,7 @@ from typing import Any
 import cadquery as cq
 
 from cad.build import register_builder
+from cad.geom import as_shape, shapes
 
 VERSION = 1
 
@@ -61,7 +62,7 @@ def build_knob(v: Mapping[str, Any]) -> cq.Shape:
             for k in range(count)
         ]
         flutes = cq.Workplane("XY", origin=(0, 0, -1)).pushPoints(pts).circle(cut_r).extrude(h + 2)
-        tools += flutes.solids().vals()
+        tools += shapes(flutes.solids())
     if v["pointer"]:
         pw, pd = v["pointer_width"], v["pointer_depth"]
         groove = (
@@ -70,8 +71,8 @@ def build_knob(v: Mapping[str, Any]) -> cq.Shape:
             .rect(d / 2 + 1, pw)
             .extrude(pd + 1)
         )
-        tools.append(groove.val())
-    return body.val().cut(*tools)
+        tools.append(as_shape(groove.val()))
+    return as_shape(body.val()).cut(*tools)
 
 
 register_builder("knob", VERSION, build_knob)

@@ -16,7 +16,7 @@ import cadquery as cq
 
 from cad.build import GeometryError, register_builder
 from cad.builders._common import rounded_prism
-from cad.geom import fast_bbox
+from cad.geom import as_shape, fast_bbox, shapes
 
 VERSION = 1
 FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
@@ -58,14 +58,14 @@ def build_nameplate(v: Mapping[str, Any]) -> cq.Workplane | cq.Shape:
     # Some glyph solids come out of the font with face orientations that make a one-shot
     # boolean leave the glyph behind as a loose island (hypothesis found 'x' in DejaVu Sans
     # Bold at 21.5 mm); ShapeFix on each glyph first makes the cut and the union reliable.
-    glyphs = [g.fix() for c in text.vals() for g in c.Solids()]
-    base = plate.val()
+    glyphs = [g.fix() for c in shapes(text) for g in c.Solids()]
+    base = as_shape(plate.val())
     return base.fuse(*glyphs) if raised else base.cut(*glyphs)
 
 
 def _check_text_fits(text: cq.Workplane, v: Mapping[str, Any]) -> None:
     """Real glyph extents must stay on the plate (the configurator only estimates them)."""
-    solids = text.vals()
+    solids = shapes(text)
     if not solids:
         raise GeometryError(f"the font {FONT_NAME} produced no outline for the text")
     bb = fast_bbox(cq.Compound.makeCompound(solids))

@@ -46,7 +46,7 @@ def derived(v: V) -> dict[str, Any]:
         offsets: tuple[float, ...] = (round((t + legs) / 2, 2),)
     else:
         offsets = (round(t + 2 * hd, 2), round(legs - 2 * hd, 2))
-    ys = (round(v["width"] / 2, 2),)
+    ys: tuple[float, ...] = (round(v["width"] / 2, 2),)
     if v["gusset"]:
         edge = round((v["width"] - t) / 4, 2)
         ys = (edge, round(v["width"] - edge, 2))

@@ -48,7 +48,8 @@ PLATE_GAP_MM = 5.0
 def boss_inset(v: V) -> float:
     """Distance of a boss centre from the inner walls: overlaps the wall (or the rounded inner
     corner) by BOSS_OVERLAP_MM so the union never relies on tangent contact or pokes outside."""
-    bd, r_in = v["boss_diameter"], max(v["corner_radius"] - v["wall"], 0.0)
+    bd: float = v["boss_diameter"]
+    r_in: float = max(v["corner_radius"] - v["wall"], 0.0)
     if r_in > bd / 2:
         return r_in - (r_in - bd / 2 + BOSS_OVERLAP_MM) / math.sqrt(2)
     return bd / 2 - BOSS_OVERLAP_MM
@@ -112,11 +113,13 @@ def pilot_corner_material(v: V) -> float:
     arc (centre outer/2 - corner_radius), elsewhere the straight walls."""
     r, bx, by = v["corner_radius"], v["boss_x"], v["boss_y"]
     cx, cy = v["outer_length"] / 2 - r, v["outer_width"] / 2 - r
+    skin: float
     if r > 0 and bx > cx and by > cy:
         skin = r - math.hypot(bx - cx, by - cy)
     else:
         skin = min(v["outer_length"] / 2 - bx, v["outer_width"] / 2 - by)
-    return skin - v["pilot_diameter"] / 2
+    pilot: float = v["pilot_diameter"]
+    return skin - pilot / 2
 
 
 def _boss_corner(v: V) -> str | None:
@@ -147,7 +150,8 @@ def _screw_lid(v: V) -> str | None:
 
 
 def _side_margin(v: V) -> float:
-    return max(v["corner_radius"], v["boss_diameter"] if v["bosses"] else 0.0) + 2.0
+    margin: float = max(v["corner_radius"], v["boss_diameter"] if v["bosses"] else 0.0)
+    return margin + 2.0
 
 
 def _vents(v: V) -> str | None:

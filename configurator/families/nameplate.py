@@ -144,7 +144,8 @@ def engrave_minutes(v: V) -> float:
     """Laser raster time for the text; FDM prints text with the plate."""
     if v["process"] != "laser":
         return 0.0
-    return round(v["text_width_estimate"] * v["text_height"] * 0.5 / ENGRAVE_MM2_PER_MIN, 2)
+    area_mm2: float = v["text_width_estimate"] * v["text_height"]
+    return round(area_mm2 * 0.5 / ENGRAVE_MM2_PER_MIN, 2)
 
 
 NAMEPLATE = register(

@@ -15,9 +15,14 @@ and meshes, but slightly differently from a hobbed gear with the same module and
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Mapping
-from typing import Any
+from functools import cache
+from importlib import resources
+from itertools import pairwise
+from typing import Any, NamedTuple
 
+from configurator.errors import DataFileError
 from configurator.families._common import (
     colour_param,
     cylinder_volume,
@@ -34,28 +39,45 @@ from configurator.rules import Rule, fmt
 
 V = Mapping[str, Any]
 MAX_TIP_MM = 300.0
-# DIN 6885 parallel keys: bore below limit -> (key width, hub slot depth t2)
-KEYWAYS = (
-    (8.0, 2.0, 1.0),
-    (10.0, 3.0, 1.4),
-    (12.0, 4.0, 1.8),
-    (17.0, 5.0, 2.3),
-    (22.0, 6.0, 2.8),
-    (30.0, 8.0, 3.3),
-    (38.0, 10.0, 3.3),
-    (44.0, 12.0, 3.3),
-    (50.0, 14.0, 3.8),
-    (58.0, 16.0, 4.3),
-    (math.inf, 18.0, 4.4),
-)
+
+
+class Keyway(NamedTuple):
+    """One DIN 6885 row: bores below ``bore_below_mm`` get this key width and hub slot depth."""
+
+    bore_below_mm: float
+    width_mm: float
+    depth_mm: float
+
+
+def parse_keyways(text: str) -> tuple[Keyway, ...]:
+    """Parse a keyway TOML document (rows in ascending bore order)."""
+    doc: dict[str, Any] = tomllib.loads(text)
+    try:
+        rows = tuple(
+            Keyway(float(r["bore_below_mm"]), float(r["width_mm"]), float(r["depth_mm"]))
+            for r in doc["keyway"]
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DataFileError(f"keyways.toml: {exc!r}") from exc
+    if not rows or any(a.bore_below_mm >= b.bore_below_mm for a, b in pairwise(rows)):
+        raise DataFileError("keyways.toml: needs rows in ascending order of bore_below_mm")
+    return rows
+
+
+@cache
+def keyway_table() -> tuple[Keyway, ...]:
+    """DIN 6885 parallel keys from data/keyways.toml (loaded once)."""
+    text = resources.files("configurator").joinpath("data/keyways.toml").read_text("utf-8")
+    return parse_keyways(text)
 
 
 def keyway_size(bore: float) -> tuple[float, float]:
     """(width, depth) of the hub keyway for a bore, per DIN 6885."""
-    for limit, width, depth in KEYWAYS:
-        if bore < limit:
-            return width, depth
-    return KEYWAYS[-1][1:]  # pragma: no cover
+    table = keyway_table()
+    for row in table:
+        if bore < row.bore_below_mm:
+            return row.width_mm, row.depth_mm
+    return table[-1].width_mm, table[-1].depth_mm  # pragma: no cover
 
 
 def derived(v: V) -> dict[str, Any]:

@@ -14,7 +14,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from mes_bridge.transports.base import (
     ConnectionState,
@@ -28,6 +30,7 @@ from mes_bridge.transports.base import (
     TransportUnavailable,
     now_utc,
 )
+from mes_bridge.transports.registry import SiteConfig
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -126,3 +129,10 @@ class FolderTransport(Transport):
         with os.fdopen(fd, "w") as fh:
             json.dump({"requested_at": now_utc().isoformat()}, fh)
         return StartResult(job_id, True, state, str(marker))
+
+
+def from_config(machine_id: str, config: Mapping[str, Any], site: SiteConfig) -> Transport:
+    """A hot folder per machine: the configured path, else one under the site's hot-folder root."""
+    root = Path(config.get("path") or site.hotfolder_root / machine_id)
+    root.mkdir(parents=True, exist_ok=True)
+    return FolderTransport(root)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -36,6 +36,7 @@ from mes_bridge.transports.base import (
     TransportUnavailable,
     now_utc,
 )
+from mes_bridge.transports.registry import SiteConfig
 
 StatusCallback = Callable[[str, bytes], None]
 _KIND_TO_STATE = {
@@ -235,3 +236,8 @@ class MqttTransport(Transport):
         cmd = {"command": "start", "job_order_id": job_id, "command_id": f"start:{job_id}"}
         self._publish(mark_topic, json.dumps(cmd).encode(), retain=True)
         return StartResult(job_id, True, state, "start command published")
+
+
+def from_config(machine_id: str, config: Mapping[str, Any], site: SiteConfig) -> Transport:
+    """The plant's broker, one topic per machine (the default transport)."""
+    return MqttTransport(site.site, machine_id, host=site.mqtt_host, port=site.mqtt_port)

@@ -57,7 +57,8 @@ class MqttJobListener:
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent
         )
-        self._client.reconnect_delay_set(min_delay=0.2, max_delay=1)
+        # paho-mqtt hints min_delay as int, but only sleeps and doubles it: 0.2 s works as meant.
+        self._client.reconnect_delay_set(min_delay=0.2, max_delay=1)  # type: ignore[arg-type]
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = lambda *_a: self._subscribed.set()
         self._client.on_message = self._on_message

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from mes_bridge.transports.base import (
     TransportUnavailable,
     now_utc,
 )
+from mes_bridge.transports.registry import SiteConfig
 
 STARTED_FOLDER = "started"
 _ACTIVE = {
@@ -224,3 +226,10 @@ class OctoPrintTransport(Transport):
             raise NotReady(f"octoprint {body['command']} {path}: busy ({resp.text[:120]})")
         if resp.status_code != ok:
             raise DeliveryRejected(f"octoprint {body['command']} {path}: HTTP {resp.status_code}")
+
+
+def from_config(machine_id: str, config: Mapping[str, Any], site: SiteConfig) -> Transport | None:
+    """OctoPrint at the configured URL; None (the default transport) without one."""
+    if not config.get("url"):
+        return None
+    return OctoPrintTransport(str(config["url"]), str(config.get("api_key", "")))

@@ -8,6 +8,7 @@ is read first and Start is only called from NotAllowedToStart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from asyncua import ua
@@ -26,6 +27,7 @@ from mes_bridge.transports.base import (
     now_utc,
 )
 from mes_bridge.transports.opcua_receiver import NAMESPACE, ReturnStatus
+from mes_bridge.transports.registry import SiteConfig
 
 # Connection-level failures worth a retry; any other asyncua error is a bug to surface.
 _NETWORK_ERRORS: tuple[type[BaseException], ...] = (
@@ -144,3 +146,8 @@ def _quiet_disconnect(client: Client) -> None:
         client.disconnect()
     except (*_NETWORK_ERRORS, RuntimeError, ua.UaError):
         pass
+
+
+def from_config(machine_id: str, config: Mapping[str, Any], site: SiteConfig) -> Transport:
+    """The machine's OPC UA endpoint, else the plant's."""
+    return OpcUaTransport(str(config.get("endpoint", site.opcua_endpoint)))

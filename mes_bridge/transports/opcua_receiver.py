@@ -190,6 +190,7 @@ class JobControlReceiver:
 
     # -- methods ----------------------------------------------------------------
     async def _store(self, xml_text: str, state: str) -> int:
+        assert self._alock is not None, "made in _serve, before any method is callable"
         async with self._alock:  # check-then-create must not interleave with another call
             return await self._store_locked(xml_text, state)
 
@@ -245,6 +246,7 @@ class JobControlReceiver:
     async def _transition(
         self, job_id: str, allowed: frozenset[str], target: str | None, label: str
     ) -> ReturnStatus:
+        assert self._alock is not None, "made in _serve, before any method is callable"
         async with self._alock:
             return await self._transition_locked(job_id, allowed, target, label)
 

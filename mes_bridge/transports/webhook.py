@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any, Protocol
 
 import httpx
 
@@ -25,11 +26,18 @@ from mes_bridge.transports.base import (
     TransportUnavailable,
     now_utc,
 )
+from mes_bridge.transports.registry import SiteConfig
 
 SIGNATURE_HEADER = "X-Hunar-Signature"
 TIMESTAMP_HEADER = "X-Hunar-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class HeaderItems(Protocol):
+    """Request headers as (name, value) pairs: a plain dict, or a web request's headers."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -43,7 +51,7 @@ def signed_headers(secret: bytes, body: bytes, now: datetime) -> dict[str, str]:
     return {TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: sign(secret, ts, body)}
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def _header(headers: HeaderItems, name: str) -> str | None:
     lowered = name.lower()
     for key, value in headers.items():
         if key.lower() == lowered:
@@ -52,7 +60,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def verify_signature(
-    secret: bytes, headers: Mapping[str, str], body: bytes, now: datetime, tolerance_s: float
+    secret: bytes, headers: HeaderItems, body: bytes, now: datetime, tolerance_s: float
 ) -> str:
     """Return "" when valid, else the reason (missing header, stale/future timestamp, bad MAC)."""
     ts_text, sig = _header(headers, TIMESTAMP_HEADER), _header(headers, SIGNATURE_HEADER)
@@ -131,3 +139,10 @@ class WebhookTransport(Transport):
     def start(self, job_id: str) -> StartResult:
         """Webhook receivers start work themselves; there is no remote start to send."""
         return StartResult(job_id, False, JobState.UNKNOWN, "webhook peers self-start")
+
+
+def from_config(machine_id: str, config: Mapping[str, Any], site: SiteConfig) -> Transport | None:
+    """A signed webhook; None (the default transport) without both URL and secret."""
+    if not (config.get("url") and config.get("secret")):
+        return None
+    return WebhookTransport(str(config["url"]), str(config["secret"]).encode())

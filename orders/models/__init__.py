@@ -2,14 +2,14 @@
 
 from orders.models.artifacts import Artifact
 from orders.models.catalog import ProductConfiguration, Quote
-from orders.models.events import Event
+from orders.models.events import Event, FloorEventKey
 from orders.models.jobs import JobRecord, JobState
 from orders.models.machines import Calendar, CalendarWindow, Machine, MachineState, WindowKind
 from orders.models.operations import Operation, OperationStatus
 from orders.models.orders import Order, OrderLine
 from orders.models.outbox import OutboxMessage, OutboxStatus
 from orders.models.schedules import Assignment, Schedule, ScheduleState
-from orders.models.users import ApiToken, Role, User
+from orders.models.users import STAFF, ApiToken, Role, User
 
 __all__ = [
     "ApiToken",
@@ -18,6 +18,7 @@ __all__ = [
     "Calendar",
     "CalendarWindow",
     "Event",
+    "FloorEventKey",
     "JobRecord",
     "JobState",
     "Machine",
@@ -31,6 +32,7 @@ __all__ = [
     "ProductConfiguration",
     "Quote",
     "Role",
+    "STAFF",
     "Schedule",
     "ScheduleState",
     "User",

@@ -24,3 +24,13 @@ class Event(Base):
     from_state: Mapped[str | None] = mapped_column(String(32))
     to_state: Mapped[str | None] = mapped_column(String(32))
     payload: Mapped[JsonDict] = mapped_column(JSONType, default=dict)
+
+
+class FloorEventKey(Base):
+    """One row per applied floor event id. Inserted before the event's effects, so of two
+    concurrent deliveries of one event exactly one applies it (the other hits the key)."""
+
+    __tablename__ = "floor_event_keys"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

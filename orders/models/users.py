@@ -19,6 +19,9 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+STAFF = frozenset({Role.PLANNER, Role.OPERATOR, Role.ADMIN})  # the shop's people, not customers
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -31,6 +34,8 @@ class User(Base):
         ForeignKey("machines.id", ondelete="SET NULL")
     )
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of every session cookie: raising it (sign-out, new password) ends all sessions.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

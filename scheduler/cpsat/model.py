@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ortools.sat.python import cp_model
 
 from ..calendars import horizon
@@ -37,7 +35,7 @@ def build_model(problem: Problem, previous: Schedule | None = None, move_penalty
 
 def _add_stability(ctx: Ctx, previous: Schedule, move_penalty: int) -> None:
     ops = ctx.problem.op_index()
-    terms = []
+    terms: list[cp_model.LinearExpr | int] = []
     for a in previous.assignments:
         op = ops.get(a.op_id)
         if op is None or op.frozen is not None:
@@ -72,7 +70,7 @@ def add_hint(ctx: Ctx, schedule: Schedule) -> None:
     lanes = schedule.by_machine()
     for mid, arcs in ctx.arcs.items():
         order = [a.op_id for a in lanes.get(mid, [])]
-        true = set(zip([None] + order, order + [None], strict=True))
+        true = set(zip([None, *order], [*order, None], strict=True))
         for src, dst, lit, _ in arcs:
             m.add_hint(lit, (src, dst) in true)
         if mid in ctx.empty:
@@ -93,9 +91,9 @@ def add_hint(ctx: Ctx, schedule: Schedule) -> None:
         m.add_hint(ctx.makespan, max(ends.values()))
 
 
-def extract(ctx: Ctx, value: Mapping | cp_model.CpSolver) -> Schedule:
+def extract(ctx: Ctx, value: cp_model.CpSolver | cp_model.CpSolverSolutionCallback) -> Schedule:
     """Read the schedule from a solver (or callback) holding a solution."""
-    out = []
+    out: list[Assignment] = []
     for op in ctx.problem.operations:
         ov = ctx.ops[op.id]
         mid = next(

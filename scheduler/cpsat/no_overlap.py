@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ortools.sat.python import cp_model
+
 from .variables import Ctx
 
 
 def add_no_overlap(ctx: Ctx) -> None:
-    per_machine: dict[str, list] = {
+    per_machine: dict[str, list[cp_model.IntervalVar]] = {
         m.id: list(ctx.downtime.get(m.id, [])) for m in ctx.problem.machines
     }
     for ov in ctx.ops.values():

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ortools.sat.python import cp_model
+
 from .variables import Ctx
 
 TERMS = ("makespan", "weighted_tardiness", "setup_time")
@@ -45,8 +47,9 @@ class ObjectiveSpec:
         return ObjectiveSpec(weights={value: 1})
 
 
-def term(ctx: Ctx, name: str):
+def term(ctx: Ctx, name: str) -> cp_model.LinearExpr | int:
     if name == "makespan":
+        assert ctx.makespan is not None, "add_due_dates defines the makespan"
         return ctx.makespan
     if name == "weighted_tardiness":
         return sum(

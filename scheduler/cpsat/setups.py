@@ -8,6 +8,7 @@ earlier one) are left out: they could never be true and only cost the solver tim
 
 from __future__ import annotations
 
+from ..problem import Problem
 from .variables import Ctx
 
 
@@ -58,12 +59,12 @@ def add_setups(ctx: Ctx) -> None:
     ctx.setup_total = sum(setup_total) if setup_total else 0
 
 
-def _needs_circuit(problem, machine_id: str, families: set) -> bool:
+def _needs_circuit(problem: Problem, machine_id: str, families: set[str | None]) -> bool:
     fams = [f for f in families if f is not None]
     return any(problem.setup_time(machine_id, a, b) for a in fams for b in fams)
 
 
-def _route_forbids(rank: dict, a: str, b: str) -> bool:
+def _route_forbids(rank: dict[str, tuple[str, int]], a: str, b: str) -> bool:
     """True when b comes earlier than a in the same job's route, so b can't directly follow a."""
     ja, ka = rank[a]
     jb, kb = rank[b]

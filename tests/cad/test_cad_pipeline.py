@@ -123,6 +123,7 @@ _CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # builder processes, one killed
 def test_worker_killed_mid_build_serves_nothing_then_rebuilds_cleanly(tmp_path: Path) -> None:
     root = tmp_path / "artifacts"
     code = _CHILD.format(tests=str(Path(__file__).parent), root=str(root))
@@ -146,6 +147,7 @@ def test_worker_killed_mid_build_serves_nothing_then_rebuilds_cleanly(tmp_path: 
     assert len(store.unreferenced_runs(config.config_hash, "enclosure-b1")) == 1  # the killed run
 
 
+@pytest.mark.slow  # two builder processes
 def test_two_workers_building_the_same_design_at_once_leave_one_consistent_build(
     tmp_path: Path,
 ) -> None:

@@ -22,6 +22,7 @@ from cad.pipeline import PipelineResult, run_pipeline
 from cad.slicing import SliceSettings, parse_gcode, slice_fdm, slicer_version
 from cad.store import LocalArtifactStore
 
+pytestmark = pytest.mark.slow  # every family through the real exporters and PrusaSlicer
 CASES = {
     "enclosure": {"inner_length": 50, "inner_width": 36, "inner_height": 16, "vent_slots": 3},
     "bracket": {},

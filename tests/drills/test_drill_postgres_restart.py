@@ -26,10 +26,10 @@ from sqlalchemy import func, select
 
 import configurator
 from orders import migrate
+from orders.commands.designs import save_configuration
 from orders.context import AppContext
 from orders.models import Order
 from orders.seed import seed_shop
-from orders.services.catalog import save_configuration
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"  # what factories.make_user sets

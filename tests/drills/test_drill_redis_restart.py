@@ -30,6 +30,8 @@ from rq import Queue
 from rq.job import Job
 from sqlalchemy import func, select
 
+from orders.adapters.outbox import LOST_GRACE_S
+from orders.commands.accounts import create_user
 from orders.context import AppContext
 from orders.models import (
     JobRecord,
@@ -41,9 +43,7 @@ from orders.models import (
     ProductConfiguration,
     Role,
 )
-from orders.outbox import LOST_GRACE_S
 from orders.seed import seed_shop
-from orders.services.accounts import create_user
 from web import create_app
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -5,7 +5,6 @@ ever recorded or served. Real Redis, real worker processes (about two minutes)."
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -15,17 +14,15 @@ from pathlib import Path
 import psutil
 import pytest
 from factories import make_configuration, make_settings, make_shop, make_user
-from redis import Redis
 from sqlalchemy import select
 
+from orders.adapters.outbox import flush_enqueues
+from orders.adapters.store import store_for
+from orders.commands.audit import Actor
+from orders.commands.ordering import LineRequest, place_order
 from orders.context import AppContext
 from orders.lifecycle import Status
 from orders.models import Artifact, JobRecord, JobState, OrderLine
-from orders.outbox import flush_enqueues
-from orders.services.artifacts import store_for
-from orders.services.audit import Actor
-from orders.services.ordering import LineRequest, place_order
-from services import REDIS_URL
 
 
 def _worker(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
@@ -54,10 +51,8 @@ def _wait(pred, timeout: float, what: str) -> None:  # type: ignore[no-untyped-d
 
 @pytest.mark.slow
 def test_kill_9_mid_build_is_retried_and_nothing_half_written_is_served(
-    db_factory, tmp_path: Path
+    db_factory, tmp_path: Path, redis_url: str
 ) -> None:  # type: ignore[no-untyped-def]
-    redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{random.randint(2, 15)}"
-    Redis.from_url(redis_url).flushdb()
     url = db_factory.url("postgresql")
     # a design nobody built yet (fresh artifact dir), so the job really builds
     ctx = AppContext.from_settings(
@@ -111,5 +106,4 @@ def test_kill_9_mid_build_is_retried_and_nothing_half_written_is_served(
         assert {"step", "stl", "glb"} <= {a.kind for a in arts}
         for art in arts:
             assert sha256_file(store_for(ctx).path(art.path)) == (art.sha256, art.bytes)
-    Redis.from_url(redis_url).flushdb()
     ctx.close()

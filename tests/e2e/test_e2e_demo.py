@@ -5,7 +5,6 @@ and on configured services (PostgreSQL, Redis and two real RQ workers doing the 
 from __future__ import annotations
 
 import os
-import random
 import re
 import signal
 import subprocess
@@ -13,9 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from redis import Redis
-
-from services import REDIS_URL
 
 REPO = Path(__file__).resolve().parents[2]
 NEEDLES = (
@@ -73,10 +69,10 @@ def test_demo_tells_the_story_on_embedded_defaults(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_on_postgres_and_redis_with_two_workers(db_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_on_postgres_and_redis_with_two_workers(
+    db_factory, tmp_path: Path, redis_url: str
+) -> None:  # type: ignore[no-untyped-def]
     env = _env(tmp_path)
-    redis_url = REDIS_URL.rsplit("/", 1)[0] + f"/{random.randint(2, 15)}"
-    Redis.from_url(redis_url).flushdb()
     env |= {
         "HUNAR_DATABASE_URL": db_factory.url("postgresql"),
         "HUNAR_REDIS_URL": redis_url,
@@ -100,6 +96,5 @@ def test_demo_on_postgres_and_redis_with_two_workers(db_factory, tmp_path: Path)
             os.killpg(w.pid, signal.SIGTERM)
         for w in workers:
             w.wait(60)
-        Redis.from_url(redis_url).flushdb()
     logs = "".join((tmp_path / f"worker{i}.log").read_text() for i in range(2))
     assert "build_artifacts" in logs and "plan_schedule" in logs, logs[-3000:]  # the workers did it

@@ -11,6 +11,7 @@ from mes_factories import make_job
 from mes_bridge.transports.base import DeliveryRejected, JobState, NotReady, Packet
 from mes_bridge.transports.octoprint import OctoPrintTransport
 
+pytestmark = pytest.mark.slow  # starts a real OctoPrint (the session's peer)
 GCODE = b"G28\nG1 X10 Y10 F3000\nG1 X20 Y20\nG1 X30 Y30\nM104 S0\n"
 
 

@@ -168,6 +168,7 @@ def test_floor_reports_become_status_events_through_the_gate(receiver):
     assert replay.code == "duplicate"
 
 
+@pytest.mark.slow  # waits out an OPC UA outage
 def test_receiver_outage_is_retryable_and_the_transport_reconnects():
     first = JobControlReceiver()
     first.start()
@@ -189,6 +190,7 @@ def test_receiver_outage_is_retryable_and_the_transport_reconnects():
         second.stop()
 
 
+@pytest.mark.slow  # loads the B2MML schemas
 def test_validating_receiver_refuses_schema_invalid_job_orders(b2mml_dir):
     import xml.etree.ElementTree as ET
 

@@ -41,13 +41,14 @@ from sqlalchemy import select
 from mes_bridge.transports.mqtt import topic
 from mes_bridge.transports.mqtt_listener import MqttJobListener
 from mes_bridge.transports.octoprint import STARTED_FOLDER
+from orders.adapters.floor_dispatch import request_start
+from orders.adapters.outbox import flush_enqueues
+from orders.commands.audit import Actor
+from orders.commands.ordering import LineRequest, place_order
+from orders.commands.planning import approve, request_plan
+from orders.commands.release import release
 from orders.context import AppContext
 from orders.models import Machine, OutboxMessage, OutboxStatus
-from orders.outbox import flush_enqueues
-from orders.services.audit import Actor
-from orders.services.ordering import LineRequest, place_order
-from orders.services.planning import approve, release, request_plan
-from orders.services.shopfloor import request_start
 
 OUTAGE_PASSES = 2  # `hunar dispatch` runs while both peers are down
 RECOVERY_BOUND_S = 60.0

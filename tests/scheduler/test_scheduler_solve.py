@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sched_helpers import BENCH, assert_valid, chain, machines, needs_bench, op, setup_matrix
 
 from scheduler.cpsat.objective import ObjectiveSpec
@@ -165,6 +166,7 @@ def test_mk01_is_proven_optimal_at_40() -> None:
     assert r.kpis.makespan == 40
 
 
+@pytest.mark.slow  # a benchmark instance at its time limit
 @needs_bench
 def test_sdst_instance_schedule_respects_every_setup() -> None:
     p = read_fjs_sdst(BENCH / "fjsp_sdst" / "BrandimarteMk1.fjs")

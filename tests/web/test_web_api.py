@@ -159,13 +159,13 @@ def test_openapi_and_docs_are_served_locally(make_shop: MakeShop) -> None:
     assert client.get("/static/vendor/model-viewer.min.js").status_code == 200
 
 
-def test_rate_limiter_shares_counts_through_redis() -> None:
+def test_rate_limiter_shares_counts_through_redis(redis_url: str) -> None:
     """Two limiters on one Redis act as one (two gunicorn workers share the budget)."""
     import uuid
 
     from web.ratelimit import RateLimiter
 
     key = f"test:{uuid.uuid4().hex}"
-    one, two = RateLimiter("redis://127.0.0.1:6379/0"), RateLimiter("redis://127.0.0.1:6379/0")
+    one, two = RateLimiter(redis_url), RateLimiter(redis_url)
     results = [limiter.hit(key, 3, 3600) for limiter in (one, two, one, two)]
     assert results[:3] == [0, 0, 0] and results[3] >= 1

@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 from orders.models import JobRecord, JobState
 from services import publish_screenshot
 
+pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",

@@ -12,6 +12,7 @@ from webshop_helpers import ENCLOSURE, MakeShop, shop_fixture  # noqa: F401  (th
 from cad import pipeline
 
 
+@pytest.mark.slow  # a real CAD build
 def test_preview_builds_and_serves_the_glb_and_then_prices_measured(make_shop: MakeShop) -> None:
     shop = make_shop()
     alice = shop.shopper()
@@ -59,6 +60,7 @@ def held_exports_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.
     gate.set()  # never leave the in-process job thread blocked for later tests
 
 
+@pytest.mark.slow  # a real CAD build
 def test_the_preview_is_served_while_the_rest_of_the_job_still_runs(
     make_shop: MakeShop, held_exports: threading.Event
 ) -> None:

@@ -12,11 +12,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from webshop_helpers import MakeShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 
+pytestmark = pytest.mark.slow  # generated cases over every API operation (about a minute)
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "web" / "schemathesis-cases.json"
 EXAMPLES = 60
 # A design's validity has cross-field rules (corner radius vs. size, colour vs. material) that

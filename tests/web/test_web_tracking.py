@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from webshop_helpers import ENCLOSURE, MakeShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 
+from orders.commands.audit import Actor, transition
 from orders.lifecycle import Status
 from orders.models import Assignment, Operation, OrderLine, Schedule, ScheduleState
-from orders.services.audit import Actor, transition
 
 
 def test_eta_follows_the_plan_in_force_and_timeline_follows_events(make_shop: MakeShop) -> None:

@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from orders.commands.accounts import create_user, issue_token
 from orders.context import AppContext
 from orders.models import Role
 from orders.seed import seed_shop
-from orders.services.accounts import create_user, issue_token
 from orders.settings import Settings
 from web import create_app
 

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Response, jsonify, render_template
 
 import configurator
-from orders.services.catalog import tiers
-from orders.services.shop_designs import MAX_QTY
+from orders.queries.catalog import tiers
+from orders.shop import shop_numbers
 from web.api import bp
 from web.api.body import MAX_PARAMS, MAX_TEXT
 
@@ -99,22 +99,23 @@ def _schemas() -> dict[str, Any]:
         ]
     }
     family = {"type": "string", "enum": [f.key for f in configurator.all_families()]}
+    design_properties = {
+        "family": family,
+        "params": {
+            "type": "object",
+            "maxProperties": MAX_PARAMS,
+            "additionalProperties": scalar,
+        },
+    }
     design = {
         "type": "object",
         "additionalProperties": False,
         "required": ["family"],
-        "properties": {
-            "family": family,
-            "params": {
-                "type": "object",
-                "maxProperties": MAX_PARAMS,
-                "additionalProperties": scalar,
-            },
-        },
+        "properties": design_properties,
     }
-    qty = {"type": "integer", "minimum": 1, "maximum": MAX_QTY}
+    qty = {"type": "integer", "minimum": 1, "maximum": shop_numbers().max_line_quantity}
     tier = {"type": "string", "enum": list(tiers())}
-    quote_req = {**design, "properties": {**design["properties"], "quantity": qty, "tier": tier}}
+    quote_req = {**design, "properties": {**design_properties, "quantity": qty, "tier": tier}}
     line = {
         "type": "object",
         "additionalProperties": False,

@@ -1,7 +1,7 @@
 """Operator station: one page per machine (tablet width) with the current and next jobs, the job
 packet (traveler with QR, parameters, files, bed layout) and one-tap status buttons.
 
-Buttons go through `orders.services.station.press`, i.e. the MES intake and `floor.apply_event`,
+Buttons go through `orders.commands.station.press`, i.e. the MES intake and `floor.apply_event`,
 so a tap and an MQTT or OPC UA event have the same effect. Each form carries a client-generated
 event id, so a double click is applied once and answered "already done".
 """
@@ -12,7 +12,6 @@ import uuid
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     jsonify,
@@ -23,13 +22,15 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
-from mes_bridge.traveler import render_html
+from orders.commands import station as station_commands
 from orders.errors import DomainError, NotFound
+from orders.lookup import found
 from orders.models import Machine, Role
-from orders.services import station as st
-from orders.services.floor import parse_job_order
-from orders.services.planner_views import change_stamp
+from orders.queries import station as st
+from orders.queries.planner_board import change_stamp
 from web import whole_number
 from web.auth import hunar
 from web.errors import error_response, wants_json
@@ -49,12 +50,12 @@ STATUS_BY_CODE = {
 
 def _job_id(raw: str) -> str:
     """A job order id as the floor writes it, ids in range; anything else is a 404 here."""
-    if parse_job_order(raw) is None:
+    if not st.is_job_order_id(raw):
         abort(404)
     return raw
 
 
-def _me(session) -> st.StationUser:  # type: ignore[no-untyped-def]
+def _me(session: Session) -> st.StationUser:
     return st.StationUser.load(session, current_user.id)
 
 
@@ -73,7 +74,7 @@ def home() -> Response | str:
         return render_template("operator/home.html", machines=machines)
 
 
-def _own_station(s, machine_id: str) -> st.StationUser:  # type: ignore[no-untyped-def]
+def _own_station(s: Session, machine_id: str) -> st.StationUser:
     me = _me(s)
     if not me.may_act_on(machine_id):
         abort(404)
@@ -110,7 +111,7 @@ def job(job_order_id: str) -> str:
     with hunar().db.sessions() as s:
         order, op, machine_id = st.job_packet(s, _job_id(job_order_id), _base_url())
         _own_station(s, machine_id)
-        machine = s.get_one(Machine, machine_id)
+        machine = found(s, Machine, machine_id, "machine")
         return render_template(
             "operator/job.html",
             job=order,
@@ -130,7 +131,7 @@ def traveler(job_order_id: str) -> str:
     with hunar().db.sessions() as s:
         order, _, machine_id = st.job_packet(s, _job_id(job_order_id), _base_url())
         _own_station(s, machine_id)
-    return render_html(order)
+    return st.traveler_html(order)
 
 
 @bp.post("/job/<job_order_id>/<any(start, pause, complete, scrap):action>")
@@ -150,7 +151,7 @@ def press(job_order_id: str, action: str) -> Response | tuple[Response, int]:
         job_order_id = _job_id(member)
     try:
         with hunar().db.transaction() as s:
-            result = st.press(
+            result = station_commands.press(
                 s, job_order_id[:64], action, event_id, _me(s), qty, form.get("reason", "")[:500]
             )
             machine_id = st.machine_of_job(s, job_order_id[:64])[1]
@@ -178,7 +179,7 @@ def _answer(
     )
     if request.form.get("back") == "job":
         target = url_for("operator.job", job_order_id=job)
-    return redirect(target, 303)  # type: ignore[return-value]
+    return redirect(target, 303)
 
 
 @bp.post("/station/<machine_id>/bed-clear")
@@ -190,7 +191,7 @@ def bed_clear(machine_id: str) -> Response:
         return redirect(url_for("operator.station", machine_id=machine_id), 303)
     try:
         with hunar().db.transaction() as s:
-            st.confirm_bed_clear(s, machine_id[:64], _me(s), [c[:80] for c in checks])
+            station_commands.confirm_bed_clear(s, machine_id[:64], _me(s), [c[:80] for c in checks])
     except (st.NotYourStation, NotFound):
         abort(404)
     flash(f"{machine_id}: bed clear and QC confirmed; the next print may start.")

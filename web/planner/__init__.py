@@ -1,6 +1,6 @@
 """Planner console: orders board, propose / compare / approve / release plans, machine calendars.
 
-Views are thin: they parse the form, call `orders.services` and render. Live parts of a page
+Views are thin: they parse the form, call `orders` commands and queries and render. Live parts of a page
 are HTML fragments polled with ETags (`web/static/planner/live.js`).
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     jsonify,
     make_response,
@@ -20,12 +20,17 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
+from orders.commands import planner_ops
+from orders.commands.planning import approve, request_plan
+from orders.commands.release import release
 from orders.errors import DomainError, NotFound, StaleVersion
 from orders.models import Role
-from orders.services import planner_views as pv
-from orders.services.planning import OBJECTIVES, approve, release, request_plan
-from web import MAX_ID, whole_number
+from orders.queries import planner_board as pv
+from orders.queries.plans import OBJECTIVES
+from web import MAX_ID, decimal_number, last_value, whole_number
 from web.auth import hunar
 from web.errors import error_response, wants_json
 from web.planner.access import actor, not_modified, staff_page, with_etag
@@ -81,13 +86,13 @@ def board_json() -> Response:
 @staff_page(PLANNER)
 def propose() -> Response | tuple[str, int]:
     form = request.form
-    try:
-        limit, horizon = float(form.get("time_limit_s", "10")), int(form.get("horizon_days", "14"))
-    except ValueError:
+    limit = decimal_number(last_value(form, "time_limit_s", "10"))
+    horizon = whole_number(last_value(form, "horizon_days", "14"), max_digits=4)
+    if limit is None or horizon is None:
         return _refused(
             422,
             DomainError(
-                "time limit and horizon must be numbers",
+                "time limit and horizon must be plain numbers (like 10 or 2.5)",
                 fields={"time_limit_s": "number", "horizon_days": "whole number"},
             ),
         )
@@ -142,7 +147,7 @@ def gantt_json(schedule_id: int) -> Response:
         return with_etag(jsonify(pv.schedule_gantt(s, schedule_id)), stamp)
 
 
-def _schedule_context(s, schedule_id: int) -> dict:  # type: ignore[no-untyped-def]
+def _schedule_context(s: Session, schedule_id: int) -> dict[str, Any]:
     row = pv.get_schedule(s, schedule_id)
     solved = row.solver_status != "PENDING"
     return {
@@ -218,7 +223,7 @@ def pin() -> Response | tuple[str, int]:
     try:
         start = _when(request.form.get("start", ""))
         with hunar().db.transaction() as s:
-            pv.pin_operation(
+            planner_ops.pin_operation(
                 s, operation_id, request.form.get("machine_id") or None, start, actor()
             )
     except DomainError as exc:

@@ -10,8 +10,8 @@ from typing import Any
 from flask import Response, abort, current_app, make_response, request
 from flask_login import current_user
 
+from orders.commands.audit import Actor
 from orders.models import Role
-from orders.services.audit import Actor
 
 
 def staff_page(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from orders.services.planner_views import Series
+from orders.queries.reports import Series
 
 
 def bar_svg(series: Series, width: int = 560, bar_h: int = 18) -> str:

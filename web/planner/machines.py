@@ -9,15 +9,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
-from mes_bridge.intake import Rejection, parse_event
-from orders.errors import DomainError, NotFound
+from orders.adapters.outbox import flush_enqueues
+from orders.commands import planner_ops
+from orders.commands.floor_events import apply_event, machine_state_event
+from orders.errors import DomainError, FloorMessageRejected, NotFound
 from orders.models import Role, Schedule
-from orders.outbox import flush_enqueues
-from orders.services import planner_views as pv
-from orders.services.floor import apply_event
+from orders.queries import planner_board as pv
 from web.auth import hunar
 from web.planner import _refused, _when, bp
 from web.planner.access import actor, staff_page
@@ -43,7 +44,7 @@ def add_maintenance(machine_id: str) -> Response | tuple[str, int]:
                 "start and end are required", fields={"start": "required", "end": "required"}
             )
         with hunar().db.transaction() as s:
-            pv.add_maintenance(
+            planner_ops.add_maintenance(
                 s, machine_id[:64], start, end, request.form.get("note", ""), actor()
             )
     except DomainError as exc:
@@ -59,18 +60,16 @@ def add_maintenance(machine_id: str) -> Response | tuple[str, int]:
 def machine_state(machine_id: str, kind: str) -> Response | tuple[str, int]:
     """Down or up, with a client-generated event id so a double submit is applied once."""
     ctx = hunar()
-    ev = parse_event(
-        {
-            "kind": f"machine_{kind}",
-            "machine_id": machine_id[:64],
-            "event_id": (request.form.get("event_id") or uuid.uuid4().hex)[:64],
-            "at": datetime.now(UTC),
-            "reason": request.form.get("reason", "")[:500],
-        },
-        "button",
-    )
-    if isinstance(ev, Rejection):
-        return _refused(422, DomainError(ev.reason))
+    try:
+        ev = machine_state_event(
+            machine_id[:64],
+            kind,
+            (request.form.get("event_id") or uuid.uuid4().hex)[:64],
+            request.form.get("reason", "")[:500],
+            datetime.now(UTC),
+        )
+    except FloorMessageRejected as exc:
+        return _refused(422, exc)
     with ctx.db.transaction() as s:
         result = apply_event(s, ev, actor())
     if not result.ok and result.code != "duplicate":

@@ -10,7 +10,7 @@ from flask import Response, render_template, request
 from markupsafe import Markup
 
 from orders.models import Role
-from orders.services.planner_views import reports as report_series
+from orders.queries.reports import reports as report_series
 from web import whole_number
 from web.auth import hunar
 from web.planner import bp

@@ -6,17 +6,25 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from orders.commands.accounts import (
+    create_user,
+    end_sessions,
+    hash_password,
+    issue_token,
+    live_tokens,
+    revoke_token,
+    verify_password,
+)
 from orders.errors import DomainError
-from orders.models import ApiToken, Role, User
-from orders.services.accounts import create_user, hash_password, issue_token, verify_password
+from orders.models import Role, User
+from web import last_value, whole_number
 from web.auth import SessionUser, hunar
 from web.ratelimit import limited
 from web.shop import bp
-
-MAX_TOKENS = 10
 
 
 def _safe_next(target: str | None) -> str:
@@ -76,9 +84,26 @@ def login() -> Response | str | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
+    """Signing out ends every session of this user, so a copied cookie dies with it."""
+    if current_user.is_authenticated:
+        with hunar().db.transaction() as s:
+            end_sessions(s, current_user.id)
     logout_user()
     session.clear()
     return redirect(url_for("shop.index"))
+
+
+def _token_action(s: Session) -> str | None:
+    """Create a token (its clear value, shown once) or revoke one of the user's own."""
+    if last_value(request.form, "action") == "revoke":
+        token_id = whole_number(last_value(request.form, "token_id", ""))
+        if token_id is None:
+            raise DomainError("choose a token to revoke", fields={"token_id": "whole number"})
+        revoke_token(s, current_user.id, token_id)
+        flash("Token revoked: it no longer works.")
+        return None
+    name = (last_value(request.form, "name", "") or "").strip()[:120] or "api client"
+    return issue_token(s, s.get_one(User, current_user.id), name)
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -88,22 +113,9 @@ def account() -> str:
     new_token = None
     with hunar().db.transaction() as s:
         if request.method == "POST":
-            name = request.form.get("name", "").strip()[:120] or "api client"
-            count = s.scalar(
-                select(func.count())
-                .select_from(ApiToken)
-                .where(ApiToken.user_id == current_user.id, ApiToken.revoked.is_(False))
-            )
-            if (count or 0) >= MAX_TOKENS:
-                flash(f"You already have {MAX_TOKENS} tokens.")
-            else:
-                new_token = issue_token(s, s.get_one(User, current_user.id), name)
-        tokens = [
-            (t.name, t.created_at)
-            for t in s.scalars(
-                select(ApiToken).where(
-                    ApiToken.user_id == current_user.id, ApiToken.revoked.is_(False)
-                )
-            )
-        ]
+            try:
+                new_token = _token_action(s)
+            except DomainError as exc:
+                flash(exc.message)
+        tokens = [(t.id, t.name, t.created_at) for t in live_tokens(s, current_user.id)]
     return render_template("shop/account.html", tokens=tokens, new_token=new_token)

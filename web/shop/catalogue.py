@@ -17,21 +17,16 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 import configurator
 from configurator.errors import UnknownFamilyError
+from orders.commands.designs import save_design
 from orders.errors import DomainError
 from orders.models import Role
-from orders.services.catalog import tiers
-from orders.services.shop_designs import (
-    check_quantity_tier,
-    design_params,
-    get_design,
-    live_quote,
-    live_quote_json,
-    save_design,
-)
-from web import MAX_ID
+from orders.queries.catalog import check_quantity_tier, tiers
+from orders.queries.designs import design_params, get_design, live_quote, live_quote_json
+from web import MAX_ID, last_value, whole_number
 from web.auth import hunar
 from web.ratelimit import check as rate_check
 from web.shop import bp
@@ -84,7 +79,7 @@ def _family(key: str) -> configurator.Family:
 
 
 @bp.get("/catalogue/<key>/thumbnail.svg")
-def thumbnail(key: str) -> Response:
+def thumbnail(key: str) -> WerkzeugResponse:
     """The default design drawn from its preview; the category icon until one is built."""
     family = _family(key)
     svg = thumbnail_svg(hunar(), family)
@@ -109,14 +104,15 @@ def configure(key: str) -> str:
 
 
 @bp.post("/shop/<key>")
-def configure_submit(key: str) -> Response | str:
+def configure_submit(key: str) -> WerkzeugResponse | str:
     """The no-JS path: 'quote' re-renders with the price; 'add' also puts it in the cart."""
     family = _family(key)
     rate_check("quote")
     raw = read_form_params(family, request.form)
     try:
         qty, tier = check_quantity_tier(
-            _int(request.form.get("quantity")), request.form.get("tier", "standard")
+            _int(last_value(request.form, "quantity", "1")),
+            last_value(request.form, "tier", "standard"),
         )
     except DomainError as exc:
         return _render(family, raw, exc.fields, None, 1, "standard", status=422)
@@ -126,7 +122,8 @@ def configure_submit(key: str) -> Response | str:
         return _render(family, raw, errors, None, qty, tier, status=422)
     ctx = hunar()
     with ctx.db.sessions() as s:
-        lq = live_quote(s, result.config, qty, tier, ctx.settings.currency)
+        viewer = current_user if current_user.is_authenticated else None
+        lq = live_quote(s, result.config, qty, tier, ctx.settings.currency, viewer=viewer)
     quote = live_quote_json(lq)
     if request.form.get("action") != "add":
         return _render(family, raw, {}, quote, qty, tier)
@@ -147,10 +144,10 @@ def configure_submit(key: str) -> Response | str:
 
 
 def _int(raw: str | None) -> object:
-    try:
-        return int(raw or "1")
-    except ValueError:
-        return raw
+    """The quantity as a number when it is one; otherwise the raw text, which the quantity rule
+    refuses naming the field."""
+    number = whole_number(raw, max_digits=9)
+    return raw if number is None else number
 
 
 def _render(

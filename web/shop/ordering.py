@@ -8,13 +8,13 @@ from typing import Any
 from flask import flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from orders.errors import NotFound
+from orders.commands.audit import Actor
+from orders.commands.ordering import LineRequest, place_order
+from orders.errors import DomainError, NotFound
 from orders.models import Role
-from orders.services.audit import Actor
-from orders.services.catalog import load_config
-from orders.services.ordering import LineRequest, place_order
-from orders.services.shop_designs import get_design, live_quote
-from orders.services.shop_tracking import list_orders, order_for_key, track_order
+from orders.queries.catalog import load_config
+from orders.queries.designs import get_design, live_quote
+from orders.queries.tracking import list_orders, order_for_key, track_order
 from web.auth import SessionUser, hunar, page_roles
 from web.files import send_artifact
 from web.shop import bp
@@ -24,7 +24,7 @@ from web.shop.cart import clear, lines, remove_line
 def _me() -> SessionUser:
     from flask_login import current_user
 
-    return current_user._get_current_object()  # type: ignore[no-any-return]
+    return current_user._get_current_object()
 
 
 def _priced_cart() -> list[dict[str, Any]]:
@@ -37,7 +37,12 @@ def _priced_cart() -> list[dict[str, Any]]:
             except (NotFound, KeyError, TypeError, ValueError):
                 continue
             lq = live_quote(
-                s, load_config(row), int(line["quantity"]), str(line["tier"]), ctx.settings.currency
+                s,
+                load_config(row),
+                int(line["quantity"]),
+                str(line["tier"]),
+                ctx.settings.currency,
+                viewer=_me(),
             )
             out.append(
                 line
@@ -81,15 +86,19 @@ def checkout() -> Response | tuple[str, int]:
         if existing is not None:  # a double click: the first submit already placed it
             return redirect(url_for("shop.order", order_id=existing))
     priced = _priced_cart()
-    if not priced or not all(x["orderable"] for x in priced):
-        flash("Your cart is empty or holds a design that cannot be made; nothing was ordered.")
+    if not priced:
+        flash("Your cart is empty; nothing was ordered.")
         return redirect(url_for("shop.cart"))
     reqs = [
         LineRequest(int(x["configuration_id"]), int(x["quantity"]), str(x["tier"])) for x in priced
     ]
-    with ctx.db.transaction() as s:
-        result = place_order(s, me.id, reqs, key, Actor(me.email, me.id), ctx.settings.currency)
-        order_id = result.order.id
+    try:
+        with ctx.db.transaction() as s:
+            result = place_order(s, me.id, reqs, key, Actor(me.email, me.id), ctx.settings.currency)
+            order_id = result.order.id
+    except DomainError as exc:  # the service's orderability rule: nothing was ordered
+        flash(f"Nothing was ordered: {exc.message}")
+        return redirect(url_for("shop.cart"))
     clear(session)
     flash(f"Thank you! Order #{order_id} is placed.")
     return redirect(url_for("shop.order", order_id=order_id, placed=1))

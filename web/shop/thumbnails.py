@@ -16,9 +16,9 @@ import trimesh
 from sqlalchemy import select
 
 import configurator
+from orders.commands.designs import save_configuration
 from orders.context import AppContext
 from orders.models import Artifact, ProductConfiguration
-from orders.services.catalog import save_configuration
 
 SIZE = 192
 MAX_FACES = 1200
@@ -58,7 +58,7 @@ def _request_default_build(ctx: AppContext, family: configurator.Family) -> None
     """Only with a real queue: an in-process build would hold the catalogue page for seconds."""
     if ctx.queue.backend != "rq":
         return
-    from orders.services.artifacts import request_build
+    from orders.commands.artifacts import request_build
 
     with ctx.db.transaction() as s:
         config_id = save_configuration(s, family.key, family.default_raw()).id
@@ -71,7 +71,7 @@ def thumbnail_svg(ctx: AppContext, family: configurator.Family) -> str | None:
         return None
     path, digest = found
     if digest not in _cache:
-        svg = render_svg(trimesh.load(path, force="mesh"))
+        svg = render_svg(trimesh.load_mesh(path))  # what load(path, force="mesh") wraps, typed
         with _lock:
             _cache[digest] = svg
     return _cache[digest]

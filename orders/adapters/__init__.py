@@ -1,0 +1,2 @@
+"""Adapters to the outside: the outbox, the job queue, the artifact store and the floor
+dispatcher. They know no commands."""

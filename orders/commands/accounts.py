@@ -1,0 +1,152 @@
+"""Users and machine-client tokens; passwords hashed with argon2."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from orders.errors import DomainError, NotFound
+from orders.models import ApiToken, Role, User
+
+_hasher = PasswordHasher()
+MIN_PASSWORD = 10
+# An address mail servers agree on: ASCII local part and a dotted domain (no quotes, spaces, or
+# SQL-looking text such as "'; drop table orders; --@x.example").
+EMAIL = re.compile(
+    r"[a-z0-9](?:[a-z0-9._%+-]{0,63})@[a-z0-9](?:[a-z0-9-]{0,62})(?:\.[a-z0-9-]{1,63})+"
+)
+# Text-direction overrides and isolates can make a name read as something else on screen.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def _clean_name(name: str) -> bool:
+    return not any(ch in BIDI_CONTROLS or unicodedata.category(ch) == "Cc" for ch in name)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(
+    session: Session,
+    email: str,
+    password: str,
+    role: Role,
+    display_name: str | None = None,
+    station_machine_id: str | None = None,
+) -> User:
+    email = email.strip().lower()
+    if len(email) > 254 or not EMAIL.fullmatch(email):
+        raise DomainError("enter a valid e-mail address", fields={"email": "invalid"})
+    if display_name is not None and not _clean_name(display_name):
+        raise DomainError(
+            "the name may not hold control or text-direction characters",
+            fields={"display_name": "no control or bidi-override characters"},
+        )
+    if len(password) < MIN_PASSWORD:
+        raise DomainError(
+            f"the password needs at least {MIN_PASSWORD} characters",
+            fields={"password": f"at least {MIN_PASSWORD} characters"},
+        )
+    if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise DomainError(
+            "that e-mail address already has an account", fields={"email": "already registered"}
+        )
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name or email.split("@")[0],
+        station_machine_id=station_machine_id,
+    )
+    try:
+        with session.begin_nested():  # a concurrent sign-up with the same address lost the race
+            session.add(user)
+    except IntegrityError:
+        raise DomainError(
+            "that e-mail address already has an account", fields={"email": "already registered"}
+        ) from None
+    return user
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Every session of this user ends (sign-out, a new password): the cookies name an old
+    session version, which the loader no longer accepts."""
+    user = session.get(User, user_id, with_for_update=True, populate_existing=True)
+    if user is not None:
+        user.session_version += 1
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """A new password: checked like a new account's, and every old session ends."""
+    if len(password) < MIN_PASSWORD:
+        raise DomainError(
+            f"the password needs at least {MIN_PASSWORD} characters",
+            fields={"password": f"at least {MIN_PASSWORD} characters"},
+        )
+    user.password_hash = hash_password(password)
+    end_sessions(session, user.id)
+
+
+MAX_TOKENS = 10  # live API tokens per user
+
+
+def live_tokens(session: Session, user_id: int) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked.is_(False))
+            .order_by(ApiToken.id)
+        )
+    )
+
+
+def issue_token(session: Session, user: User, name: str) -> str:
+    """Create an API token; only its hash is stored, the clear value is returned once.
+
+    The user's row is locked first, so concurrent requests cannot pass the cap together.
+    """
+    session.get(User, user.id, with_for_update=True, populate_existing=True)
+    if len(live_tokens(session, user.id)) >= MAX_TOKENS:
+        raise DomainError(
+            f"you already have {MAX_TOKENS} tokens: revoke one first",
+            fields={"name": f"at most {MAX_TOKENS} live tokens"},
+        )
+    clear = "hnr_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, name=name, token_sha256=_digest(clear)))
+    session.flush()
+    return clear
+
+
+def revoke_token(session: Session, user_id: int, token_id: int) -> None:
+    """Revoke one of the user's own tokens (another user's token is simply not found)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id:
+        raise NotFound(f"token {token_id} not found")
+    token.revoked = True
+
+
+def user_for_token(session: Session, clear: str) -> User | None:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(clear)))
+    if token is None or token.revoked:
+        return None
+    return session.get(User, token.user_id)
+
+
+def _digest(clear: str) -> str:
+    return hashlib.sha256(clear.encode()).hexdigest()

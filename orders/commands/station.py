@@ -1,0 +1,107 @@
+"""The operator station's buttons. Buttons become mes_bridge button events applied by floor_events.apply_event, so a tap and an MQTT or OPC UA event have the same effect. The station adds two shop rules: an operator acts only on jobs of their own station (admins anywhere), and a printer whose last print finished needs a bed-clear / QC confirmation before the next print starts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mes_bridge.intake import Rejection, button_event
+from mes_bridge.job_order_ids import job_order_id
+from orders.adapters.floor_dispatch import request_start
+from orders.commands.audit import Actor, record_event
+from orders.commands.floor_events import Applied, apply_event
+from orders.errors import DomainError, NotFound
+from orders.models import (
+    Machine,
+    OperationStatus,
+    OutboxMessage,
+)
+from orders.queries.station import (
+    ACTIONS,
+    PRINT_PROCESSES,
+    NotYourStation,
+    StationUser,
+    bed_clear_needed,
+    machine_of_job,
+)
+
+
+def confirm_bed_clear(
+    session: Session, machine_id: str, who: StationUser, checks: list[str]
+) -> None:
+    """The operator confirms the bed is clear and the last print passed its QC check."""
+    if session.get(Machine, machine_id) is None:
+        raise NotFound(f"machine {machine_id} not found")
+    if not who.may_act_on(machine_id):
+        raise NotYourStation(f"station {machine_id} is not yours")
+    record_event(
+        session,
+        Actor(who.label, who.user_id),
+        "bed_clear",
+        machine_id,
+        None,
+        "clear",
+        {"checks": checks[:10]},
+    )
+
+
+def press(
+    session: Session,
+    job: str,
+    action: str,
+    event_id: str,
+    who: StationUser,
+    qty: int | None = None,
+    reason: str = "",
+) -> Applied:
+    """One button press, applied through the MES intake like any other event source."""
+    if action not in ACTIONS:
+        raise DomainError(f"unknown action '{action}'", fields={"action": ", ".join(ACTIONS)})
+    op, machine_id, _ = machine_of_job(session, job)
+    if not who.may_act_on(machine_id):
+        raise NotYourStation(f"job {job} runs on {machine_id}, which is not your station")
+    if (
+        action == "start"
+        and op.status == OperationStatus.RELEASED
+        and op.process in PRINT_PROCESSES
+        and bed_clear_needed(session, machine_id)
+    ):
+        return Applied(
+            False,
+            "bed_not_clear",
+            f"confirm that the bed of {machine_id} is clear "
+            "and the last print passed QC before starting the next print",
+        )
+    extra: dict[str, Any] = {"machine_id": machine_id}
+    if action == "scrap":
+        extra.update(qty=qty, reason=reason)
+    ev = button_event(job, ACTIONS[action], datetime.now(UTC), event_id, **extra)
+    if isinstance(ev, Rejection):
+        return Applied(False, "invalid", ev.reason)
+    released = op.status == OperationStatus.RELEASED
+    result = apply_event(session, ev, Actor(who.label, who.user_id))
+    if result.ok and action == "start" and released and op.process in PRINT_PROCESSES:
+        _start_device(session, job, machine_id)
+    return result
+
+
+def _start_device(session: Session, job: str, machine_id: str) -> None:
+    """The bed is clear and the operator pressed start: ask the printer to start the job order
+    it was sent (a plate's member id starts the plate), at most once, through the outbox."""
+
+    op, _, plan = machine_of_job(session, job)
+    mine = next(a for a in plan.assignments if a.operation_id == op.id)
+    members = sorted(
+        a.operation_id for a in plan.assignments if mine.plate_key and a.plate_key == mine.plate_key
+    )
+    lead = job_order_id(members[0], plan.version) if members else job
+    sent = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.idempotency_key.startswith(f"jo:{lead}:{machine_id}:")
+        )
+    ).first()
+    if sent is not None:  # nothing was sent to this printer (e.g. moved by a re-plan): no start
+        request_start(session, lead, machine_id, sent.transport)

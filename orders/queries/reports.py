@@ -1,0 +1,138 @@
+"""The planner's reports: throughput, machine utilisation, scrap rate and lead times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.orm import Session
+
+from orders.lifecycle import Status
+from orders.models import (
+    Assignment,
+    Event,
+    Machine,
+    Operation,
+    Order,
+    OrderLine,
+    Schedule,
+)
+from orders.queries.plans import current_release
+
+
+@dataclass(frozen=True)
+class Series:
+    """One report: labelled values with a unit, plotted as bars and exported as CSV rows."""
+
+    key: str
+    title: str
+    unit: str
+    points: tuple[tuple[str, float], ...]
+
+
+def _completions(session: Session, since: datetime) -> list[tuple[datetime, OrderLine]]:
+    rows = session.execute(
+        select(Event.at, OrderLine)
+        .join(OrderLine, Event.entity_id == cast(OrderLine.id, String))
+        .where(
+            Event.entity_type == "order_line",
+            Event.to_state == Status.COMPLETED.value,
+            Event.at >= since,
+        )
+    )
+    return [(at, line) for at, line in rows]
+
+
+def _machine_minutes(session: Session, since: datetime, now: datetime) -> dict[str, float]:
+    """Worked minutes per machine: started ops, on the machine their released plan gave them."""
+    rows = session.execute(
+        select(
+            Assignment.machine_id, Operation.started_at, Operation.ended_at, Assignment.operation_id
+        )
+        .join(Operation, Operation.id == Assignment.operation_id)
+        .join(Schedule, Schedule.id == Assignment.schedule_id)
+        .where(Operation.started_at.is_not(None), Schedule.state.in_(("released", "superseded")))
+        .order_by(Schedule.version.desc())
+    )
+    seen: set[int] = set()
+    out: dict[str, float] = {}
+    for machine, start, end, op_id in rows:
+        if op_id in seen:
+            continue
+        seen.add(op_id)
+        a, b = max(start, since), min(end or now, now)
+        if b > a:
+            out[machine] = out.get(machine, 0.0) + (b - a).total_seconds() / 60
+    return out
+
+
+def reports(session: Session, now: datetime, days: int = 14) -> list[Series]:
+    """On-time delivery, throughput, utilisation, setup hours, scrap rate and lead time."""
+    since = now - timedelta(days=days)
+    day_keys = [(since + timedelta(days=i + 1)).date().isoformat() for i in range(days)]
+    done = _completions(session, since)
+    on_time: dict[str, list[int]] = {d: [0, 0] for d in day_keys}
+    parts = dict.fromkeys(day_keys, 0.0)
+    for at, line in done:
+        key = at.date().isoformat()
+        if key in parts:
+            parts[key] += line.quantity
+            ok = line.promised_ship_date is None or at.date() <= line.promised_ship_date
+            on_time[key][0] += int(ok)
+            on_time[key][1] += 1
+    machines = [m.id for m in session.scalars(select(Machine).order_by(Machine.id))]
+    worked = _machine_minutes(session, since, now)
+    plan = current_release(session)
+    setup: dict[str, float] = dict.fromkeys(machines, 0.0)
+    for a in plan.assignments if plan else []:
+        setup[a.machine_id] = setup.get(a.machine_id, 0.0) + a.setup_minutes / 60
+    return [
+        Series(
+            "on_time",
+            "On-time delivery",
+            "%",
+            tuple((d, round(100 * ok / n, 1) if n else 0.0) for d, (ok, n) in on_time.items()),
+        ),
+        Series("throughput", "Throughput (parts completed per day)", "parts", tuple(parts.items())),
+        Series(
+            "utilisation",
+            f"Utilisation per machine, last {days} days",
+            "%",
+            tuple((m, round(100 * worked.get(m, 0.0) / (days * 1440), 2)) for m in machines),
+        ),
+        Series(
+            "setup_hours",
+            "Setup hours in the released plan",
+            "h",
+            tuple((m, round(h, 2)) for m, h in setup.items()),
+        ),
+        Series("scrap_rate", "Scrap rate by process", "%", _scrap_rate(session)),
+        Series(
+            "lead_time", "Lead time, order to ship (latest orders)", "days", _lead_times(session)
+        ),
+    ]
+
+
+def _scrap_rate(session: Session) -> tuple[tuple[str, float], ...]:
+    rows = session.execute(
+        select(Operation.process, func.sum(Operation.scrapped_qty), func.sum(Operation.quantity))
+        .where(Operation.started_at.is_not(None))
+        .group_by(Operation.process)
+    )
+    return tuple((p, round(100 * float(s or 0) / float(q), 2)) for p, s, q in rows if q)
+
+
+def _lead_times(session: Session, limit: int = 20) -> tuple[tuple[str, float], ...]:
+    shipped = session.execute(
+        select(Order.id, Order.created_at, func.max(Event.at))
+        .join(Event, Event.entity_id == cast(Order.id, String))
+        .where(Event.entity_type == "order", Event.to_state == Status.SHIPPED.value)
+        .group_by(Order.id, Order.created_at)
+        .order_by(Order.id.desc())
+        .limit(limit)
+    )
+    return tuple(
+        (f"#{oid}", round((at - created).total_seconds() / 86400, 2))
+        for oid, created, at in reversed(list(shipped))
+    )

@@ -1,1 +1,0 @@
-"""Use cases of the order book. Each takes a session (one transaction) and plain values."""

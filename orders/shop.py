@@ -1,0 +1,88 @@
+"""The shop's own numbers (tier weights, changeovers, limits), read once from data/shop.toml.
+
+Rules that need a number ask this module, so each number has one home and a unit in its name.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SHOP_TOML = Path(__file__).parent / "data" / "shop.toml"
+
+
+class ShopDataError(ValueError):
+    """data/shop.toml is missing a key or holds a value of the wrong kind (a programmer error)."""
+
+
+@dataclass(frozen=True)
+class Changeover:
+    colour_minutes: int
+    material_minutes: int
+
+
+@dataclass(frozen=True)
+class ShopNumbers:
+    tier_weight: dict[str, int]
+    max_operation_minutes: int
+    plate_overhead_minutes: int
+    changeover: dict[str, Changeover]
+    tier_priority: dict[str, int]
+    max_line_quantity: int
+    quote_snapshot_seconds: float
+    promise_book_seconds: float
+
+    def changeover_for(self, process: str) -> Changeover:
+        return self.changeover.get(process, self.changeover["other"])
+
+    def weight(self, tier: str) -> int:
+        return self.tier_weight.get(tier, 1)
+
+    def priority(self, tier: str) -> int:
+        return self.tier_priority.get(tier, 1)
+
+
+def _positive_ints(table: dict[str, Any], where: str) -> dict[str, int]:
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ShopDataError(f"{where}.{key} must be a whole number >= 0, got {value!r}")
+        out[key] = value
+    return out
+
+
+def parse(data: dict[str, Any]) -> ShopNumbers:
+    try:
+        plan, floor, ordering, caching = (
+            data["planning"],
+            data["floor"],
+            data["ordering"],
+            data["caching"],
+        )
+        changeover = {
+            process: Changeover(**_positive_ints(v, f"planning.changeover.{process}"))
+            for process, v in plan["changeover"].items()
+        }
+        if "other" not in changeover:
+            raise ShopDataError("planning.changeover.other is required (the default)")
+        return ShopNumbers(
+            tier_weight=_positive_ints(plan["tier_weight"], "planning.tier_weight"),
+            max_operation_minutes=int(plan["max_operation_minutes"]),
+            plate_overhead_minutes=int(plan["plate_overhead_minutes"]),
+            changeover=changeover,
+            tier_priority=_positive_ints(floor["tier_priority"], "floor.tier_priority"),
+            max_line_quantity=int(ordering["max_line_quantity"]),
+            quote_snapshot_seconds=float(caching["quote_snapshot_seconds"]),
+            promise_book_seconds=float(caching["promise_book_seconds"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ShopDataError(f"{SHOP_TOML.name}: {exc}") from exc
+
+
+@cache
+def shop_numbers(path: Path = SHOP_TOML) -> ShopNumbers:
+    with path.open("rb") as fh:
+        return parse(tomllib.load(fh))
