@@ -270,6 +270,11 @@ def main() -> None:
 def run(args: argparse.Namespace, tmp: Path) -> None:
     url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     migrate.upgrade(url)
+    # No CAD here: without Redis the app would import CadQuery in a background thread (for
+    # in-process CAD jobs), competing for the GIL with the plan build and the pages measured.
+    import orders.jobs
+
+    orders.jobs.warm_up = lambda: None
     app = create_app(
         Settings(
             var_dir=tmp,

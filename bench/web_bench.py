@@ -14,6 +14,10 @@ through the login form (a cookie session; API writes carry the page's CSRF token
 Load comes from wrk when it is installed (Debian package `wrk`), else from the built-in
 closed-loop client (`bench/http_load.py`); the table says which. Figures on a shared 2-core
 machine are noisy: the load generator runs on the same cores, so compare runs on one machine.
+The "server CPU" rows give the CPU time per request of gunicorn's processes and of the
+PostgreSQL backends (psutil), and the requests/s those would allow on all cores: the ceiling
+that no worker class or count can pass. The table also prints the machine's load average.
+`--new-designs 0` runs the load phases only (for comparing serving setups).
 
     .venv/bin/python bench/web_bench.py [--seconds 10] [--new-designs 3] [--clients 50]
         [--workers 2] [--worker-class sync] [--threads 1] [--load-gen auto|wrk|python] [--smoke]
@@ -28,6 +32,7 @@ import json
 import os
 import re
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -50,7 +55,10 @@ sys.path.insert(0, str(REPO))
 
 PG = os.environ.get("HUNAR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ENCLOSURE = {"inner_length": 80, "inner_width": 50, "inner_height": 30, "wall": 2.0}
-EMAIL, PASSWORD = "bench@example.com", "bench password 123"
+EMAIL = "bench@example.com"
+PASSWORD = secrets.token_urlsafe(
+    16
+)  # made per run: the bench customer lives in a throwaway database
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 HEADER = "measure"  # the table's first column title (the smoke test looks for it)
 P95_LUA = """

@@ -161,6 +161,19 @@ def db_factory(
     factory.cleanup()
 
 
+@pytest.fixture(autouse=True)
+def _background_jobs_end_with_their_test() -> Iterator[None]:
+    """In-process background jobs (thread mode: previews and builds a web test set off) that a
+    test leaves queued are dropped when it ends: nobody waits for them any more, and they would
+    otherwise run during later tests, one after another, and hold up the interpreter's exit."""
+    yield
+    from orders.adapters import queue
+
+    pool, queue._pool = queue._pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)  # the one already running finishes
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
     """This session's own redis-server (no persistence, free port), stopped when the session ends.

@@ -19,6 +19,8 @@ from mes_bridge.transports.base import (
 from mes_bridge.transports.opcua import OpcUaTransport
 from mes_bridge.transports.opcua_receiver import NAMESPACE, JobControlReceiver, ReturnStatus
 
+pytestmark = pytest.mark.slow  # a real OPC UA server and client (and an outage of it)
+
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[JobControlReceiver]:
@@ -168,7 +170,6 @@ def test_floor_reports_become_status_events_through_the_gate(receiver):
     assert replay.code == "duplicate"
 
 
-@pytest.mark.slow  # waits out an OPC UA outage
 def test_receiver_outage_is_retryable_and_the_transport_reconnects():
     first = JobControlReceiver()
     first.start()
@@ -190,7 +191,6 @@ def test_receiver_outage_is_retryable_and_the_transport_reconnects():
         second.stop()
 
 
-@pytest.mark.slow  # loads the B2MML schemas
 def test_validating_receiver_refuses_schema_invalid_job_orders(b2mml_dir):
     import xml.etree.ElementTree as ET
 

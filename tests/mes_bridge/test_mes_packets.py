@@ -21,6 +21,7 @@ from mes_bridge.packets import (
 NS = {"b": B2MML_NS}
 
 
+@pytest.mark.slow  # loads the B2MML schemas
 def test_job_order_xml_validates_against_work_schedule_xsd(b2mml_dir):
     xml = to_b2mml_xml(make_job())
     assert validate_b2mml(xml, b2mml_dir) == []

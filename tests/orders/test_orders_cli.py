@@ -33,6 +33,7 @@ def test_every_command_has_help(cmd: list[str], tmp_path: Path) -> None:
     assert out.returncode == 0 and "Usage:" in out.stdout
 
 
+@pytest.mark.slow  # `hunar db upgrade` and `hunar seed` as processes
 def test_upgrade_and_seed_fill_the_shop(backend: str, db_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url = db_factory.url(backend)
     env = {**os.environ, "HUNAR_DATABASE_URL": url}

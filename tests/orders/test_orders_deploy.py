@@ -21,6 +21,7 @@ def _compose_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow  # runs docker-compose config
 def test_compose_file_is_valid(tmp_path: Path) -> None:
     exe = shutil.which("docker-compose")
     assert exe, "docker-compose is missing: `make test` installs Debian's docker-compose package"
@@ -34,6 +35,7 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.slow  # runs docker-compose config
 def test_compose_has_the_promised_services(tmp_path: Path) -> None:
     exe = shutil.which("docker-compose")
     assert exe
@@ -60,6 +62,7 @@ def test_compose_has_the_promised_services(tmp_path: Path) -> None:
     assert services["web"]["command"] == ["web"]
 
 
+@pytest.mark.slow  # runs docker-compose config
 def test_compose_check_would_catch_a_broken_file(tmp_path: Path) -> None:
     exe = shutil.which("docker-compose")
     assert exe
@@ -86,6 +89,7 @@ def test_entrypoint_rejects_unknown_role(role: str) -> None:
     assert out.returncode == 64 and "unknown role" in out.stderr
 
 
+@pytest.mark.slow  # the entrypoint runs `hunar` as a process
 def test_entrypoint_migrate_role_runs_hunar(tmp_path: Path) -> None:
     """The migrate role runs the real `hunar db upgrade` against a throwaway SQLite file."""
     venv_bin = Path(__import__("sys").executable).parent
@@ -102,6 +106,7 @@ def test_entrypoint_migrate_role_runs_hunar(tmp_path: Path) -> None:
     assert (tmp_path / "var" / "hunar.sqlite3").exists()
 
 
+@pytest.mark.slow  # the entrypoint runs `hunar` as a process
 def test_entrypoint_dispatch_role_loops_over_the_outbox(tmp_path: Path) -> None:
     """The dispatch role runs the real `hunar dispatch --loop` (here on a migrated SQLite file)."""
     venv_bin = Path(__import__("sys").executable).parent

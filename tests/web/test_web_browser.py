@@ -40,8 +40,8 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 
 
 @pytest.fixture
-def live_shop(make_shop: MakeShop) -> Iterator[tuple[WebShop, str]]:
-    shop = make_shop()
+def live_shop(make_shop: MakeShop, tmp_path: Path) -> Iterator[tuple[WebShop, str]]:
+    shop = make_shop(artifact_dir=tmp_path / "artifacts")  # the page watches a real build
     server = make_server("127.0.0.1", 0, shop.app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

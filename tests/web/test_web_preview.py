@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from webshop_helpers import ENCLOSURE, MakeShop, shop_fixture  # noqa: F401  (the make_shop fixture)
@@ -13,8 +14,10 @@ from cad import pipeline
 
 
 @pytest.mark.slow  # a real CAD build
-def test_preview_builds_and_serves_the_glb_and_then_prices_measured(make_shop: MakeShop) -> None:
-    shop = make_shop()
+def test_preview_builds_and_serves_the_glb_and_then_prices_measured(
+    make_shop: MakeShop, tmp_path: Path
+) -> None:
+    shop = make_shop(artifact_dir=tmp_path / "artifacts")  # a real build, not a cache hit
     alice = shop.shopper()
     anon = shop.app.test_client()
     assert anon.get("/catalogue/enclosure/thumbnail.svg").status_code == 302  # category icon
@@ -62,9 +65,9 @@ def held_exports_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.
 
 @pytest.mark.slow  # a real CAD build
 def test_the_preview_is_served_while_the_rest_of_the_job_still_runs(
-    make_shop: MakeShop, held_exports: threading.Event
+    make_shop: MakeShop, held_exports: threading.Event, tmp_path: Path
 ) -> None:
-    shop = make_shop()
+    shop = make_shop(artifact_dir=tmp_path / "artifacts")  # a real build, not a cache hit
     alice = shop.shopper()
     config_id = shop.save_design(alice, ENCLOSURE | {"inner_length": 85})
     url = f"/api/configurations/{config_id}/preview"

@@ -99,8 +99,11 @@ def settings_for(root: Path, database_url: str, **extra: Any) -> Settings:
 
 
 @pytest.fixture(name="make_shop")
-def shop_fixture(db_factory: Any, tmp_path: Path) -> Iterator[MakeShop]:
+def shop_fixture(db_factory: Any, tmp_path: Path, artifact_cache: Path) -> Iterator[MakeShop]:
     """Factory: a seeded shop app on a fresh database of the given backend.
+
+    CAD files go to the session's content-addressed store (a design built once is a cache hit
+    afterwards); a test that must watch a real build passes `artifact_dir` of its own.
 
     Test modules import `shop_fixture` (pytest registers it as `make_shop`) (no conftest.py here: a second module named
     `conftest` on sys.path would shadow tests/conftest.py for `from conftest import ...`).
@@ -111,6 +114,7 @@ def shop_fixture(db_factory: Any, tmp_path: Path) -> Iterator[MakeShop]:
         backend: str = "sqlite", limits: dict[str, tuple[int, int]] | None = None, **settings: Any
     ) -> WebShop:
         root = tmp_path / uuid.uuid4().hex[:6]
+        settings.setdefault("artifact_dir", artifact_cache)
         app = create_app(settings_for(root, db_factory.url(backend), **settings))
         if limits is not None:
             app.config["HUNAR_RATE_LIMITS"] = limits

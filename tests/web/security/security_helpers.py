@@ -90,7 +90,9 @@ class World:
     def shared(self, who: str) -> Client:
         """One signed-in client per user for tests that keep the session as it is (logging in
         costs a password hash, and the parametrised tests would pay it per case)."""
-        if who not in self.clients:
+        known = self.clients.get(who)
+        # signing out ends every session of that user (a test may have signed out elsewhere)
+        if known is None or (who != "anonymous" and known.client.get("/api/me").status_code != 200):
             self.clients[who] = self.login(who)
         return self.clients[who]
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from orders.models import Artifact, Order, ProductConfiguration
 
+pytestmark = pytest.mark.slow  # a route sweep on a seeded world (CAD builds and a plan per module)
 CSRF_META = re.compile(rb'name="csrf-token" content="[^"]*"')  # signed with a timestamp
 OWNED = {"config_id", "order_id", "artifact_id"}  # a customer's objects
 STATION = {"job_order_id", "machine_id"}  # under /operator: one operator's station

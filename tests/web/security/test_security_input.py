@@ -29,6 +29,7 @@ from orders.commands.audit import Actor
 from orders.commands.planning import request_plan
 from orders.models import Artifact, User
 
+pytestmark = pytest.mark.slow  # a route sweep on a seeded world (CAD builds and a plan per module)
 REPO = Path(__file__).resolve().parents[3]
 PAYLOAD = '<script>alert(1)</script>{{7*7}}"><img src=x onerror=1>'
 RAW_MARKS = ("<script>alert(1)", "<img src=x")

@@ -17,6 +17,7 @@ import pytest
 from security_helpers import ROLES, Client, World, world  # noqa: F401  (the world fixture)
 
 ANON, CUSTOMER, PLANNER, OPERATOR, ADMIN = ROLES
+pytestmark = pytest.mark.slow  # a route sweep on a seeded world (CAD builds and a plan per module)
 EVERYONE = frozenset(ROLES)
 SIGNED_IN = EVERYONE - {ANON}
 CUSTOMERS = frozenset({CUSTOMER, ADMIN})
