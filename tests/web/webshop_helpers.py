@@ -105,8 +105,8 @@ def shop_fixture(db_factory: Any, tmp_path: Path, artifact_cache: Path) -> Itera
     CAD files go to the session's content-addressed store (a design built once is a cache hit
     afterwards); a test that must watch a real build passes `artifact_dir` of its own.
 
-    Test modules import `shop_fixture` (pytest registers it as `make_shop`) (no conftest.py here: a second module named
-    `conftest` on sys.path would shadow tests/conftest.py for `from conftest import ...`).
+    Test modules import `shop_fixture` (pytest registers it as `make_shop`), also from
+    tests/web/security/; tests/web/conftest.py holds only the planner floor's `make_floor`.
     """
     made: list[AppContext] = []
 
