@@ -2,16 +2,15 @@
 
 Measures what pricing and feasibility in ``configurator`` need (volume, area, bounding box,
 mass) and what the shop needs to know before running the job (fit in each eligible
-machine's envelope with the best orientation, minimum wall by ray sampling, FDM overhang
-area, laser kerf and minimum feature). Every problem is a ``Finding`` value, never an
+machine's usable envelope as placed: as built or turned about Z; minimum wall by ray
+sampling, FDM overhang area, laser kerf and minimum feature). Every problem is a ``Finding`` value, never an
 exception: a thin wall is a fact about the design, not a programming error.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +20,7 @@ import trimesh
 
 from cad.findings import Finding, Severity, Vec3
 from cad.laser import LaserRules, laser_findings, profile_polygons
+from configurator.machines import Placement
 
 __all__ = [
     "Analysis",
@@ -51,7 +51,9 @@ class MachineLike(Protocol):
     def id(self) -> str: ...
 
     @property
-    def build_volume_mm(self) -> tuple[float, float, float]: ...
+    def usable_mm(self) -> tuple[float, float, float]: ...
+
+    def placement(self, bbox_mm: tuple[float, float, float]) -> Placement: ...
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class MachineFit:
 
     machine_id: str
     fits: bool
-    orientation: str  # e.g. "bbox:z,x,y" = part's z axis along machine X, ...
+    orientation: str  # "as built" | "turned 90 about Z" | "none"
     placed_extent_mm: Vec3
     envelope_mm: Vec3
 
@@ -187,34 +189,19 @@ def _vec3(values: npt.ArrayLike | None, order: Sequence[int] = (0, 1, 2)) -> Vec
     return float(arr[a]), float(arr[b]), float(arr[c])
 
 
-def _orientations(mesh: trimesh.Trimesh) -> Iterable[tuple[str, Vec3]]:
-    """The 6 axis-aligned orientations of the AABB, then of the minimum-volume OBB."""
-    names = "xyz"
-    aabb = mesh.extents
-    for perm in itertools.permutations(range(3)):
-        yield "bbox:" + ",".join(names[i] for i in perm), _vec3(aabb, perm)
-    try:
-        _, obb = trimesh.bounds.oriented_bounds(mesh)
-    except (ValueError, np.linalg.LinAlgError):
-        return
-    if np.prod(obb) < np.prod(aabb) * 0.98:
-        for perm in itertools.permutations(range(3)):
-            yield "obb:" + ",".join(names[i] for i in perm), _vec3(obb, perm)
-
-
 def fit_machine(mesh: trimesh.Trimesh, machine: MachineLike, process: str) -> MachineFit:
-    """Best orientation in the envelope: fitting, then lowest Z (fewer FDM layers)."""
-    env = _vec3(machine.build_volume_mm)
-    best: tuple[float, str, Vec3] | None = None
-    for name, ext in _orientations(mesh):
-        ok = all(e <= v + 1e-6 for e, v in zip(ext, env, strict=True))
-        if process == "laser" and name != "bbox:x,y,z":
-            ok = ok and ext[2] <= 1e-6 + min(mesh.extents)  # a sheet part must lie flat
-        if ok and (best is None or ext[2] < best[0]):
-            best = (ext[2], name, ext)
-    if best is None:
-        return MachineFit(str(machine.id), False, "none", _vec3(mesh.extents), env)
-    return MachineFit(str(machine.id), True, best[1], best[2], env)
+    """The part as placed by the one placement rule (``MachineSpec.placement``): as built,
+    or turned 90 degrees about Z, inside the bed less its edge margin. The slicer makes the
+    same turn, so what fits here is what is printed."""
+    placed = machine.placement(_vec3(mesh.extents))
+    orientation = "turned 90 about Z" if placed.turned else "as built"
+    return MachineFit(
+        str(machine.id),
+        placed.fits,
+        orientation if placed.fits else "none",
+        _vec3(placed.extent_mm),
+        _vec3(machine.usable_mm),
+    )
 
 
 def _fit_findings(fits: Sequence[MachineFit], extents: Vec3) -> list[Finding]:
@@ -228,7 +215,7 @@ def _fit_findings(fits: Sequence[MachineFit], extents: Vec3) -> list[Finding]:
             max(extents),
             largest,
             None,
-            "The part fits no eligible machine in any orientation; reduce its size or split it.",
+            "The part, as built or turned about Z, fits no eligible machine; reduce its size or split it.",
         )
     ]
 

@@ -5,8 +5,8 @@ configuration and machines; it returns values for the job to record. Failure con
 
 * the design cannot be made (builder, export or slicer rejects it): ``ok=False`` with
   ``failure`` and ``error`` set. Deterministic: do NOT retry; put the line on hold.
-* infrastructure trouble (disk full, store unreachable): the exception propagates, so
-  rq's ``Retry`` can try again. Nothing half-written is ever served, because the manifest
+* infrastructure trouble (disk full, store unreachable, the slicer timed out or was
+  killed: ``SlicerUnavailable``): the exception propagates, so rq's ``Retry`` can try again. Nothing half-written is ever served, because the manifest
   that makes a build visible is written last, atomically.
 """
 
@@ -23,7 +23,16 @@ from typing import Any, Literal
 from cad import export as ex
 from cad.analysis import Analysis, LaserRules, analyse
 from cad.build import build, get_builder
-from cad.slicing import SliceResult, SliceSettings, SlicingError, analytic_estimate, slice_fdm
+from cad.gcode_check import check_gcode
+from cad.slicing import (
+    SliceResult,
+    SliceSettings,
+    SlicingError,
+    analytic_estimate,
+    slice_fdm,
+    slicer_timeout_s,
+    slicer_version,
+)
 from cad.store import ArtifactRecord, ArtifactStore, Manifest
 from configurator.machines import MachineSpec
 from configurator.materials import Material, get_material
@@ -205,36 +214,45 @@ def _slice(
     run: _Run,
     use_slicer: bool,
 ) -> SliceResult:
-    """Real slicer when installed (G-code stored as an artifact), else the analytic estimate."""
-    # the slicer gets the part as built, so only a bed it fits without turning it will do
-    fitting = [m for m in machines if _fits_as_built(analysis.bbox_mm, m.build_volume_mm)]
-    bed = fitting[0].build_volume_mm if fitting else DEFAULT_BED_MM
-    settings = SliceSettings(material.key, material.density_g_cm3, bed)
-    from cad.slicing import slicer_version
+    """Real slicer when installed (G-code checked, then stored), else the analytic estimate.
 
-    if use_slicer and fitting and slicer_version() is not None:
-        result = slice_fdm(work / "part.stl", work / "part.gcode", settings)
-        run.put(
-            "gcode",
-            work / "part.gcode",
-            {
-                "slicer": result.slicer,
-                "print_minutes": round(result.print_minutes, 2),
-                "filament_g": round(result.filament_g, 2),
-                "layers": result.layers,
-                "material": material.key,
-                "machine_bed_mm": list(bed),
-            },
+    The part is placed by the one placement rule (``MachineSpec.placement``) on the first
+    machine it fits, and the slicer makes the same turn. Every G-code is read back by
+    ``check_gcode`` before it is stored: a file with a move off the bed or above the
+    gantry is never stored, and the design fails with the reason (the line goes on hold).
+    """
+    placed = [(m, m.placement(analysis.bbox_mm)) for m in machines]
+    fitting = [(m, p) for m, p in placed if p.fits]
+    bed = fitting[0][0].build_volume_mm if fitting else DEFAULT_BED_MM
+    rotate = fitting[0][1].rotate_deg if fitting else 0
+    settings = SliceSettings(material.key, material.density_g_cm3, bed, rotate_deg=rotate)
+    if not (use_slicer and fitting and slicer_version() is not None):
+        return analytic_estimate(
+            analysis.volume_mm3, analysis.area_mm2, analysis.bbox_mm[2], settings
         )
-        return result
-    return analytic_estimate(analysis.volume_mm3, analysis.area_mm2, analysis.bbox_mm[2], settings)
-
-
-def _fits_as_built(extent: Sequence[float], envelope: Sequence[float]) -> bool:
-    """Fits upright, allowing a 90 degree turn about Z (what the slicer's arrange does)."""
-    x, y, z = extent
-    bx, by, bz = envelope
-    return z <= bz and ((x <= bx and y <= by) or (y <= bx and x <= by))
+    stl = work / "part.stl"
+    faces = next((int(r.metadata.get("faces", 0)) for r in run.records if r.kind == "stl"), 0)
+    timeout = slicer_timeout_s(analysis.bbox_mm[2], faces)
+    result = slice_fdm(stl, work / "part.gcode", settings, timeout_s=timeout)
+    check = check_gcode(work / "part.gcode", bed)
+    if not check.ok:
+        raise SlicingError(check.reason)
+    run.put(
+        "gcode",
+        work / "part.gcode",
+        {
+            "slicer": result.slicer,
+            "print_minutes": round(result.print_minutes, 2),
+            "filament_g": round(result.filament_g, 2),
+            "layers": result.layers,
+            "material": material.key,
+            "machine_id": fitting[0][0].id,
+            "machine_bed_mm": list(bed),
+            "rotate_deg": rotate,
+            "bed_check": {"moves": check.moves, "extent_mm": check.extent_mm},
+        },
+    )
+    return result
 
 
 def _failed(base: PipelineResult, failure: Failure, error: str, start: float) -> PipelineResult:

@@ -18,7 +18,10 @@ from pathlib import Path
 PROFILE_DIR = Path(__file__).parent / "profiles"
 PRINTER_PROFILE = PROFILE_DIR / "printer_fdm.ini"
 SLICER_BINARY = "prusa-slicer"
-SLICER_TIMEOUT_S = 90
+SLICER_TIMEOUT_BASE_S = 60.0  # start-up and model load, generous for a loaded 2-core host
+SLICER_TIMEOUT_PER_LAYER_S = 0.5  # slicing and G-code generation grow with the layer count
+SLICER_TIMEOUT_PER_KFACE_S = 1.0  # ... and with the mesh's triangle count (thousands)
+SLICER_TIMEOUT_MAX_S = 1800.0
 ANALYTIC = "analytic"
 
 _TIME_RE = re.compile(r"^; estimated printing time \(normal mode\) = (.+)$", re.M)
@@ -28,7 +31,12 @@ _UNIT_MIN = {"d": 1440.0, "h": 60.0, "m": 1.0, "s": 1 / 60}
 
 
 class SlicingError(Exception):
-    """The slicer ran but failed or produced unusable G-code (not: slicer missing)."""
+    """The slicer rejected the part or produced unusable G-code: a fact about the design."""
+
+
+class SlicerUnavailable(Exception):
+    """The slicer could not do its work (timed out, killed, missing): infrastructure
+    trouble, retried by the queue; never a reason to put a valid order on hold."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class SliceSettings:
     density_g_cm3: float
     bed_mm: tuple[float, float, float] = (250.0, 210.0, 210.0)
     infill: float = 0.20
+    rotate_deg: int = 0  # the turn about Z decided by ``MachineSpec.placement``
 
 
 @dataclass(frozen=True)
@@ -93,11 +102,26 @@ def parse_gcode(gcode: Path) -> tuple[float, float, int]:
     return parse_duration_minutes(t.group(1)), float(g.group(1)), text.count(";LAYER_CHANGE")
 
 
-def slice_fdm(stl: Path, out_gcode: Path, settings: SliceSettings) -> SliceResult:
-    """Slice with PrusaSlicer; raises ``SlicingError`` if the binary is missing or fails."""
+def slicer_timeout_s(height_mm: float, faces: int, layer_height_mm: float = 0.2) -> float:
+    """How long a slice may take: it grows with layers and triangles, so a big valid part
+    is not cut off by a limit sized for a small one."""
+    layers = max(1.0, height_mm / layer_height_mm)
+    budget = (
+        SLICER_TIMEOUT_BASE_S
+        + SLICER_TIMEOUT_PER_LAYER_S * layers
+        + SLICER_TIMEOUT_PER_KFACE_S * faces / 1000
+    )
+    return min(budget, SLICER_TIMEOUT_MAX_S)
+
+
+def slice_fdm(
+    stl: Path, out_gcode: Path, settings: SliceSettings, timeout_s: float = SLICER_TIMEOUT_BASE_S
+) -> SliceResult:
+    """Slice with PrusaSlicer. ``SlicingError``: the slicer rejects the part;
+    ``SlicerUnavailable``: missing, timed out or killed (retry, don't blame the design)."""
     version = slicer_version()
     if version is None:
-        raise SlicingError(f"{SLICER_BINARY} is not installed")
+        raise SlicerUnavailable(f"{SLICER_BINARY} is not installed")
     bx, by, bz = settings.bed_mm
     cmd = [
         SLICER_BINARY,
@@ -114,6 +138,8 @@ def slice_fdm(stl: Path, out_gcode: Path, settings: SliceSettings) -> SliceResul
         f"0x0,{bx:g}x0,{bx:g}x{by:g},0x{by:g}",
         "--center",
         f"{bx / 2:g},{by / 2:g}",
+        "--rotate",
+        f"{settings.rotate_deg:g}",
         "--max-print-height",
         f"{bz:g}",
         "--filament-density",
@@ -123,9 +149,13 @@ def slice_fdm(stl: Path, out_gcode: Path, settings: SliceSettings) -> SliceResul
         str(stl),
     ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=SLICER_TIMEOUT_S)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
-        raise SlicingError(f"slicer timed out after {SLICER_TIMEOUT_S} s") from exc
+        raise SlicerUnavailable(f"slicer timed out after {timeout_s:.0f} s") from exc
+    except OSError as exc:
+        raise SlicerUnavailable(f"slicer could not start: {exc}") from exc
+    if proc.returncode < 0:  # killed by a signal (OOM killer, shutdown): not the design
+        raise SlicerUnavailable(f"slicer killed by signal {-proc.returncode}")
     errors = [ln for ln in proc.stderr.splitlines() if "[error]" in ln or "[fatal]" in ln]
     if proc.returncode != 0 or errors or not out_gcode.is_file():
         detail = "; ".join(errors) or proc.stderr.strip()[-500:] or proc.stdout.strip()[-500:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from configurator.machines import MachineSpec
+from configurator.machines import MachineSpec, edge_margin_mm
 from configurator.materials import get_material
 from configurator.model import Configuration, GeometryMetrics
 from configurator.processes import Process
@@ -43,6 +43,9 @@ def _envelope_reasons(
     for m in candidates:
         over = m.overflow(bbox)
         axes = ", ".join(f"{a} {p:g} > {lim:g} mm" for a, p, lim in over)
+        margin = edge_margin_mm(m.process)
+        if margin and any(a != "Z" for a, _, _ in over):
+            axes += f" (the bed less {margin:g} mm at each edge for skirt and purge line)"
         reasons.append(
             Reason(
                 "size",

@@ -31,7 +31,7 @@ from orders.commands.ordering import LineRequest, place_order
 from orders.commands.planning import approve, create_proposal
 from orders.commands.release import release
 from orders.context import AppContext
-from orders.errors import DomainError
+from orders.errors import DomainError, NotMakeable
 from orders.models import Artifact, Machine, Order, Role, Schedule
 from orders.queries.catalog import load_config
 from orders.queries.shop_state import machine_specs
@@ -167,7 +167,12 @@ def build_all(
     report.designs = len(ids)
     with progress("building CAD (STEP, STL/3MF, DXF, GLB, G-code)", len(ids)) as bar:
         # in-process (sync) each call builds; with workers it only queues
-        jobs = {request_build(ctx, cid) for cid in ids}
+        jobs = set()
+        for cid in ids:  # a design no machine here can make is refused, not built
+            try:
+                jobs.add(request_build(ctx, cid))
+            except NotMakeable as exc:
+                report.rejected.append(f"configuration {cid}: not built — {exc.message[:140]}")
         # a CAD job runs at most cad_job_timeout_s: twice that with no job moving is a stall
         stall_s = 2 * ctx.settings.cad_job_timeout_s + 60
         wait = _JobWait(ctx, "CAD build", jobs, timeout_s=timeout_s, stall_s=stall_s)

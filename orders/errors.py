@@ -67,3 +67,9 @@ class FloorMessageRejected(DomainError):
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(reason)
         self.code = code
+
+
+class NotMakeable(DomainError):
+    """No machine of this shop can make the design, so no CAD build is started for it."""
+
+    code = "not_makeable"

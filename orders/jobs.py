@@ -43,14 +43,19 @@ def build_artifacts(
 
     Safe to run twice: the store is keyed by config hash + builder version (a cache hit rebuilds
     nothing) and artifact rows are upserted. Geometry failures put the lines on hold and are not
-    retried; disk and database trouble raise `InfrastructureError`, which RQ retries.
+    retried; disk and database trouble and a slicer that timed out or was killed raise
+    `InfrastructureError`, which RQ retries.
     """
     from sqlalchemy.exc import OperationalError
 
     from cad.pipeline import run_pipeline
+    from cad.slicing import SlicerUnavailable
+    from configurator.feasibility import feasible
     from orders.adapters.queue import InfrastructureError, report_progress
     from orders.adapters.store import store_for
     from orders.commands.artifacts import record_artifact
+    from orders.commands.audit import Actor
+    from orders.commands.production import hold_lines
     from orders.models import ProductConfiguration
     from orders.queries.catalog import load_config
     from orders.queries.shop_state import machine_specs
@@ -60,6 +65,13 @@ def build_artifacts(
         if row is None:
             return {"ok": False, "error": f"configuration {configuration_id} does not exist"}
         config, machines = load_config(row), machine_specs(s)
+        every = machine_specs(s, up_only=False)  # one that is only down for now still counts
+    verdict = feasible(config, every, 1)
+    if not verdict.ok:  # a machine left the shop after the build was asked for: no CAD
+        reason = "no machine can make it: " + "; ".join(r.message for r in verdict.reasons)
+        with ctx.db.transaction() as s:
+            held = hold_lines(s, configuration_id, reason, Actor.system("cad-worker"))
+        return {"ok": False, "error": reason, "held_lines": held}
 
     def sink(rec: Any) -> None:  # the preview is visible before the full set exists
         if rec.kind == "glb":
@@ -76,7 +88,7 @@ def build_artifacts(
         )
         with ctx.db.transaction() as s:
             return _record_outcome(s, configuration_id, result)
-    except (OSError, OperationalError) as exc:
+    except (OSError, OperationalError, SlicerUnavailable) as exc:
         raise InfrastructureError(f"{exc.__class__.__name__}: {exc}") from exc
 
 

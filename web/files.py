@@ -21,7 +21,7 @@ def send_artifact(viewer: Viewer, artifact_id: int) -> Response:
                 s, viewer, artifact_id, ctx.settings.resolved_artifact_dir()
             )
     except ValueError as exc:  # a stored path the OS cannot name (NUL): not a file we serve
-        raise NotFound(f"artifact {artifact_id} is not available") from exc
+        raise NotFound(f"artifact {artifact_id} not found") from exc
     inline = kind in INLINE_KINDS
     resp = send_file(
         path,

@@ -1,7 +1,10 @@
-"""L-bracket builder: L profile in XZ extruded along +Y, optional gusset, screw holes.
+"""L-bracket builder: L profile extruded by the width, optional gusset, screw holes.
 
 Follows the geometry contract in ``configurator/families/bracket.py`` (origin at the outer
-corner; the shelf leg lies on the bed, which is also its print orientation).
+corner). The L is drawn in XZ and extruded along Y, then laid on its side for printing: the
+L profile on the bed (XY) and the width up Z, so layer lines run along both legs and the
+root of the L, where the rated load bends it, is not loaded across layers. This is also
+the orientation the configurator's bbox (shelf leg, wall leg, width) promises.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import cadquery as cq
 
 from cad.build import register_builder
 
-VERSION = 1
+VERSION = 2  # v2: laid on its side (v1 stood the wall leg up along Z)
 
 
 def _xz_prism(points: list[tuple[float, float]], y0: float, width: float) -> cq.Workplane:
@@ -45,7 +48,12 @@ def build_bracket(v: Mapping[str, Any]) -> cq.Workplane:
         .circle(r)
         .extrude(t + 2)
     )
-    return part.cut(shelf).cut(wall)
+    return _on_its_side(part.cut(shelf).cut(wall), w)
+
+
+def _on_its_side(part: cq.Workplane, width: float) -> cq.Workplane:
+    """(x, y, z) -> (x, z, width - y): the profile on the bed, the width along +Z."""
+    return part.rotate((0, 0, 0), (1, 0, 0), -90).translate((0, 0, width))
 
 
 register_builder("bracket", VERSION, build_bracket)

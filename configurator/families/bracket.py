@@ -7,6 +7,8 @@ Geometry contract for cad/builders/bracket.py (mm; origin at the outer corner):
   (thickness, thickness + gusset_size), gusset_thickness thick, centred in Y;
 - holes of hole_diameter through each leg: the shelf leg at x in hole_offsets, the wall leg
   at z in hole_offsets, each at every y in hole_y_positions.
+As built and printed the part then lies on its side, (x, y, z) -> (x, z, width - y): the L
+profile on the bed and the width along +Z, so its bbox is (shelf leg, wall leg, width).
 """
 
 from __future__ import annotations
@@ -115,6 +117,11 @@ def geometry(v: V) -> GeometryMetrics:
     holes = 2 * len(v["hole_offsets"]) * len(v["hole_y_positions"])
     volume -= holes * math.pi * v["hole_diameter"] ** 2 / 4 * t
     area = 2 * profile + 2 * (a + b) * w
+    if v["gusset"]:  # two triangles and the sloped face, less the leg faces they cover
+        g, gt = v["gusset_size"], v["gusset_thickness"]
+        area += g * g + g * math.sqrt(2) * gt - 2 * g * gt
+    d = v["hole_diameter"]
+    area += holes * (math.pi * d * t - 2 * math.pi * d * d / 4)
     return GeometryMetrics(volume_mm3=volume, area_mm2=area, bbox_mm=(a, b, w))
 
 

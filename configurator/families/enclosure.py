@@ -251,7 +251,10 @@ def geometry(v: V) -> GeometryMetrics:
         volume += 4 * cylinder_volume(v["boss_diameter"], v["boss_height"])
     outer = box_metrics(ol, ow, bh)
     inner = box_metrics(il, iw, ih)
-    area = outer.area_mm2 + inner.area_mm2 + (2 * ol * ow if v["lid"] != "none" else 0)
+    # the body is open at the top: neither the outer nor the cavity box has a top face
+    area = outer.area_mm2 + inner.area_mm2 - 2 * il * iw
+    if v["lid"] != "none":
+        area += 2 * ol * ow + 2 * (ol + ow) * v["lid_thickness"]
     # with a lid, cad/ lays body and lid side by side on one plate (5 mm gap)
     depth = 2 * ow + PLATE_GAP_MM if v["lid"] != "none" else ow
     return GeometryMetrics(volume_mm3=volume, area_mm2=area, bbox_mm=(ol, depth, bh))

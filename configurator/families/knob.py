@@ -97,8 +97,13 @@ RULES = (
 def geometry(v: V) -> GeometryMetrics:
     d, h = v["diameter"], v["height"]
     volume = cylinder_volume(d, h) - cylinder_volume(v["shaft_diameter"], v["shaft_depth"])
+    cuts = {"fluted": v["flutes"], "ribbed": v["rib_count"]}.get(v["grip"], 0)
+    grip = cuts * (math.pi - 2) * v["grip_depth"] * h  # each cut: half a circle for a chord
     area = (
-        math.pi * d * h + 2 * math.pi * d * d / 4 + math.pi * v["shaft_diameter"] * v["shaft_depth"]
+        math.pi * d * h
+        + 2 * math.pi * d * d / 4
+        + math.pi * v["shaft_diameter"] * v["shaft_depth"]
+        + grip
     )
     return GeometryMetrics(volume_mm3=volume, area_mm2=area, bbox_mm=(d, d, h))
 

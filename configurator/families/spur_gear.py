@@ -173,9 +173,14 @@ def geometry(v: V) -> GeometryMetrics:
     hub = cylinder_volume(v["hub_diameter"], hub_len) if v["hub"] else 0.0
     bore = cylinder_volume(v["bore"], face + hub_len)
     tooth_flanks = 2 * v["teeth"] * 2.25 * v["module"] * face
+    # tip and root lands take about half the pitch circle; the hub adds its side
+    lands = math.pi * v["pitch_diameter"] / 2 * face
+    hub_side = math.pi * v["hub_diameter"] * hub_len if v["hub"] else 0.0
     area = (
         2 * math.pi * v["tip_diameter"] ** 2 / 4
         + tooth_flanks
+        + lands
+        + hub_side
         + math.pi * v["bore"] * (face + hub_len)
     )
     tip = v["tip_diameter"]

@@ -129,6 +129,15 @@ def live_quote(
     return LiveQuote(config, q, feas, prom, row.id if row is not None else None)
 
 
+def makeable(session: Session, config: configurator.Configuration) -> configurator.Feasibility:
+    """Can some machine of this shop make one of this design (process, material, envelope)?
+
+    The same check (and the same reasons) as a live quote's feasibility for quantity 1, on the
+    machines as they are now: the gate before any CAD build is asked for.
+    """
+    return configurator.feasible(config, machine_specs(session), 1)
+
+
 def _visible_row(
     session: Session, config_hash: str, viewer: Viewer | None
 ) -> ProductConfiguration | None:
@@ -246,5 +255,5 @@ def design_artifact_path(
         raise NotFound(f"artifact {artifact_id} not found")
     path = (root / art.path).resolve()
     if root.resolve() not in path.parents or not path.is_file():
-        raise NotFound(f"artifact {artifact_id} is not available")
+        raise NotFound(f"artifact {artifact_id} not found")
     return path, art.kind

@@ -53,14 +53,17 @@ def test_overhang_area_of_a_t_shape_excludes_the_bed() -> None:
     assert at is not None and at[2] == pytest.approx(20)
 
 
-def test_best_orientation_fits_a_long_part_diagonally_or_on_its_side() -> None:
+def test_fit_is_the_one_placement_rule_as_built_or_turned_about_z() -> None:
+    """Analysis places parts as feasibility and the slicer do: Z up, a 90 degree turn about
+    Z allowed, inside the bed less the FDM edge margin; never laid on its side."""
+    bar = cq.Workplane().box(20, 230, 10, centered=(True, True, False))
+    fit = analyse(_mesh(bar), "fdm", _fdm(), 1.24).fits[0]
+    assert fit.fits and fit.orientation == "turned 90 about Z"
+    assert fit.placed_extent_mm == pytest.approx((230, 20, 10), abs=0.1)
+    assert fit.envelope_mm == (238.0, 198.0, 220.0)
     rod = cq.Workplane().box(20, 20, 300, centered=(True, True, False))  # too tall upright
-    a = analyse(_mesh(rod), "fdm", _fdm((320, 200, 200)), 1.24)
-    fit = a.fits[0]
-    assert fit.fits and fit.placed_extent_mm[2] == pytest.approx(20)
-    assert max(fit.placed_extent_mm) == pytest.approx(300)
-    no = analyse(_mesh(rod), "fdm", _fdm((100, 100, 100)), 1.24)
-    assert not no.fits[0].fits
+    no = analyse(_mesh(rod), "fdm", _fdm((320, 200, 200)), 1.24)
+    assert not no.fits[0].fits and no.fits[0].orientation == "none"
     assert [f.code for f in no.blocking] == ["NO_MACHINE_FIT"]
 
 

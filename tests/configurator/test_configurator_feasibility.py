@@ -33,17 +33,18 @@ def test_part_too_large_names_each_machine_and_axis() -> None:
     assert not f.ok
     assert {r.machine_id for r in f.reasons} == {"mk4-1", "mk4-2"}
     assert all(r.code == "exceeds_work_envelope" and r.dimension == "X" for r in f.reasons)
-    assert "Prusa MK4 #1" in f.reasons[0].message and "X 284 > 250 mm" in f.reasons[0].message
+    assert "Prusa MK4 #1" in f.reasons[0].message and "X 284 > 238 mm" in f.reasons[0].message
+    assert "less 6 mm at each edge" in f.reasons[0].message
 
 
 def test_rotation_about_z_is_allowed() -> None:
-    # 204 x 244 mm only fits a 250 x 210 bed turned 90 degrees
+    # 184 x 234 mm only fits a 250 x 210 bed (238 x 198 usable) turned 90 degrees
     f = feasible(
-        _cfg("enclosure", inner_length=200, inner_width=240, corner_radius=3, lid="none"), _shop()
+        _cfg("enclosure", inner_length=180, inner_width=230, corner_radius=3, lid="none"), _shop()
     )
     assert f.ok, f.reasons
     g = feasible(
-        _cfg("enclosure", inner_length=220, inner_width=240, corner_radius=3, lid="none"), _shop()
+        _cfg("enclosure", inner_length=200, inner_width=230, corner_radius=3, lid="none"), _shop()
     )
     assert not g.ok
 

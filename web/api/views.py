@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 import configurator
 from configurator.errors import UnknownFamilyError
-from orders.commands.artifacts import request_build
+from orders.commands.artifacts import check_makeable, request_build
 from orders.commands.audit import Actor
 from orders.commands.designs import save_design
 from orders.commands.ordering import LineRequest, place_order
@@ -154,10 +154,13 @@ def get_configuration(config_id: int) -> Response:
 @bp.route("/configurations/<id:config_id>/preview", methods=["GET", "POST"])
 @api_roles(Role.CUSTOMER)
 def preview(config_id: int) -> tuple[Response, int]:
-    """GET: the CAD build's state; POST: start it (deduplicated by config hash)."""
+    """GET: the CAD build's state; POST: start it (deduplicated by config hash). A design no
+    machine here can make is answered 422 `not_makeable` with feasibility's reasons, unbuilt."""
     ctx = hunar()
     with ctx.db.sessions() as s:
-        get_design(s, _me(), config_id)
+        row = get_design(s, _me(), config_id)
+        if request.method == "POST" and build_status(ctx, config_id).state in ("none", "failed"):
+            check_makeable(s, row)  # in this request: a build thread's refusal would be lost
     status, started = 200, False
     if request.method == "POST":
         status = 202

@@ -59,10 +59,14 @@ def _request_default_build(ctx: AppContext, family: configurator.Family) -> None
     if ctx.queue.backend != "rq":
         return
     from orders.commands.artifacts import request_build
+    from orders.errors import NotMakeable
 
     with ctx.db.transaction() as s:
         config_id = save_configuration(s, family.key, family.default_raw()).id
-    request_build(ctx, config_id)
+    try:
+        request_build(ctx, config_id)
+    except NotMakeable:  # no machine here makes the default design: the category icon stays
+        return
 
 
 def thumbnail_svg(ctx: AppContext, family: configurator.Family) -> str | None:
