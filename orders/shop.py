@@ -25,6 +25,22 @@ class Changeover:
 
 
 @dataclass(frozen=True)
+class SignInLimits:
+    """Per-account backoff on failed sign-ins (see [sign_in] in data/shop.toml)."""
+
+    free_failures: int
+    base_lockout_seconds: int
+    max_lockout_seconds: int
+
+    def lockout_seconds(self, failures: int) -> int:
+        """0 while under the free count, then base x 2^(extra failures), capped."""
+        extra = failures - self.free_failures
+        if extra < 0:
+            return 0
+        return min(self.base_lockout_seconds * 2 ** min(extra, 20), self.max_lockout_seconds)
+
+
+@dataclass(frozen=True)
 class ShopNumbers:
     tier_weight: dict[str, int]
     max_operation_minutes: int
@@ -34,6 +50,7 @@ class ShopNumbers:
     max_line_quantity: int
     quote_snapshot_seconds: float
     promise_book_seconds: float
+    sign_in: SignInLimits
 
     def changeover_for(self, process: str) -> Changeover:
         return self.changeover.get(process, self.changeover["other"])
@@ -77,6 +94,7 @@ def parse(data: dict[str, Any]) -> ShopNumbers:
             max_line_quantity=int(ordering["max_line_quantity"]),
             quote_snapshot_seconds=float(caching["quote_snapshot_seconds"]),
             promise_book_seconds=float(caching["promise_book_seconds"]),
+            sign_in=SignInLimits(**_positive_ints(data["sign_in"], "sign_in")),
         )
     except (KeyError, TypeError) as exc:
         raise ShopDataError(f"{SHOP_TOML.name}: {exc}") from exc

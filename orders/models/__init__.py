@@ -9,7 +9,7 @@ from orders.models.operations import Operation, OperationStatus
 from orders.models.orders import Order, OrderLine
 from orders.models.outbox import OutboxMessage, OutboxStatus
 from orders.models.schedules import Assignment, Schedule, ScheduleState
-from orders.models.users import STAFF, ApiToken, Role, User
+from orders.models.users import STAFF, ApiToken, LoginThrottle, Role, User
 
 __all__ = [
     "ApiToken",
@@ -21,6 +21,7 @@ __all__ = [
     "FloorEventKey",
     "JobRecord",
     "JobState",
+    "LoginThrottle",
     "Machine",
     "MachineState",
     "Operation",

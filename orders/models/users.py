@@ -51,3 +51,18 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per account, shared by every web worker through the database.
+
+    Keyed by a hash of the normalised e-mail, whether or not an account has it, so a lockout
+    says nothing about which addresses are registered.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from webshop_helpers import MakeShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 
@@ -145,3 +147,28 @@ def test_design_saves_are_rate_limited(make_shop: MakeShop) -> None:
         for _ in range(5)
     ]
     assert codes == [201, 201, 201, 429, 429]
+
+
+def test_sign_in_is_throttled_per_account_across_addresses(make_shop: MakeShop) -> None:
+    """Wrong passwords from many source addresses lock the account, not just one address;
+    the lock answers 429 with Retry-After, even to the right password."""
+    from webshop_helpers import PASSWORD, csrf_of
+
+    from orders.shop import shop_numbers
+
+    shop = make_shop(limits={})  # no per-IP limit: only the account throttle is tested
+    email = f"victim-{uuid.uuid4().hex[:6]}@example.com"
+    shop.user(email=email)
+    codes = []
+    for i in range(shop_numbers().sign_in.free_failures + 1):
+        client = shop.app.test_client()
+        form = {"email": email, "password": "wrong guess", "csrf_token": ""}
+        form["csrf_token"] = csrf_of(client.get("/login").get_data(as_text=True))
+        resp = client.post("/login", data=form, environ_base={"REMOTE_ADDR": f"10.0.0.{i}"})
+        codes.append(resp.status_code)
+    assert codes[:-1] == [401] * (len(codes) - 1) and codes[-1] == 429
+    client = shop.app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    resp = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    assert "Too many failed sign-ins" in resp.get_data(as_text=True)

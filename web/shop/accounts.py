@@ -6,19 +6,17 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from orders.commands.accounts import (
     create_user,
     end_sessions,
-    hash_password,
     issue_token,
     live_tokens,
     revoke_token,
-    verify_password,
 )
+from orders.commands.sign_in import sign_in
 from orders.errors import DomainError
 from orders.models import Role, User
 from web import last_value, whole_number
@@ -64,12 +62,20 @@ def login() -> Response | str | tuple[str, int]:
         return render_template("shop/login.html", email="", next=request.args.get("next", ""))
     email = request.form.get("email", "")[:300].strip().lower()
     password = request.form.get("password", "")[:1024]
-    with hunar().db.sessions() as s:
-        user = s.scalar(select(User).where(User.email == email))
-        if user is None:
-            hash_password(password)  # same work as a real check: no e-mail probing by timing
-        ok = user is not None and user.active and verify_password(user, password)
-        snapshot = SessionUser.of(user) if ok and user is not None else None
+    with hunar().db.transaction() as s:
+        attempt = sign_in(s, email, password)
+        snapshot = SessionUser.of(attempt.user) if attempt.user is not None else None
+    if attempt.locked:
+        return (
+            render_template(
+                "shop/login.html",
+                email=email,
+                next=request.form.get("next", ""),
+                message=f"Too many failed sign-ins for this e-mail. Try again in {attempt.retry_after_s} s.",
+            ),
+            429,
+            {"Retry-After": str(attempt.retry_after_s)},
+        )
     if snapshot is None:
         return render_template(
             "shop/login.html",
