@@ -57,7 +57,7 @@ def signup() -> Response | str | tuple[str, int]:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limited("login")
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
         return render_template("shop/login.html", email="", next=request.args.get("next", ""))
     email = request.form.get("email", "")[:300].strip().lower()
