@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -13,6 +13,9 @@ from orders.settings import load_settings
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar  # what click.progressbar() returns
+    from sqlalchemy.orm import Session
+
+    from orders.commands.audit import Actor
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,11 +67,19 @@ def seed() -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers.")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the web app under gunicorn (a dependency). The app is named by its import string,
-    so the order book's CLI does not import the web layer above it."""
+    so the order book's CLI does not import the web layer above it.
+
+    Workers are recycled after about a thousand requests: with jobs in-process a worker also
+    runs CAD, whose OCCT memory is not given back; a job cut short by the recycling is run
+    again by the next worker (``requeue_orphans``)."""
     args = [
         "gunicorn",
         "--workers",
         str(workers),
+        "--max-requests",
+        "1000",
+        "--max-requests-jitter",
+        "100",
         "--bind",
         f"{host}:{port}",
         "--access-logfile",
@@ -144,6 +155,74 @@ def dispatch(loop: bool, interval: float) -> None:
     finally:
         for t in transports.values():
             t.close()
+
+
+def _staff_change(what: str, change: Callable[[Session, Actor], str]) -> None:
+    """Run one fulfilment command in a transaction as the shell's user; a refusal is exit 1."""
+    import getpass
+
+    from orders.commands.audit import Actor
+    from orders.context import AppContext
+    from orders.errors import DomainError
+
+    ctx = AppContext.from_settings(load_settings())
+    try:
+        with ctx.db.transaction() as session:
+            message = change(session, Actor(f"cli:{getpass.getuser()}"))
+    except DomainError as exc:
+        fields = "".join(f"\n  {k}: {v}" for k, v in exc.fields.items())
+        raise click.ClickException(f"{what} refused: {exc.message}{fields}") from exc
+    finally:
+        ctx.close()
+    click.echo(message)
+
+
+@main.command()
+@click.argument("order_id", type=click.IntRange(1, 2**31 - 1))
+@click.option("--carrier", required=True, help="Carrier's name, e.g. TCS.")
+@click.option("--tracking", required=True, help="The carrier's tracking number.")
+def ship(order_id: int, carrier: str, tracking: str) -> None:
+    """Ship a completed order: store its delivery note and tell the customer how it travels."""
+    from orders.commands.fulfilment import ship_order
+
+    def change(session: Session, actor: Actor) -> str:
+        s = ship_order(session, order_id, carrier, tracking, actor)
+        return f"order {order_id} shipped with {s.carrier}, tracking {s.tracking_number}"
+
+    _staff_change("ship", change)
+
+
+@main.command()
+@click.argument("order_id", type=click.IntRange(1, 2**31 - 1))
+def deliver(order_id: int) -> None:
+    """Mark a shipped order delivered."""
+    from orders.commands.fulfilment import deliver_order
+
+    def change(session: Session, actor: Actor) -> str:
+        deliver_order(session, order_id, actor)
+        return f"order {order_id} delivered"
+
+    _staff_change("deliver", change)
+
+
+@main.command()
+@click.argument("order_id", type=click.IntRange(1, 2**31 - 1))
+@click.option("--reason", required=True, help="Why the order is cancelled (kept in the audit).")
+def cancel(order_id: int, reason: str) -> None:
+    """Cancel an order as staff (until it ships); a re-plan is proposed if it had planned work."""
+    from orders.commands.fulfilment import cancel_order
+
+    def change(session: Session, actor: Actor) -> str:
+        r = cancel_order(session, order_id, actor, reason)
+        if not r.changed:
+            return f"order {order_id} was already cancelled"
+        replan = f"; re-plan proposed (schedule {r.proposal_id})" if r.proposal_id else ""
+        return (
+            f"order {order_id} cancelled: {r.operations_withdrawn} operations and "
+            f"{r.messages_withdrawn} job orders withdrawn{replan}"
+        )
+
+    _staff_change("cancel", change)
 
 
 @main.command()

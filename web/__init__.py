@@ -10,7 +10,7 @@ import re
 import threading
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
@@ -64,6 +64,13 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, min=0, max=MAX_ID)  # type: ignore[arg-type]
 
 
+def public_base_url() -> str:
+    """The base of absolute links made in this request: HUNAR_PUBLIC_URL when set, else the
+    address the request came to (so links work on whatever host the server runs)."""
+    settings: Settings = current_app.extensions["hunar"].settings
+    return settings.base_url(request.host_url) or request.host_url.rstrip("/")
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -73,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.url_map.converters["id"] = IdConverter
-    secure = not settings.public_url.startswith(LOCAL_PREFIXES)
+    secure = bool(settings.public_url) and not str(settings.public_url).startswith(LOCAL_PREFIXES)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
         SESSION_COOKIE_HTTPONLY=True,
@@ -130,6 +137,25 @@ def create_app(settings: Settings | None = None) -> Flask:
                 flush_enqueues(ctx, limit=20)
             except (OSError, RedisError, SQLAlchemyError) as exc:
                 app.logger.warning("outbox not flushed (left pending): %s", exc)
+        return resp
+
+    orphan_sweep = {"next": 0.0}
+
+    @app.after_request
+    def run_orphaned_jobs(resp: Response) -> Response:
+        """Every 30 s per process: in-process jobs whose web worker died run again here."""
+        import time
+
+        if ctx.queue.backend == "inprocess" and time.monotonic() >= orphan_sweep["next"]:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            from orders.adapters.outbox import requeue_orphans
+
+            orphan_sweep["next"] = time.monotonic() + 30
+            try:
+                requeue_orphans(ctx, limit=20)
+            except (OSError, SQLAlchemyError) as exc:
+                app.logger.warning("orphaned jobs not checked: %s", exc)
         return resp
 
     @app.after_request

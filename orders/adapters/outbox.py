@@ -184,7 +184,7 @@ def requeue_lost(ctx: AppContext, limit: int = 100) -> int:
     job (Redis without persistence loses its queues). Jobs load their own rows, so the rare
     double run this could cause is harmless; a lost job is not."""
     if ctx.queue.backend != "rq":
-        return 0
+        return requeue_orphans(ctx, limit)
     from rq.job import Job
 
     cutoff = datetime.now(UTC) - timedelta(seconds=LOST_GRACE_S)
@@ -217,6 +217,37 @@ def requeue_lost(ctx: AppContext, limit: int = 100) -> int:
     except (RedisError, OSError):
         pass  # the broker is away again: the next pass tries again
     return requeued
+
+
+def requeue_orphans(ctx: AppContext, limit: int = 100) -> int:
+    """Run again the in-process jobs whose process is gone (a web worker recycled or killed
+    mid-job): their records would otherwise say queued or started for ever, and every new
+    request for the same work would join them. Each is claimed once (``expire``)."""
+    from orders.adapters.queue import ACTIVE, expire, process_alive
+
+    with ctx.db.sessions() as s:
+        rows = s.execute(
+            select(
+                JobRecord.id,
+                JobRecord.func,
+                JobRecord.args,
+                JobRecord.queue,
+                JobRecord.dedupe_key,
+                JobRecord.owner,
+            )
+            .where(JobRecord.backend == "inprocess", JobRecord.state.in_(ACTIVE))
+            .order_by(JobRecord.created_at)
+            .limit(limit)
+        ).all()
+    again = 0
+    for row in rows:
+        func = job_function(row.func)
+        if func is None or process_alive(row.owner) is not False:
+            continue
+        if expire(ctx, row.id, f"expired: its process {row.owner} is gone; run again"):
+            ctx.queue.enqueue(func, *row.args, queue=row.queue, dedupe_key=row.dedupe_key)
+            again += 1
+    return again
 
 
 def _set_state(ctx: AppContext, record_id: str, state: JobState, error: str) -> None:

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import socket
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from orders.models import JobRecord, JobState
 from orders.models._types import utcnow
@@ -42,6 +46,46 @@ class UnknownQueue(ValueError):
 
 
 RQ_ENTRY = "orders.jobs.run_queued"  # what a worker calls: it builds the worker's context
+INPROCESS_RETRY_S = (5, 15, 45)  # as RQ's Retry: infrastructure trouble is tried again
+ACTIVE = (JobState.QUEUED, JobState.STARTED)
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks (Linux /proc), so a reused pid is not mistaken
+    for the process that owned a job."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def process_tag() -> str:
+    """``host:pid:start`` of this process: the owner written on its in-process job records."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or '-'}"
+
+
+def process_alive(tag: str | None) -> bool | None:
+    """Whether the process named by ``tag`` still runs; None when this host cannot tell."""
+    if not tag or tag.count(":") < 2:
+        return None
+    host, pid, start = tag.rsplit(":", 2)
+    if host != socket.gethostname() or start == "-" or not pid.isdigit():
+        return None
+    return _start_ticks(int(pid)) == start
+
+
+def expire(ctx: AppContext, record_id: str, why: str) -> bool:
+    """Mark an active record failed, once: of racing callers, only the one that wins runs it
+    again (a conditional update, so two web workers never both re-run a dead job)."""
+    with ctx.db.transaction() as s:
+        done = s.execute(
+            update(JobRecord)
+            .where(JobRecord.id == record_id, JobRecord.state.in_(ACTIVE))
+            .values(state=JobState.FAILED, ended_at=utcnow(), error=why)
+        )
+    return bool(getattr(done, "rowcount", 0))
 
 
 def _func_path(func: Callable[..., Any] | str) -> str:
@@ -134,6 +178,7 @@ class JobQueue:
                     args=list(ids),
                     dedupe_key=dedupe_key,
                     backend=self.backend,
+                    owner=process_tag() if self.backend == "inprocess" else None,
                 )
             )
         if self.backend == "inprocess" and self.ctx.settings.inprocess_jobs == "thread":
@@ -171,13 +216,18 @@ class JobQueue:
     def _active_duplicate(self, dedupe_key: str | None, join_running: bool = True) -> str | None:
         if dedupe_key is None:
             return None
-        active = (JobState.QUEUED, JobState.STARTED) if join_running else (JobState.QUEUED,)
+        active = ACTIVE if join_running else (JobState.QUEUED,)
         with self.ctx.db.sessions() as s:
-            found = s.scalar(
-                select(JobRecord.id).where(
+            row = s.execute(
+                select(JobRecord.id, JobRecord.owner).where(
                     JobRecord.dedupe_key == dedupe_key, JobRecord.state.in_(active)
                 )
-            )
+            ).first()
+        found = row.id if row is not None else None
+        if row is not None and process_alive(row.owner) is False:
+            # its web worker is gone (recycled, killed): joining it would wait for ever
+            expire(self.ctx, row.id, f"expired: its process {row.owner} is gone; run again")
+            return None
         if found is not None and self.backend == "rq" and not Job.exists(found, self.redis()):
             # The broker lost it (e.g. Redis restarted without persistence): not a duplicate.
             _mark(
@@ -208,9 +258,24 @@ def _background() -> ThreadPoolExecutor:
 
 def _execute_logged(record_id: str, path: str, *ids: int | str, ctx: AppContext) -> Any:
     """`execute` on the in-process executor, where nobody awaits the future: a failure outside
-    the job (its bookkeeping, e.g. a locked SQLite) is logged and left on the record, never lost."""
+    the job (its bookkeeping, e.g. a locked SQLite) is logged and left on the record, never lost.
+    Infrastructure trouble (a slicer timed out under load) is tried again later, as RQ would."""
     try:
         return execute(record_id, path, *ids, ctx=ctx)
+    except InfrastructureError as exc:
+        with ctx.db.sessions() as s:
+            attempts = (s.get(JobRecord, record_id) or JobRecord(attempts=99)).attempts
+        if attempts <= len(INPROCESS_RETRY_S):
+            delay = INPROCESS_RETRY_S[attempts - 1]
+            log.warning("in-process job %s: %s; again in %s s", record_id, exc, delay)
+            timer = threading.Timer(
+                delay, _background().submit, (_execute_logged, record_id, path, *ids), {"ctx": ctx}
+            )
+            timer.daemon = True
+            timer.start()
+            return None
+        _mark(ctx, record_id, state=JobState.FAILED, ended_at=utcnow(), error=f"gave up: {exc}")
+        return None
     except Exception as exc:  # noqa: BLE001 - recorded below; the executor would swallow it
         log.exception("in-process job %s (%s) failed outside the job", record_id, path)
         try:

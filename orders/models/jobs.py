@@ -28,6 +28,9 @@ class JobRecord(Base):
     args: Mapped[list[int | str]] = mapped_column(JSONType, default=list)
     dedupe_key: Mapped[str | None] = mapped_column(String(128), index=True)
     backend: Mapped[str] = mapped_column(String(16), doc="rq or inprocess")
+    owner: Mapped[str | None] = mapped_column(
+        String(128), doc="host:pid:start of the process running an in-process job"
+    )
     state: Mapped[JobState] = mapped_column(
         str_enum(JobState, "job_state"), default=JobState.QUEUED, index=True
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import select
 from webshop_helpers import MakeShop, shop_fixture  # noqa: F401  (the make_shop fixture)
 
 DEEP = "[" * 1000 + "]" * 1000
@@ -172,3 +173,49 @@ def test_sign_in_is_throttled_per_account_across_addresses(make_shop: MakeShop) 
     resp = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
     assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
     assert "Too many failed sign-ins" in resp.get_data(as_text=True)
+
+
+def test_the_first_request_of_a_new_worker_runs_orphaned_jobs_again(make_shop: MakeShop) -> None:
+    """A web worker recycled mid-job leaves a started record; the next worker's first request
+    (a GET is enough: a customer polling the preview) runs the job again."""
+    import subprocess
+    import sys
+
+    from orders.models import JobRecord, JobState
+
+    gone = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from orders.adapters.queue import process_tag; print(process_tag())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    shop = make_shop()
+    with shop.ctx.db.transaction() as s:
+        s.add(
+            JobRecord(
+                id="orphan-1",
+                queue="cad",
+                func="orders.jobs:health_check",
+                args=[1],
+                dedupe_key="orphan-test",
+                backend="inprocess",
+                owner=gone,
+                state=JobState.STARTED,
+            )
+        )
+    assert shop.app.test_client().get("/healthz").status_code == 200
+    from orders.adapters.queue import _background
+
+    _background().submit(lambda: None).result(timeout=60)  # the one job thread has run it
+    with shop.ctx.db.sessions() as s:
+        assert s.get_one(JobRecord, "orphan-1").state == JobState.FAILED
+        again = s.scalars(
+            select(JobRecord).where(
+                JobRecord.dedupe_key == "orphan-test", JobRecord.id != "orphan-1"
+            )
+        ).all()
+        assert [r.state for r in again] == [JobState.FINISHED]

@@ -1,4 +1,4 @@
-"""per-account login throttle, shared across web workers
+"""per-account login throttle, shared across web workers; owner of in-process jobs
 
 Revision ID: 0004
 Revises: 0003
@@ -27,7 +27,11 @@ def upgrade() -> None:
         sa.Column("updated_at", orders.models._types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_login_throttle")),
     )
+    with op.batch_alter_table("job_records", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owner", sa.String(length=128), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("job_records", schema=None) as batch_op:
+        batch_op.drop_column("owner")
     op.drop_table("login_throttle")
