@@ -4,11 +4,18 @@ A serial schedule-generation scheme: among ready operations, restrict to those t
 before the earliest possible completion (Giffler-Thompson style, so no machine idles needlessly),
 then pick by the rule, and insert into the earliest machine gap that respects setups, calendars
 and everything already booked. Fast enough for thousands of operations in pure Python.
+
+WHY the care with estimates: re-evaluating every ready operation after each booking made a
+shop's 2,300 operations take minutes. A booking only invalidates the estimates it collides
+with (``_refresh``), and past ``deadline`` estimates are no longer kept fresh at all: picks
+use the ones already made and only the pick's slot is computed anew before it is booked, so
+the plan stays complete and valid within the caller's time.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 from .problem import Job, Operation, Problem
 from .schedule import Assignment, Schedule
@@ -22,11 +29,13 @@ def dispatch(
     problem: Problem,
     rule: str = "atc",
     atc_k: float = 2.0,
+    deadline: float | None = None,
 ) -> Schedule:
     """A complete schedule by rule ``ect``/``mwkr`` (makespan), ``edd`` or ``atc`` (tardiness).
 
-    Frozen operations stay where they are. Raises ValueError on a precedence cycle (call
-    ``diagnostics.diagnose`` first: ``solve`` does).
+    Frozen operations stay where they are. ``deadline`` (a ``time.perf_counter()`` value)
+    bounds the careful phase; the plan is complete and valid either way. Raises ValueError on
+    a precedence cycle (call ``diagnostics.diagnose`` first: ``solve`` does).
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
@@ -63,20 +72,17 @@ def dispatch(
                 est[oid] = _best_slot(
                     problem, ops[oid], jobs[ops[oid].job_id].release, preds[oid], done, lines
                 )
-        t_min = min(est[o][1] for o in ready)
-        cands = [o for o in ready if est[o][0] < t_min] or [min(ready, key=lambda o: est[o][1])]
-        pick = min(
-            cands,
-            key=lambda o: _key(rule, o, est[o], ops, jobs, remaining, pbar, atc_k),
-        )
+        lazy = deadline is not None and time.perf_counter() > deadline
+        pick = _pick(rule, ready, est, ops, jobs, remaining, pbar, atc_k)
         s, e, mid = est.pop(pick)
         op = ops[pick]
+        if lazy:  # past the deadline estimates are not kept fresh: make the pick's slot anew
+            s, e, mid = _best_slot(problem, op, jobs[op.job_id].release, preds[pick], done, lines)
         lines[mid].book(s, e, op.setup_family, pick)
         done[pick] = Assignment(pick, op.job_id, mid, s, e)
         ready.discard(pick)
-        for o in list(est):  # the booked machine changed: re-evaluate ops that could use it
-            if mid in ops[o].eligible:
-                del est[o]
+        if not lazy:
+            _refresh(est, ops, lines[mid], mid, s, e, op.setup_family)
         for nxt in succs[pick]:
             if nxt in waiting:
                 waiting[nxt] -= 1
@@ -85,6 +91,45 @@ def dispatch(
     if len(done) != len(ops):
         raise ValueError("precedence cycle: run diagnostics.diagnose(problem) first")
     return with_setups(problem, Schedule(tuple(done.values())))
+
+
+def _refresh(
+    est: dict[str, tuple[int, int, str]],
+    ops: dict[str, Operation],
+    line: Timeline,
+    mid: str,
+    start: int,
+    end: int,
+    family: str | None,
+) -> None:
+    """Forget the estimates a new booking on ``mid`` invalidates, and only those.
+
+    A booking only takes time away from its machine, so an estimate on another machine, or on
+    this one clear of the booking and its setups, is still the earliest: it stays.
+    """
+    for o in list(est):
+        s, e, m = est[o]
+        if m != mid:
+            continue
+        fam = ops[o].setup_family
+        if s < end + line.setup(family, fam) and start < e + line.setup(fam, family):
+            del est[o]
+
+
+def _pick(
+    rule: str,
+    ready: set[str],
+    est: dict[str, tuple[int, int, str]],
+    ops: dict[str, Operation],
+    jobs: dict[str, Job],
+    remaining: dict[str, int],
+    pbar: float,
+    k: float,
+) -> str:
+    """Giffler-Thompson: among ops that can start before the earliest completion, the rule's."""
+    t_min = min(est[o][1] for o in ready)
+    cands = [o for o in ready if est[o][0] < t_min] or [min(ready, key=lambda o: est[o][1])]
+    return min(cands, key=lambda o: _key(rule, o, est[o], ops, jobs, remaining, pbar, k))
 
 
 def _best_slot(

@@ -52,10 +52,20 @@ def baseline_rules(spec: ObjectiveSpec) -> tuple[str, ...]:
     return ("atc", "edd") if first == "weighted_tardiness" else ("mwkr", "ect")
 
 
-def best_dispatch(problem: Problem, spec: ObjectiveSpec) -> Schedule:
-    """The best of the cheap dispatch rules for the objective's leading term (the warm start)."""
+DISPATCH_SHARE = 0.2  # of the time limit, for the careful phase of the warm start's rules
+
+
+def best_dispatch(
+    problem: Problem, spec: ObjectiveSpec, time_limit_s: float | None = None
+) -> Schedule:
+    """The best of the cheap dispatch rules for the objective's leading term (the warm start);
+    with a time limit, each rule's careful phase gets its share of ``DISPATCH_SHARE``."""
     rules = baseline_rules(spec)
-    plans = [dispatch(problem, r) for r in rules]
+    budget = None if time_limit_s is None else time_limit_s * DISPATCH_SHARE / len(rules)
+    plans = [
+        dispatch(problem, r, deadline=None if budget is None else time.perf_counter() + budget)
+        for r in rules
+    ]
     if rules[0] == "atc":
         return min(plans, key=lambda s: compute_kpis(problem, s).weighted_tardiness)
     return min(plans, key=lambda s: s.makespan)
@@ -96,7 +106,7 @@ def solve(
     spec = ObjectiveSpec.parse(objective)
     base: Schedule | None = None
     if warm_start:
-        base = hint if hint is not None else best_dispatch(problem, spec)
+        base = hint if hint is not None else best_dispatch(problem, spec, time_limit_s)
         if validate(problem, base):
             base = None  # e.g. an unfrozen predecessor of a frozen op: let the solver sort it out
     if base is not None and previous is None and lns_applies(problem, spec):

@@ -6,6 +6,7 @@ due dates → weighted tardiness then makespan; makespan; changeovers → setup 
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -142,7 +143,8 @@ def solve_proposal(
             stability_weight=1 if previous else 0,
         )
         _hold_unplannable(session, pp, excluded)
-    baseline = dispatch(pp.problem)
+    # the comparison baseline is bounded like the solve (a tenth of its limit, then lazy)
+    baseline = dispatch(pp.problem, deadline=time.perf_counter() + limit / 10)
     row.solver_status = result.status.value
     row.kpis = {
         "proposal": _kpis(result.kpis),

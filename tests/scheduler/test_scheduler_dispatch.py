@@ -49,3 +49,30 @@ def test_best_dispatch_takes_the_better_rule() -> None:
     best = best_dispatch(p, ObjectiveSpec.parse("makespan"))
     assert best.makespan == min(dispatch(p, r).makespan for r in ("ect", "mwkr"))
     assert validate(p, best) == []
+
+
+def test_past_its_deadline_dispatch_still_gives_a_complete_valid_plan_quickly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deadline bounds the careful phase: a deadline already past means each pick's slot
+    is computed once or twice, not re-evaluated after every booking (linear, not quadratic)."""
+    import importlib
+    import time
+
+    dispatch_module = importlib.import_module("scheduler.dispatch")
+    problem = realistic_shop(300, 8, seed=3)
+    calls = {"n": 0}
+    real = dispatch_module._best_slot
+
+    def counted(*a, **k):
+        calls["n"] += 1
+        return real(*a, **k)
+
+    monkeypatch.setattr(dispatch_module, "_best_slot", counted)
+    careful = dispatch(problem, "atc")
+    careful_calls, calls["n"] = calls["n"], 0
+    hurried = dispatch(problem, "atc", deadline=time.perf_counter() - 1)
+    n = len(problem.operations)
+    assert not validate(problem, careful) and not validate(problem, hurried)
+    assert len(hurried.assignments) == len(careful.assignments) == n
+    assert calls["n"] <= 2 * n < careful_calls
