@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from configurator.print_model import fdm_estimate
+
 PROFILE_DIR = Path(__file__).parent / "profiles"
 PRINTER_PROFILE = PROFILE_DIR / "printer_fdm.ini"
 SLICER_BINARY = "prusa-slicer"
@@ -169,14 +171,10 @@ def slice_fdm(
 def analytic_estimate(
     volume_mm3: float, area_mm2: float, height_mm: float, settings: SliceSettings
 ) -> SliceResult:
-    """Rough FDM time/filament from volume and area: shells solid, core at infill density.
-
-    Calibrated loosely against PrusaSlicer 2.5 on the generic profile (about 6 mm³/s average
-    extrusion plus 3 s per layer of travel and layer change).
-    """
-    shell = min(volume_mm3, area_mm2 * 0.85)  # 2 perimeters / 3-4 skins of 0.2-0.45 mm
-    extruded = shell + (volume_mm3 - shell) * settings.infill
-    layers = max(1, round(height_mm / 0.2))
-    minutes = extruded / 6.0 / 60.0 + layers * 3.0 / 60.0
-    grams = extruded * settings.density_g_cm3 / 1000.0
-    return SliceResult(ANALYTIC, minutes, grams, layers, None)
+    """FDM time and filament when no G-code is written: the same calibrated model the quote
+    uses before CAD (``configurator.print_model``, fitted against this slicer and profile), on
+    the built solid's exact volume, area and height."""
+    est = fdm_estimate(
+        volume_mm3, area_mm2, (0.0, 0.0, height_mm), settings.infill, settings.density_g_cm3
+    )
+    return SliceResult(ANALYTIC, est.minutes, est.grams, est.layers, None)

@@ -9,6 +9,7 @@ from configurator.errors import InvalidRequestError
 from configurator.materials import Material, get_material
 from configurator.model import Configuration, GeometryMetrics, RoutingStep
 from configurator.pricebook import PriceBook, pricebook
+from configurator.print_model import fdm_estimate
 from configurator.processes import Process
 from configurator.registry import get_family
 from configurator.routing import cnc_stock_mm
@@ -84,9 +85,17 @@ def material_cost_per_unit(
         sx, sy, sz = cnc_stock_mm(geo.bbox_mm, book)
         kg = sx * sy * sz / 1e6 * mat.density_g_cm3
         return _d(kg) * mat.cost_per_kg, f"stock {sx:.0f}x{sy:.0f}x{sz:.0f} mm, {kg:.3f} kg"
-    if process is Process.FDM and geo.filament_g is not None:
-        grams = geo.filament_g * (1 + c["waste_fraction"])
-        return _d(grams / 1000) * mat.cost_per_kg, f"{grams:.1f} g (slicer)"
+    if process is Process.FDM:
+        # the same filament whether the slicer measured it or print_model estimated it
+        if geo.filament_g is not None:
+            filament, how = geo.filament_g, "slicer"
+        else:
+            filament = fdm_estimate(
+                geo.volume_mm3, geo.area_mm2, geo.bbox_mm, c["infill_fraction"], mat.density_g_cm3
+            ).grams
+            how = "estimated"
+        grams = filament * (1 + c["waste_fraction"])
+        return _d(grams / 1000) * mat.cost_per_kg, f"{grams:.1f} g ({how})"
     grams = (
         geo.volume_mm3
         / 1000

@@ -1,7 +1,8 @@
 """Standard routing and the analytic process-time model.
 
 Primary step minutes come from measured metrics when cad/ has them (slicer print time,
-real volume), else from the family's analytic geometry estimate.
+real volume), else from the family's analytic geometry estimate; FDM time then comes from
+configurator.print_model, fitted to the slicer, so the price holds when the slicer reports.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from configurator.model import Configuration, GeometryMetrics, RoutingStep
 from configurator.pricebook import PriceBook, pricebook
+from configurator.print_model import fdm_estimate
 from configurator.processes import Process
 
 if TYPE_CHECKING:
@@ -44,11 +46,9 @@ def primary_minutes(process: Process, metrics: GeometryMetrics, book: PriceBook)
     if process is Process.FDM:
         if metrics.print_minutes is not None:
             return max(metrics.print_minutes, c["min_minutes"])
-        cm3 = metrics.volume_mm3 / 1000 * c["fill_factor"]
-        layers = z / c["layer_height_mm"]
-        minutes = (
-            cm3 / c["deposition_cm3_per_hour"] * 60 + layers * c["seconds_per_layer_overhead"] / 60
-        )
+        minutes = fdm_estimate(
+            metrics.volume_mm3, metrics.area_mm2, metrics.bbox_mm, c["infill_fraction"]
+        ).minutes
     elif process is Process.RESIN:
         if metrics.print_minutes is not None:
             return max(metrics.print_minutes, c["min_minutes"])

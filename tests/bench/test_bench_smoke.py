@@ -72,6 +72,13 @@ BENCHES: dict[str, Smoke] = {
         postgres=True,
     ),
     "load_bench.py": Smoke((r"measure\s+\| value", r"verdict: PASS"), slow=True, postgres=True),
+    "quote_bench.py": Smoke(
+        (
+            r"family\s+process\s+n \| time quoted/slicer median\s+p5\s+p95.*\| off-bed G-code",
+            r"throughput: [0-9.]+ designs/min with 1 workers.*",
+        ),
+        slow=True,  # CadQuery builds and PrusaSlicer runs
+    ),
 }
 
 # Modules the benches (and tests/e2e) import; they are run through the benches above.

@@ -82,8 +82,12 @@ def test_process_calendar_override_for_unattended_printers() -> None:
 
 
 def test_quantity_uses_parallel_machines() -> None:
-    one = promise(_cfg(), 2, "express", _load(), MON_9).steps[0]
-    assert one.end - one.start < timedelta(hours=3.5)  # two units on two printers at once
+    one = promise(_cfg(), 1, "express", _load(), MON_9).steps[0]
+    two = promise(_cfg(), 2, "express", _load(), MON_9).steps[0]
+    three = promise(_cfg(), 3, "express", _load(), MON_9).steps[0]
+    # two units on two printers at once take as long as one; a third waits for a printer
+    assert two.end - two.start == one.end - one.start
+    assert three.end - three.start > one.end - one.start
 
 
 def test_missing_capacity_is_a_result_not_an_exception() -> None:

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from orders.models import Artifact, Order, ProductConfiguration
 
 pytestmark = pytest.mark.slow  # a route sweep on a seeded world (CAD builds and a plan per module)
-CSRF_META = re.compile(rb'name="csrf-token" content="[^"]*"')  # signed with a timestamp
+# CSRF tokens are signed with a timestamp: the meta tag and every form's hidden field vary
+CSRF_META = re.compile(rb'name="csrf[-_]token" (?:content|value)="[^"]*"')
 OWNED = {"config_id", "order_id", "artifact_id"}  # a customer's objects
 STATION = {"job_order_id", "machine_id"}  # under /operator: one operator's station
 SHOP_WIDE = {"schedule_id", "machine_id"}  # under /planner: planners see the whole shop
@@ -27,6 +28,8 @@ NOT_OBJECTS = {
     "action",  # catalogue keys, static files, verbs
     "index",
 }  # a position in the cart, which lives in the user's own session
+# Documents that exist only later in an order's life: their owner gets a 404 before then too.
+LATER = {"shop.delivery_note_pdf"}  # the delivery note, once the order ships
 
 
 def id_rules(w: World) -> list[tuple[str, str, set[str]]]:
@@ -75,7 +78,7 @@ def test_customer_b_gets_404_on_every_route_with_customer_a_ids(world: World) ->
         resp = send(b, method, url)
         assert resp.status_code == 404, (method, url, resp.status_code)
         assert str(world.config_a) not in resp.headers.get("Location", ""), url
-        if method == "GET":
+        if method == "GET" and endpoint not in LATER:
             assert send(a, method, url).status_code == 200, ("owner refused", url)
         checked += 1
     assert checked >= 6
@@ -141,6 +144,15 @@ def _max_ids(w: World) -> dict[str, int]:
         }
 
 
+def _diff(shapes: set[bytes]) -> str:
+    """The lines in which two 404 pages differ, for the failure message."""
+    import difflib
+
+    a, b, *_ = sorted(shapes)
+    lines = difflib.unified_diff(a.decode().splitlines(), b.decode().splitlines(), lineterm="")
+    return "\n".join(list(lines)[:40])
+
+
 def test_sequential_id_probing_finds_only_your_own_objects(world: World) -> None:  # noqa: F811
     """B walks every id from 1 past the highest: only B's own design and order answer, and a
     taken id answers exactly like a free one (no existence oracle)."""
@@ -165,8 +177,8 @@ def test_sequential_id_probing_finds_only_your_own_objects(world: World) -> None
             else:
                 shapes.add(re.sub(rb"\d+", b"N", CSRF_META.sub(b"", resp.data)))
             probed += 1
-        assert seen == own[arg], (endpoint, seen, own[arg])
-        assert len(shapes) == 1, (endpoint, "a taken id answers unlike a free one")
+        assert seen == own[arg] or (endpoint in LATER and seen <= own[arg]), (endpoint, seen)
+        assert len(shapes) == 1, (endpoint, "a taken id answers unlike a free one", _diff(shapes))
     assert probed >= 5 * 3
 
 
