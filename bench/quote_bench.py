@@ -21,7 +21,6 @@ minute of work.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import multiprocessing
 import random
@@ -54,7 +53,6 @@ SHOP = [
     MachineSpec("co2", "CO2 laser", Process.LASER, ("acrylic", "plywood"), (600, 400, 6)),
 ]
 FDM_BED_MM = (250.0, 210.0, 220.0)
-HAS_GCODE_CHECK = importlib.util.find_spec("cad.gcode_check") is not None
 
 
 def draw(n: int, seed: int) -> list[Configuration]:
@@ -81,7 +79,7 @@ def make(canonical: str) -> dict[str, Any]:
         SlicerUnavailable,
         SliceSettings,
         SlicingError,
-        slice_fdm,
+        slice_checked,
         slicer_timeout_s,
     )
 
@@ -110,14 +108,11 @@ def make(canonical: str) -> dict[str, Any]:
                 mesh = ex.shape_to_mesh(shape)
                 ex.export_stl(mesh, stl)
                 timeout = slicer_timeout_s(bb.zlen, len(mesh.faces))
-                sliced = slice_fdm(stl, gcode, settings, timeout_s=timeout)
+                sliced, check = slice_checked(stl, gcode, settings, timeout)
             except (ex.ExportError, SlicingError, SlicerUnavailable) as exc:
                 return {"error": f"slice: {exc}"[:300], "seconds": time.perf_counter() - t0}
             rec |= {"minutes": sliced.print_minutes, "grams": sliced.filament_g}
-            if HAS_GCODE_CHECK:
-                from cad.gcode_check import check_gcode
-
-                rec["gcode_ok"] = bool(check_gcode(gcode, FDM_BED_MM).ok)
+            rec["gcode_ok"] = check.ok
     rec["seconds"] = time.perf_counter() - t0
     return rec
 
@@ -179,12 +174,7 @@ def report(rows: list[tuple[Configuration, dict[str, Any]]]) -> dict[str, list[f
         jumps = [r["jump"] for r in rs]
         in10 = 100 * sum(abs(j) <= 0.10 for j in jumps) / len(jumps)
         checked = [r["gcode_ok"] for r in rs if r.get("gcode_ok") is not None]
-        if not times:
-            bed = "-"
-        elif not HAS_GCODE_CHECK:
-            bed = "n/a"
-        else:
-            bed = f"{sum(not ok for ok in checked)}/{len(checked)}"
+        bed = f"{sum(not ok for ok in checked)}/{len(checked)}" if times else "-"
         print(
             f"{fam:13} {proc:7} {len(rs):3d} | {'':18} {_ratio_cells(times)} "
             f"| {'':19} {_ratio_cells(grams)} | {in10:14.0f}% | {bed:>14}"

@@ -23,13 +23,12 @@ from typing import Any, Literal
 from cad import export as ex
 from cad.analysis import Analysis, LaserRules, analyse
 from cad.build import build, get_builder
-from cad.gcode_check import check_gcode
 from cad.slicing import (
     SliceResult,
     SliceSettings,
     SlicingError,
     analytic_estimate,
-    slice_fdm,
+    slice_checked,
     slicer_timeout_s,
     slicer_version,
 )
@@ -233,8 +232,7 @@ def _slice(
     stl = work / "part.stl"
     faces = next((int(r.metadata.get("faces", 0)) for r in run.records if r.kind == "stl"), 0)
     timeout = slicer_timeout_s(analysis.bbox_mm[2], faces)
-    result = slice_fdm(stl, work / "part.gcode", settings, timeout_s=timeout)
-    check = check_gcode(work / "part.gcode", bed)
+    result, check = slice_checked(stl, work / "part.gcode", settings, timeout)
     if not check.ok:
         raise SlicingError(check.reason)
     run.put(

@@ -12,9 +12,10 @@ import functools
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cad.gcode_check import GcodeCheck, check_gcode
 from configurator.print_model import fdm_estimate
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -50,6 +51,7 @@ class SliceSettings:
     bed_mm: tuple[float, float, float] = (250.0, 210.0, 210.0)
     infill: float = 0.20
     rotate_deg: int = 0  # the turn about Z decided by ``MachineSpec.placement``
+    center_mm: tuple[float, float] | None = None  # default: the bed's centre
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ def slice_fdm(
     if version is None:
         raise SlicerUnavailable(f"{SLICER_BINARY} is not installed")
     bx, by, bz = settings.bed_mm
+    cx, cy = settings.center_mm or (bx / 2, by / 2)
     cmd = [
         SLICER_BINARY,
         "--loglevel",
@@ -139,7 +142,7 @@ def slice_fdm(
         "--bed-shape",
         f"0x0,{bx:g}x0,{bx:g}x{by:g},0x{by:g}",
         "--center",
-        f"{bx / 2:g},{by / 2:g}",
+        f"{cx:g},{cy:g}",
         "--rotate",
         f"{settings.rotate_deg:g}",
         "--max-print-height",
@@ -166,6 +169,39 @@ def slice_fdm(
     if layers == 0:
         raise SlicingError("slicer produced G-code without layers")
     return SliceResult(version, minutes, grams, layers, out_gcode)
+
+
+def slice_checked(
+    stl: Path, out_gcode: Path, settings: SliceSettings, timeout_s: float
+) -> tuple[SliceResult, GcodeCheck]:
+    """Slice, then read the G-code back (``check_gcode``). The slicer centres the part, but
+    what it adds around it is not symmetric (support under one side widens the skirt there):
+    when the whole print would fit the bed yet sits off it, it is sliced once more, moved by
+    the overhang. The caller stores the G-code only if the returned check is ok."""
+    result = slice_fdm(stl, out_gcode, settings, timeout_s)
+    check = check_gcode(out_gcode, settings.bed_mm)
+    shift = _recentre(check, settings.bed_mm)
+    if check.ok or shift is None:
+        return result, check
+    bx, by, _ = settings.bed_mm
+    cx, cy = settings.center_mm or (bx / 2, by / 2)
+    moved = replace(settings, center_mm=(cx + shift[0], cy + shift[1]))
+    result = slice_fdm(stl, out_gcode, moved, timeout_s)
+    return result, check_gcode(out_gcode, settings.bed_mm)
+
+
+def _recentre(check: GcodeCheck, bed_mm: tuple[float, float, float]) -> tuple[float, float] | None:
+    """The XY move that centres the print's extent on the bed, if the extent fits at all."""
+    if check.error or "X" not in check.extent_mm or "Y" not in check.extent_mm:
+        return None
+    (x0, x1), (y0, y1) = check.extent_mm["X"], check.extent_mm["Y"]
+    if (
+        x1 - x0 > bed_mm[0]
+        or y1 - y0 > bed_mm[1]
+        or check.extent_mm.get("Z", (0, 0))[1] > bed_mm[2]
+    ):
+        return None
+    return (bed_mm[0] - x0 - x1) / 2, (bed_mm[1] - y0 - y1) / 2
 
 
 def analytic_estimate(

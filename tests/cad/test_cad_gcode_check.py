@@ -202,3 +202,37 @@ def test_sweep_every_sliced_design_stays_on_the_bed(tmp_path: Path) -> None:
         if not check.ok:
             failures.append((config.family_key, check.reason))
     assert not failures, failures
+
+
+def test_a_print_widened_on_one_side_by_support_is_moved_onto_the_bed(tmp_path: Path) -> None:
+    """A 235 mm bracket lying on its side: support under one end widens the skirt there, so the
+    centred print ran 1.3 mm off the bed. The whole print fits, so it is sliced again, moved by
+    the overhang, and the stored G-code stays on the bed."""
+    config = make_config(
+        "bracket",
+        shelf_leg_length=235,
+        wall_leg_length=77,
+        width=100,
+        gusset=True,
+        screw="m4",
+        holes_per_leg=1,
+        process="fdm",
+        material="petg",
+    )
+    store = LocalArtifactStore(tmp_path / "store")
+    result = run_pipeline(config, store, make_machines())
+    assert result.ok, result.error
+    gcode = result.artifact("gcode")
+    assert gcode is not None
+    check = check_gcode(store.path(gcode.relpath), BED)
+    assert check.ok and check.extent_mm["X"][0] >= 0 and check.extent_mm["X"][1] <= BED[0]
+
+
+def test_recentring_needs_a_print_that_fits_the_bed_at_all() -> None:
+    from cad.gcode_check import GcodeCheck
+    from cad.slicing import _recentre
+
+    off = GcodeCheck(False, 10, extent_mm={"X": (-1.3, 245.9), "Y": (0, 205), "Z": (0.2, 110)})
+    assert _recentre(off, BED) == pytest.approx((2.7, 2.5))
+    wide = GcodeCheck(False, 10, extent_mm={"X": (-3, 250), "Y": (0, 205), "Z": (0.2, 110)})
+    assert _recentre(wide, BED) is None
