@@ -21,6 +21,7 @@ import trimesh
 from cad.findings import Finding, Severity, Vec3
 from cad.laser import LaserRules, laser_findings, profile_polygons
 from configurator.machines import Placement
+from configurator.process_limits import min_wall_floors, process_floor_mm
 
 __all__ = [
     "Analysis",
@@ -38,7 +39,8 @@ __all__ = [
 ]
 
 
-MIN_WALL_MM = {"fdm": 0.8, "resin": 0.5, "sls": 0.7, "cnc": 1.0, "laser": 0.0}
+# The process floors live in configurator/data/process_limits.toml, read by validation too.
+MIN_WALL_MM = min_wall_floors()
 OVERHANG_DEG = 45.0
 WALL_RAYS = 256
 WALL_MESH_FACES = 12_000
@@ -145,7 +147,7 @@ def analyse(
 
     wall, wall_at = (None, None) if process == "laser" else min_wall(mesh, seed=seed)
     if wall is not None:
-        floor = MIN_WALL_MM.get(process, 0.8)
+        floor = process_floor_mm(process)
         advised = material_min_wall_mm if material_min_wall_mm else 1.5 * floor
         findings += _wall_findings(wall, wall_at, floor, max(advised, floor))
     overhang, overhang_at = overhang_area(mesh) if process == "fdm" else (0.0, None)

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from configurator.errors import DataFileError
+from configurator.process_limits import process_floor_mm
 from configurator.processes import Process
 
 
@@ -38,8 +39,15 @@ class Material:
     sheets: tuple[Sheet, ...] = ()
 
     def min_wall(self, process: Process) -> float:
-        """Minimum wall for this material on `process` (0 if the process is not listed)."""
-        return float(self.min_wall_mm.get(Process(process), 0.0))
+        """Minimum wall for this material on `process` (0 if the process is not listed).
+
+        Never below the process floor (data/process_limits.toml): DFM holds any wall under
+        it, so validation must not accept one.
+        """
+        proc = Process(process)
+        if proc not in self.min_wall_mm:
+            return 0.0
+        return max(float(self.min_wall_mm[proc]), process_floor_mm(proc.value))
 
     def sheet(self, thickness_mm: float) -> Sheet | None:
         """The stocked sheet of this thickness, if any."""

@@ -40,6 +40,8 @@ from orders.seed import seed_shop
 Progress = Callable[[str, int], Any]  # label, total -> context manager with .update(n)
 TIERS = ("economy", "standard", "standard", "express")
 
+DEMO_URL = "http://127.0.0.1:5000"  # `flask run` on this machine
+
 
 @dataclass
 class DemoReport:
@@ -414,7 +416,8 @@ def plan_and_release(
     with ctx.db.transaction() as s:
         row = approve(s, sid, planner)
         report.kpis = dict(row.kpis)
-        release(s, sid, planner, ctx.settings.public_url)
+        # No request here: HUNAR_PUBLIC_URL, else the local dev server the demo tells you to open.
+        release(s, sid, planner, ctx.settings.base_url() or DEMO_URL)
     return sid
 
 

@@ -31,7 +31,12 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, description="Flask secret; generated if unset.")
     currency: str = "PKR"
     site: str = "lahore-1"
-    public_url: str = "http://127.0.0.1:5000"
+    public_url: str | None = Field(
+        default=None,
+        description="Base of absolute links in job packets, QR codes and e-mails, e.g. "
+        "https://shop.example.com. Unset: a link made in a web request uses that request's "
+        "host; a job packet keeps the address of the request that released its plan.",
+    )
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
     opcua_endpoint: str = "opc.tcp://127.0.0.1:4840/hunar/"
@@ -53,6 +58,13 @@ class Settings(BaseSettings):
     )
     cad_job_timeout_s: int = 120
     plan_job_timeout_s: int = 600
+
+    def base_url(self, request_url: str | None = None) -> str | None:
+        """Where absolute links point: HUNAR_PUBLIC_URL when set, else the asking request's
+        own address (`request.host_url`), else None (no request and no setting: the caller
+        decides, it is never a guessed host)."""
+        chosen = self.public_url or request_url
+        return chosen.rstrip("/") if chosen else None
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file under `var_dir`."""

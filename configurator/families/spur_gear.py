@@ -33,6 +33,7 @@ from configurator.family import Family
 from configurator.materials import get_material
 from configurator.model import GeometryMetrics
 from configurator.params import Boolean, Integer, NumberChoice, length
+from configurator.process_limits import process_floor_mm, tooth_wall_fraction
 from configurator.processes import Process
 from configurator.registry import register
 from configurator.rules import Rule, fmt
@@ -99,13 +100,40 @@ def _min_wall(v: V) -> float:
     return get_material(v["material"]).min_wall(Process(v["process"]))
 
 
+def _inv(angle: float) -> float:
+    return math.tan(angle) - angle
+
+
+def tooth_chord(module: float, teeth: int, radius: float, pressure_deg: float = 20.0) -> float:
+    """Arc thickness of an involute tooth (no profile shift) at `radius`, in mm."""
+    alpha = math.radians(pressure_deg)
+    base = module * teeth / 2 * math.cos(alpha)
+    at = math.acos(min(1.0, base / radius))
+    return 2 * radius * (math.pi / (2 * teeth) + _inv(alpha) - _inv(at))
+
+
+def tooth_wall(v: V) -> float:
+    """The tooth's wall as DFM measures it: its thickness near the top of the addendum
+    (where, is data: process_limits.toml [gear]), not at the pitch circle."""
+    m, z = v["module"], v["teeth"]
+    return tooth_chord(m, z, m * z / 2 + tooth_wall_fraction() * m, v["pressure_angle_deg"])
+
+
 def _tooth(v: V) -> str | None:
     need = _min_wall(v)
+    mat = get_material(v["material"]).name
+    advice = "choose a larger module"
     if v["tooth_thickness"] < need:
-        mat = get_material(v["material"]).name
         return (
             f"module {fmt(v['module'])} gives {fmt(v['tooth_thickness'])} mm teeth, below the "
-            f"{fmt(need)} mm minimum wall for {mat} on {v['process'].upper()}; choose a larger module"
+            f"{fmt(need)} mm minimum wall for {mat} on {v['process'].upper()}; {advice}"
+        )
+    floor, wall = process_floor_mm(v["process"]), tooth_wall(v)
+    if wall < floor:
+        return (
+            f"module {fmt(v['module'])} with {v['teeth']} teeth narrows the teeth to "
+            f"{fmt(wall)} mm near the tip; {v['process'].upper()} cannot make walls under "
+            f"{fmt(floor)} mm; {advice}"
         )
     return None
 
@@ -157,7 +185,7 @@ def _hub(v: V) -> str | None:
 
 TEETH = ("module", "teeth")
 RULES = (
-    Rule("tooth_below_min_wall", ("module", "material", "process"), _tooth),
+    Rule("tooth_below_min_wall", ("module", "teeth", "material", "process"), _tooth),
     Rule("gear_too_large", TEETH, _size),
     Rule("bore_too_small", ("bore", "keyway"), _bore_min),
     Rule("bore_too_large", ("bore", "keyway", *TEETH, "material", "process"), _bore_root),

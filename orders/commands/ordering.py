@@ -15,11 +15,17 @@ from sqlalchemy.orm import Session
 from orders.adapters.outbox import enqueue_later
 from orders.commands.audit import Actor, record_event, transition
 from orders.commands.designs import price_line
-from orders.errors import DomainError, DuplicateSubmission, InvalidQuantity, NotFound
+from orders.errors import (
+    DomainError,
+    DuplicateSubmission,
+    InvalidQuantity,
+    NotFound,
+    NotMakeable,
+)
 from orders.lifecycle import Status
 from orders.models import Order, OrderLine, ProductConfiguration, Role
 from orders.queries.catalog import load_config, tiers, valid_quantity
-from orders.queries.designs import live_quote
+from orders.queries.designs import finding_text, live_quote
 from orders.shop import shop_numbers
 
 MAX_IDEMPOTENCY_KEY = 128
@@ -103,10 +109,17 @@ def _check_orderable(
     line: LineRequest,
     currency: str,
 ) -> None:
-    """The one orderability rule: some machine can make it and a ship date can be promised."""
+    """The one orderability rule: some machine can make it, CAD measured nothing it cannot
+    make (a Required DFM finding would only hold the order later), and a date can be promised."""
     lq = live_quote(
         session, load_config(row), line.quantity, line.tier, currency, viewer=_Customer(customer_id)
     )
+    if lq.feasibility.ok and lq.blocking:
+        why = "; ".join(f"{f.get('code')}: {finding_text(f)}" for f in lq.blocking)
+        raise NotMakeable(
+            f"line {i + 1} cannot be made as designed: {why}",
+            fields={f"lines[{i}]": why},
+        )
     if not lq.orderable:
         why = "; ".join(x.message for x in lq.feasibility.reasons) or "no ship date"
         raise DomainError(

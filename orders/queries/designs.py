@@ -56,17 +56,60 @@ class Viewer(Protocol):
 
 @dataclass(frozen=True)
 class LiveQuote:
-    """A quote computed for display: nothing is written, so it is cheap to repeat per keystroke."""
+    """A quote computed for display: nothing is written, so it is cheap to repeat per keystroke.
+
+    `blocking` holds the Required DFM findings CAD measured on this design (code, hint, ...):
+    a design with one cannot be made as drawn, exactly like one no machine fits.
+    """
 
     config: configurator.Configuration
     quote: configurator.Quote
     feasibility: configurator.Feasibility
     promise: configurator.Promise
     configuration_id: int | None
+    blocking: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def makeable(self) -> bool:
+        return self.feasibility.ok and not self.blocking
 
     @property
     def orderable(self) -> bool:
-        return self.feasibility.ok and self.promise.ok
+        return self.makeable and self.promise.ok
+
+    def reasons(self) -> list[dict[str, Any]]:
+        """Why it cannot be made: feasibility's reasons, then the Required DFM findings."""
+        out: list[dict[str, Any]] = [
+            {"source": "feasibility", "code": r.code, "message": r.message, "param": r.param}
+            for r in self.feasibility.reasons
+        ]
+        out += [
+            {"source": "dfm", "code": str(f.get("code")), "message": finding_text(f), "param": None}
+            for f in self.blocking
+        ]
+        return out
+
+
+def finding_text(finding: dict[str, Any]) -> str:
+    """A measured finding in plain words, with what was measured against the limit."""
+    hint = str(finding.get("hint") or finding.get("message") or "")
+    measured, limit = finding.get("measured"), finding.get("threshold")
+    unit = finding.get("unit") or "mm"
+    if isinstance(measured, int | float) and isinstance(limit, int | float) and unit == "mm":
+        return f"{hint} (measured {measured:.2f} mm, limit {limit:.2f} mm)"
+    return hint
+
+
+def required_findings(session: Session, row: ProductConfiguration) -> tuple[dict[str, Any], ...]:
+    """The Required DFM findings recorded with the design's newest analysis (STEP summary)."""
+    meta = session.scalar(
+        select(Artifact.meta)
+        .where(Artifact.configuration_id == row.id, Artifact.kind == "step")
+        .order_by(Artifact.id.desc())
+        .limit(1)
+    )
+    found = (meta or {}).get("findings", [])
+    return tuple(f for f in found if isinstance(f, dict) and f.get("severity") == "required")
 
 
 def can_see_design(session: Session, viewer: Viewer | None, configuration_id: int) -> bool:
@@ -126,7 +169,8 @@ def live_quote(
     feas = configurator.feasible(config, shop.machines, quantity)
     local_now = (now or datetime.now(UTC)).astimezone(shop.tz)
     prom = configurator.promise(config, quantity, tier, shop.load, local_now, metrics=metrics)
-    return LiveQuote(config, q, feas, prom, row.id if row is not None else None)
+    blocking = required_findings(session, row) if row is not None else ()
+    return LiveQuote(config, q, feas, prom, row.id if row is not None else None, blocking)
 
 
 def makeable(session: Session, config: configurator.Configuration) -> configurator.Feasibility:
@@ -198,24 +242,34 @@ def cached_quote_json(
 
 
 def live_quote_json(lq: LiveQuote) -> dict[str, Any]:
+    """The quote as the page and API show it. A design that cannot be made has no price and
+    no date: the keys stay (clients read one shape) but hold null, an empty item list and
+    `makeable: false` with the reasons."""
     q = lq.quote
+    made = lq.makeable
+    reasons = lq.reasons()
     return {
         "family": q.family_key,
         "config_hash": q.config_hash,
         "quantity": q.qty,
         "tier": q.tier,
         "currency": q.currency,
-        "unit_price": str(q.unit_price),
-        "total": str(q.total),
+        "unit_price": str(q.unit_price) if made else None,
+        "total": str(q.total) if made else None,
         "source": q.source,
         **{k: v for k, v in quote_body(q).items() if k != "source"},
+        **({} if made else {"lines": []}),
         "promise": {
-            "ok": lq.promise.ok,
-            "ship_date": _iso(lq.promise.ship_date),
+            "ok": lq.promise.ok and made,
+            "ship_date": _iso(lq.promise.ship_date) if made else None,
             "method": lq.promise.method,
-            "reasons": list(lq.promise.reasons),
+            "reasons": list(lq.promise.reasons)
+            if made
+            else ["it cannot be made: " + "; ".join(r["message"] for r in reasons)],
         },
         "feasibility": feasibility_json(lq.feasibility),
+        "makeable": made,
+        "reasons": reasons,
         "orderable": lq.orderable,
         "configuration_id": lq.configuration_id,
     }

@@ -142,6 +142,16 @@ def _schemas() -> dict[str, Any]:
         "properties": {"ok": {"type": "boolean"}, "reasons": {"type": "array", "items": OBJ}},
     }
     money = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
+    reason = {
+        "type": "object",
+        "required": ["source", "code", "message"],
+        "properties": {
+            "source": {"type": "string", "enum": ["feasibility", "dfm"]},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "param": {"type": ["string", "null"]},
+        },
+    }
     return {
         "Error": {
             "type": "object",
@@ -192,14 +202,22 @@ def _schemas() -> dict[str, Any]:
                 "promise",
                 "feasibility",
                 "orderable",
+                "makeable",
+                "reasons",
             ],
             "properties": {
-                "total": money,
-                "unit_price": money,
+                "total": {"anyOf": [money, {"type": "null"}]},
+                "unit_price": {"anyOf": [money, {"type": "null"}]},
                 "source": {"type": "string", "enum": ["analytic", "measured"]},
                 "lines": {"type": "array", "items": OBJ},
                 "promise": promise,
                 "feasibility": feas,
+                "makeable": {
+                    "type": "boolean",
+                    "description": "false: no machine fits it or CAD measured a Required DFM "
+                    "finding; total, unit_price and ship_date are then null",
+                },
+                "reasons": {"type": "array", "items": reason},
                 "orderable": {"type": "boolean"},
             },
         },
@@ -235,13 +253,20 @@ def _schemas() -> dict[str, Any]:
                 "findings": {"type": "array", "items": OBJ},
             },
         },
+        # The server refuses an order without a key (a retry must not order twice), so the
+        # schema says so: a client generated from it must send one.
         "OrderRequest": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["lines"],
+            "required": ["lines", "idempotency_key"],
             "properties": {
                 "lines": {"type": "array", "minItems": 1, "maxItems": 20, "items": line},
-                "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 128},
+                "idempotency_key": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 128,
+                    "description": "Any text unique per order; a repeat returns the first order.",
+                },
             },
         },
         "OrderList": {

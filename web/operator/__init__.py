@@ -31,7 +31,7 @@ from orders.lookup import found
 from orders.models import Machine, Role
 from orders.queries import station as st
 from orders.queries.planner_board import change_stamp
-from web import whole_number
+from web import public_base_url, whole_number
 from web.auth import hunar
 from web.errors import error_response, wants_json
 from web.planner.access import not_modified, staff_page, with_etag
@@ -60,7 +60,7 @@ def _me(session: Session) -> st.StationUser:
 
 
 def _base_url() -> str:
-    return request.host_url.rstrip("/")
+    return public_base_url()
 
 
 @bp.get("/")

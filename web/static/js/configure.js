@@ -69,7 +69,33 @@
     }
   }
 
+  // Why the design cannot be ordered, next to the disabled button (empty: it can be).
+  function blockOrdering(why) {
+    const note = document.getElementById("add-blocked");
+    addBtn.disabled = Boolean(why) || addBtn.disabled;
+    if (!note) return;
+    note.textContent = why ? `Cannot be ordered: ${why}` : "";
+    note.hidden = !why;
+  }
+
+  // A design that cannot be made has no price or date: the quote's amounts are null and
+  // `reasons` (feasibility's, then Required DFM findings) say why.
+  function renderUnmakeable(q) {
+    const div = el("div", undefined, "error");
+    div.id = "infeasible";
+    div.append(el("strong", "This design cannot be made here, so it has no price or ship date:"));
+    const ul = el("ul");
+    q.reasons.forEach((r) => {
+      const li = el("li", r.source === "dfm" ? `${r.code}: ${r.message}` : r.message);
+      li.dataset.code = r.code;
+      ul.append(li);
+    });
+    div.append(ul);
+    quoteBox.replaceChildren(el("h2", "No price"), div);
+  }
+
   function renderQuote(q) {
+    if (q.makeable === false) { renderUnmakeable(q); return; }
     const box = [el("h2", "Your price")];
     const table = el("table", undefined, "quote-lines");
     for (const ln of q.lines) {
@@ -121,9 +147,12 @@
       showErrors({});
       renderQuote(data);
       addBtn.disabled = !data.orderable;
+      blockOrdering(data.orderable ? "" : (data.reasons || []).map((r) => r.message)
+        .concat(data.makeable === false ? [] : data.promise.reasons).join("; "));
       if (data.orderable && signedIn && withPreview) preview(body.params);
       return;
     }
+    blockOrdering("");
     addBtn.disabled = true;
     const err = (data && data.error) || { message: "The server did not answer.", fields: {} };
     showErrors(Object.keys(err.fields).length ? err.fields : { form: err.message });
@@ -138,6 +167,8 @@
 
   function renderFindings(findings) {
     findingsList.replaceChildren();
+    const required = findings.filter((f) => f.severity === "required");
+    if (required.length) blockOrdering(required.map((f) => `${f.code}: ${f.hint}`).join("; "));
     viewer.querySelectorAll("[slot^='hotspot-']").forEach((n) => n.remove());
     findings.forEach((f, i) => {
       const li = el("li", `${f.severity === "required" ? "Required" : "Advisory"}: ${f.hint}`,
