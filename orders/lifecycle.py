@@ -24,6 +24,7 @@ class Status(enum.StrEnum):
     QC = "qc"
     COMPLETED = "completed"
     SHIPPED = "shipped"
+    DELIVERED = "delivered"
     ON_HOLD = "on_hold"
     CANCELLED = "cancelled"
 
@@ -40,14 +41,19 @@ MAIN_PATH: tuple[Status, ...] = (
     S.QC,
     S.COMPLETED,
     S.SHIPPED,
+    S.DELIVERED,
 )
 
 # States from which work can be put on hold (something went wrong before it was finished).
 HOLDABLE = frozenset({S.PLACED, S.CAD_READY, S.SCHEDULED, S.RELEASED, S.IN_PRODUCTION, S.QC})
 # On hold, an order resumes where planning can pick it up again, or is cancelled.
 RESUME_TO = frozenset({S.PLACED, S.CAD_READY, S.SCHEDULED})
-# Nothing is cancelled once production has started: it must be finished or scrapped.
+# What a customer may cancel: nothing once the work is released to the floor (it must be
+# finished, or the shop cancels it).
 CANCELLABLE = frozenset({S.DRAFT, S.QUOTED, S.PLACED, S.CAD_READY, S.SCHEDULED, S.ON_HOLD})
+# Staff may cancel until the parcel leaves (with a reason): a machine may still be printing,
+# which the operator finishes or stops; shipped goods are a return, not a cancellation.
+STAFF_CANCELLABLE = CANCELLABLE | {S.RELEASED, S.IN_PRODUCTION, S.QC, S.COMPLETED}
 
 EXTRA_EDGES: dict[Status, frozenset[Status]] = {
     S.QUOTED: frozenset({S.DRAFT}),  # customer edits the design again
@@ -64,7 +70,7 @@ def _build_table() -> dict[Status, frozenset[Status]]:
     for s in HOLDABLE:
         table[s].add(S.ON_HOLD)
     table[S.ON_HOLD] |= RESUME_TO
-    for s in CANCELLABLE:
+    for s in STAFF_CANCELLABLE:
         table[s].add(S.CANCELLED)
     for s, targets in EXTRA_EDGES.items():
         table[s] |= targets

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orders.db import Base
@@ -52,3 +61,23 @@ class OrderLine(Base):
     )
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class Shipment(Base):
+    """The parcel of a shipped order: carrier, tracking and the delivery note handed over with it.
+
+    One per order (the unique key is what makes a second, concurrent ship fail). The note is a
+    few kilobytes of PDF kept in the row, so it is written in the same transaction as the ship.
+    """
+
+    __tablename__ = "shipments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    carrier: Mapped[str] = mapped_column(String(64))
+    tracking_number: Mapped[str] = mapped_column(String(64))
+    shipped_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    shipped_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note_pdf: Mapped[bytes] = mapped_column(LargeBinary, doc="The delivery note (PDF).")
+    note_sha256: Mapped[str] = mapped_column(String(64))

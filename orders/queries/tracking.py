@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orders.errors import NotFound
-from orders.lifecycle import Status
+from orders.lifecycle import CANCELLABLE, Status
 from orders.models import (
     Artifact,
     Assignment,
@@ -25,6 +25,7 @@ from orders.models import (
     Schedule,
     ScheduleState,
 )
+from orders.queries.order_story import StoryItem, cancel_reason, headline, shipment_of, story
 
 # What the customer sees, in order (draft/quoted/released are internal detail).
 TIMELINE: tuple[Status, ...] = (
@@ -36,18 +37,19 @@ TIMELINE: tuple[Status, ...] = (
     Status.COMPLETED,
     Status.SHIPPED,
 )
-LABELS = {
+LABELS = {  # plain words: customers never see internal status names
     Status.PLACED: "Placed",
-    Status.CAD_READY: "CAD ready",
-    Status.SCHEDULED: "Scheduled",
-    Status.IN_PRODUCTION: "In production",
+    Status.CAD_READY: "Design checked",
+    Status.SCHEDULED: "Planned",
+    Status.IN_PRODUCTION: "Being made",
     Status.QC: "Quality check",
-    Status.COMPLETED: "Completed",
+    Status.COMPLETED: "Made and packed",
     Status.SHIPPED: "Shipped",
 }
 DOWNLOAD_KINDS = ("step", "stl")
 _RANK = {s: i for i, s in enumerate(TIMELINE)}
 _RANK[Status.RELEASED] = _RANK[Status.SCHEDULED]
+_RANK[Status.DELIVERED] = _RANK[Status.SHIPPED]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class LineTracking:
     eta: datetime | None
     steps: list[Step]
     downloads: list[tuple[int, str]] = field(default_factory=list)  # (artifact id, kind)
+    remake_of: int | None = None  # the line whose failed parts this line makes again
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,12 @@ class OrderTracking:
     total: str
     created_at: datetime
     lines: list[LineTracking]
+    status_text: str = ""  # the current state in plain words
+    story: list[StoryItem] = field(default_factory=list)
+    carrier: str | None = None
+    tracking_number: str | None = None
+    has_delivery_note: bool = False
+    cancellable: bool = False  # by its customer, online (before the work goes to the floor)
 
 
 @dataclass(frozen=True)
@@ -127,8 +136,23 @@ def track_order(session: Session, order_id: int, customer_id: int | None) -> Ord
         raise NotFound(f"order {order_id} not found")
     etas = _etas(session, [ln.id for ln in order.lines])
     lines = [_line(session, ln, etas.get(ln.id)) for ln in order.lines]
+    shipment = shipment_of(session, order.id)
+    live = [ln for ln in order.lines if ln.status != Status.CANCELLED]
     return OrderTracking(
-        order.id, str(order.status), order.currency, str(order.total), order.created_at, lines
+        order.id,
+        str(order.status),
+        order.currency,
+        str(order.total),
+        order.created_at,
+        lines,
+        headline(order, shipment, cancel_reason(session, order)),
+        story(session, order, shipment),
+        shipment.carrier if shipment else None,
+        shipment.tracking_number if shipment else None,
+        shipment is not None,
+        order.status in CANCELLABLE
+        and order.status != Status.CANCELLED
+        and all(ln.status in CANCELLABLE for ln in live),
     )
 
 
@@ -175,6 +199,7 @@ def _line(session: Session, line: OrderLine, eta: datetime | None) -> LineTracki
         eta,
         steps,
         [(a_id, kind) for a_id, kind in arts],
+        line.parent_line_id,
     )
 
 
@@ -209,6 +234,11 @@ def tracking_json(t: OrderTracking) -> dict[str, Any]:
         "currency": t.currency,
         "total": t.total,
         "created_at": iso(t.created_at),
+        "status_text": t.status_text,
+        "story": [{"at": iso(s.at), "text": s.text} for s in t.story],
+        "carrier": t.carrier,
+        "tracking_number": t.tracking_number,
+        "cancellable": t.cancellable,
         "lines": [
             {
                 "id": ln.line_id,
@@ -226,6 +256,7 @@ def tracking_json(t: OrderTracking) -> dict[str, Any]:
                     for s in ln.steps
                 ],
                 "downloads": [{"artifact_id": a, "kind": k} for a, k in ln.downloads],
+                "remake_of": ln.remake_of,
             }
             for ln in t.lines
         ],

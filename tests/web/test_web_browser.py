@@ -122,7 +122,7 @@ def test_new_customer_signs_up_configures_orders_and_follows(
     # the design was built for the preview, so the order's CAD request is a cache hit and the
     # order is already past "placed" when the page opens
     expect(page.locator('[data-status="cad_ready"]')).to_have_class("done")
-    expect(page.locator("#order-status")).to_contain_text("cad ready")
+    expect(page.locator("#order-status")).to_contain_text("Your design is checked and ready")
     page.screenshot(path=str(SHOTS / "5-tracking.png"), full_page=True)
     with page.expect_download() as download:
         page.locator("a.download", has_text="STEP").click()

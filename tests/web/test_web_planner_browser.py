@@ -183,7 +183,8 @@ def test_planner_and_operator_path_in_a_real_browser(
         customer = s.get_one(User, line.order.customer_id).email
     shopper = _page(browser, base, customer)
     shopper.goto(f"{base}/orders/{oid}")
-    expect(shopper.locator("#order-status")).to_contain_text("in production")
+    expect(shopper.locator("#order-status")).to_contain_text("We are making your part")
+    expect(shopper.locator("section.line .notice")).to_contain_text("did not pass our checks")
     expect(shopper.locator("section.line")).to_have_count(2)  # the original and the re-queued part
     shopper.screenshot(path=str(SHOTS / "5-customer.png"), full_page=True)
 

@@ -30,7 +30,7 @@ from orders.errors import DomainError, NotFound, StaleVersion
 from orders.models import Role
 from orders.queries import planner_board as pv
 from orders.queries.plans import OBJECTIVES
-from web import MAX_ID, decimal_number, last_value, whole_number
+from web import MAX_ID, decimal_number, last_value, public_base_url, whole_number
 from web.auth import hunar
 from web.errors import error_response, wants_json
 from web.planner.access import actor, not_modified, staff_page, with_etag
@@ -183,7 +183,7 @@ def release_schedule(schedule_id: int) -> Response | tuple[str, int]:
     ctx = hunar()
     try:
         with ctx.db.transaction() as s:
-            version = release(s, schedule_id, actor(), ctx.settings.public_url.rstrip("/")).version
+            version = release(s, schedule_id, actor(), public_base_url()).version
     except DomainError as exc:
         return _refused(409 if isinstance(exc, StaleVersion) else 422, exc, schedule_id)
     if wants_json():
@@ -247,4 +247,4 @@ def _when(text: str) -> datetime | None:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-from web.planner import machines, reports  # noqa: E402,F401  (routes on this blueprint)
+from web.planner import machines, reports, shipping  # noqa: E402,F401  (routes on this blueprint)

@@ -5,17 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import Response as FlaskResponse
 from flask import flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from orders.adapters.outbox import flush_enqueues
 from orders.commands.audit import Actor
+from orders.commands.fulfilment import cancel_order, delivery_note
 from orders.commands.ordering import LineRequest, place_order
 from orders.errors import DomainError, NotFound
 from orders.models import Role
 from orders.queries.catalog import load_config
 from orders.queries.designs import get_design, live_quote
 from orders.queries.tracking import list_orders, order_for_key, track_order
+from web import last_value
 from web.auth import SessionUser, hunar, page_roles
+from web.errors import domain_status
 from web.files import send_artifact
 from web.shop import bp
 from web.shop.cart import clear, lines, remove_line
@@ -112,13 +117,69 @@ def my_orders() -> str:
     return render_template("shop/orders.html", orders=orders)
 
 
+def _scope(me: SessionUser) -> int | None:
+    """A customer sees their own orders only (others are not found); admin sees every order."""
+    return None if me.role != Role.CUSTOMER else me.id
+
+
 @bp.get("/orders/<id:order_id>")
 @page_roles(Role.CUSTOMER)
 def order(order_id: int) -> str:
     me = _me()
     with hunar().db.sessions() as s:
-        tracking = track_order(s, order_id, None if me.role != Role.CUSTOMER else me.id)
-    return render_template("shop/order.html", t=tracking, placed=bool(request.args.get("placed")))
+        tracking = track_order(s, order_id, _scope(me))
+    return render_template(
+        "shop/order.html",
+        t=tracking,
+        placed=bool(request.args.get("placed")),
+        owner=me.role == Role.CUSTOMER,
+    )
+
+
+@bp.post("/orders/<id:order_id>/cancel")
+@page_roles(Role.CUSTOMER)
+def cancel(order_id: int) -> Response | tuple[str, int]:
+    """The customer cancels their own order (until it goes to the floor); an admin here cancels
+    as staff, with a reason. A refusal re-renders the page with the rule that refused it."""
+    ctx, me = hunar(), _me()
+    reason = (last_value(request.form, "reason", "") or "")[:500]
+    scope = _scope(me)
+    try:
+        with ctx.db.transaction() as s:
+            result = cancel_order(s, order_id, Actor(me.email, me.id), reason, customer_id=scope)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        with ctx.db.sessions() as s:
+            tracking = track_order(s, order_id, scope)
+        page = render_template(
+            "shop/order.html", t=tracking, placed=False, owner=scope is not None, refusal=exc
+        )
+        return page, domain_status(exc)
+    if result.proposal_id is not None:
+        flush_enqueues(ctx)  # the re-plan's solve is requested; a failure waits for dispatch
+    flash(
+        f"Order #{order_id} is cancelled."
+        if result.changed
+        else "This order was already cancelled."
+    )
+    return redirect(url_for("shop.order", order_id=order_id))
+
+
+@bp.get("/orders/<id:order_id>/delivery-note.pdf")
+@page_roles(Role.CUSTOMER)
+def delivery_note_pdf(order_id: int) -> FlaskResponse:
+    """The delivery note of a shipped order (the customer's own; admin any)."""
+    with hunar().db.sessions() as s:
+        shipment = delivery_note(s, order_id, _scope(_me()))
+        return note_response(order_id, shipment.note_pdf)
+
+
+def note_response(order_id: int, pdf: bytes) -> FlaskResponse:
+    resp = FlaskResponse(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f"attachment; filename=hunar-delivery-note-{order_id}.pdf"
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
 
 
 @bp.get("/files/<id:artifact_id>")

@@ -7,7 +7,9 @@
     const resp = await fetch(`/api/orders/${root.dataset.order}`, { credentials: "same-origin" });
     if (!resp.ok) return;
     const order = await resp.json();
-    document.getElementById("order-status").textContent = order.status.replaceAll("_", " ");
+    const status = document.getElementById("order-status");
+    status.textContent = order.status_text || status.textContent;  // plain words, never a status name
+    status.dataset.status = order.status;
     for (const line of order.lines) {
       const eta = root.querySelector(`.eta[data-line="${line.id}"]`);
       if (eta) eta.textContent = line.eta ? line.eta.replace("T", " ").slice(0, 16) + " UTC" : "not planned yet";
