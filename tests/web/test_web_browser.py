@@ -118,10 +118,10 @@ def test_new_customer_signs_up_configures_orders_and_follows(
 
     page.goto(f"{base}/orders")
     page.locator("table a").first.click()
-    expect(page.locator('[data-status="placed"]')).to_have_class("done")
+    expect(page.locator('li[data-status="placed"]')).to_have_class("done")
     # the design was built for the preview, so the order's CAD request is a cache hit and the
     # order is already past "placed" when the page opens
-    expect(page.locator('[data-status="cad_ready"]')).to_have_class("done")
+    expect(page.locator('li[data-status="cad_ready"]')).to_have_class("done")
     expect(page.locator("#order-status")).to_contain_text("Your design is checked and ready")
     page.screenshot(path=str(SHOTS / "5-tracking.png"), full_page=True)
     with page.expect_download() as download:
