@@ -12,7 +12,7 @@ from configurator.pricebook import PriceBook, pricebook
 from configurator.print_model import fdm_estimate
 from configurator.processes import Process
 from configurator.registry import get_family
-from configurator.routing import cnc_stock_mm
+from configurator.routing import cnc_stock_mm, scale_primary
 
 DEFAULT_CURRENCY = "PKR"
 CENT = Decimal("0.01")
@@ -178,17 +178,20 @@ def quote(
     *,
     currency: str = DEFAULT_CURRENCY,
     book: PriceBook | None = None,
+    time_factor: float = 1.0,
 ) -> Quote:
     """Price `qty` units of `config` in `tier`. Uses cad/ metrics when given, else an estimate.
 
-    Raises InvalidRequestError for qty < 1 or an unknown tier (validate those in the form).
+    ``time_factor`` scales the machine's run time by what the floor measured on finished jobs
+    of this family (1.0 until enough jobs have run). Raises InvalidRequestError for qty < 1
+    or an unknown tier (validate those in the form).
     """
     book = book or pricebook()
     check_request(qty, tier, book)
     family = get_family(config.family_key)
     geo = metrics or family.estimate(config.values)
     process = Process(config.values["process"])
-    steps = family.routing(config, geo)
+    steps = scale_primary(family.routing(config, geo), time_factor)
     mat_unit, how = material_cost_per_unit(
         get_material(config.values["material"]), process, geo, book
     )
@@ -201,6 +204,8 @@ def quote(
         if metrics is not None
         else "estimate: priced from an analytic geometry model, no CAD measurement yet"
     )
+    if time_factor != 1.0:
+        note += f"; machine time x{time_factor:.2f}, learned from finished jobs on the floor"
     return Quote(
         family_key=config.family_key,
         config_hash=config.config_hash,

@@ -18,6 +18,7 @@ from configurator.pricebook import PriceBook, pricebook
 from configurator.pricing import check_request
 from configurator.processes import Process
 from configurator.registry import get_family
+from configurator.routing import scale_primary
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,14 @@ def promise(
     ctp: CapableToPromise | None = None,
     metrics: GeometryMetrics | None = None,
     book: PriceBook | None = None,
+    time_factor: float = 1.0,
 ) -> Promise:
-    """Earliest ship date: finish of the last step plus the tier's buffer in working days."""
+    """Earliest ship date: finish of the last step plus the tier's buffer in working days.
+    ``time_factor`` is the floor's learned correction of run time (see ``quote``)."""
     book = book or pricebook()
     check_request(qty, tier, book)
     buffer = book.tiers[tier].buffer_working_days
-    steps = get_family(config.family_key).routing(config, metrics)
+    steps = scale_primary(get_family(config.family_key).routing(config, metrics), time_factor)
     if ctp is not None:
         req = PromiseRequest(config.family_key, config.config_hash, qty, tier, tuple(steps), now)
         finish = ctp(req)

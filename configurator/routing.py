@@ -114,3 +114,19 @@ def standard_routing(
     qc = RoutingStep("qc", Process.QC, round(book.post_minutes["qc_base"] + diag / 150, 2))
     pack = RoutingStep("pack", Process.PACK, book.post_minutes["pack"])
     return [primary, *post_steps(family, v, book), qc, pack]
+
+
+def scale_primary(steps: list[RoutingStep], factor: float) -> list[RoutingStep]:
+    """The routing with the shaping step's run time scaled by a correction the shop floor
+    taught (actual / estimated minutes of finished jobs); other steps stay as they are."""
+    if factor == 1.0 or not steps:
+        return steps
+    first = steps[0]
+    scaled = RoutingStep(
+        first.step,
+        first.process,
+        round(first.minutes * factor, 2),
+        first.requirements,
+        first.setup_minutes,
+    )
+    return [scaled, *steps[1:]]

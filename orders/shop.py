@@ -41,6 +41,19 @@ class SignInLimits:
 
 
 @dataclass(frozen=True)
+class Learning:
+    """How run-time corrections are learned from finished jobs ([learning] in shop.toml)."""
+
+    min_jobs: int
+    window_jobs: int
+    lowest_percent: int
+    highest_percent: int
+
+    def bounded(self, factor: float) -> float:
+        return min(max(factor, self.lowest_percent / 100), self.highest_percent / 100)
+
+
+@dataclass(frozen=True)
 class ShopNumbers:
     tier_weight: dict[str, int]
     max_operation_minutes: int
@@ -51,6 +64,7 @@ class ShopNumbers:
     quote_snapshot_seconds: float
     promise_book_seconds: float
     sign_in: SignInLimits
+    learning: Learning
 
     def changeover_for(self, process: str) -> Changeover:
         return self.changeover.get(process, self.changeover["other"])
@@ -95,6 +109,7 @@ def parse(data: dict[str, Any]) -> ShopNumbers:
             quote_snapshot_seconds=float(caching["quote_snapshot_seconds"]),
             promise_book_seconds=float(caching["promise_book_seconds"]),
             sign_in=SignInLimits(**_positive_ints(data["sign_in"], "sign_in")),
+            learning=Learning(**_positive_ints(data["learning"], "learning")),
         )
     except (KeyError, TypeError) as exc:
         raise ShopDataError(f"{SHOP_TOML.name}: {exc}") from exc

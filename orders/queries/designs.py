@@ -21,6 +21,7 @@ import configurator
 from orders.errors import NotFound
 from orders.models import STAFF, Artifact, Order, OrderLine, ProductConfiguration, Quote
 from orders.queries.catalog import load_config, quote_body
+from orders.queries.floor_learning import time_correction
 from orders.queries.shop_state import machine_specs, metrics_for, shop_load, shop_timezone
 from orders.shop import shop_numbers
 
@@ -165,10 +166,15 @@ def live_quote(
     row = _visible_row(session, config.config_hash, viewer)
     metrics = metrics_for(session, row) if row is not None else None
     shop = shop_snapshot(session)
-    q = configurator.quote(config, quantity, tier, metrics, currency=currency)
+    learned = time_correction(session, config.family_key, str(config.values["process"]))
+    q = configurator.quote(
+        config, quantity, tier, metrics, currency=currency, time_factor=learned.factor
+    )
     feas = configurator.feasible(config, shop.machines, quantity)
     local_now = (now or datetime.now(UTC)).astimezone(shop.tz)
-    prom = configurator.promise(config, quantity, tier, shop.load, local_now, metrics=metrics)
+    prom = configurator.promise(
+        config, quantity, tier, shop.load, local_now, metrics=metrics, time_factor=learned.factor
+    )
     blocking = required_findings(session, row) if row is not None else ()
     return LiveQuote(config, q, feas, prom, row.id if row is not None else None, blocking)
 

@@ -1,4 +1,4 @@
-"""The planner's reports: throughput, machine utilisation, scrap rate and lead times."""
+"""The planner's reports: throughput, utilisation, scrap rate, lead times and estimate accuracy."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from orders.models import (
     OrderLine,
     Schedule,
 )
+from orders.queries.floor_learning import accuracy
 from orders.queries.plans import current_release
 
 
@@ -114,6 +115,12 @@ def reports(session: Session, now: datetime, days: int = 14) -> list[Series]:
         Series("scrap_rate", "Scrap rate by process", "%", _scrap_rate(session)),
         Series(
             "lead_time", "Lead time, order to ship (latest orders)", "days", _lead_times(session)
+        ),
+        Series(
+            "estimate_accuracy",
+            "Run time, actual / estimated, by family and machine (quotes learn from it)",
+            "x",
+            tuple(accuracy(session)),
         ),
     ]
 
