@@ -3,20 +3,27 @@
 Geometry contract for cad/builders/nameplate.py (mm; plate centred on the origin, z up):
 - plate width x height x thickness (z in [0, thickness]), vertical edges filleted with
   corner_radius (0 = sharp);
-- text: `text` (already allow-listed), font DejaVu Sans Bold, font size text_height, centred on
-  the top face; "engraved" cuts text_depth into the top face, "raised" adds text_depth on top;
+- text: `text` (already allow-listed and drawable), shaped (bidi order, Arabic joining) in
+  DejaVu Sans Bold for Latin and Noto Naskh Arabic Bold for Arabic script, font size
+  text_height, centred on the top face; "engraved" cuts text_depth into the top face, "raised"
+  adds text_depth on top;
 - mounting holes of hole_diameter at hole_positions [(x, y), ...].
 """
 
 from __future__ import annotations
 
+import tomllib
+import unicodedata
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, ClassVar
 
 from configurator.families._common import colour_param, material_param, process_param
 from configurator.family import Family
 from configurator.materials import get_material
-from configurator.model import GeometryMetrics
+from configurator.model import FieldError, GeometryMetrics
 from configurator.params import Choice, Text, length
 from configurator.processes import Process
 from configurator.registry import register
@@ -43,11 +50,94 @@ def _hole_positions(v: V) -> list[tuple[float, float]]:
 # Centred text with ascenders and descenders (e.g. "gQ") spans more than the nominal text height;
 # measured on DejaVu Sans Bold, the glyph box of mixed text reaches about 1.2 x the height.
 GLYPH_SPAN = 1.25
+# Noto Naskh Arabic Bold reaches 0.72 em below and 0.70 em above the centre line (all letters of
+# U+0621..U+06D3 in every joining form, measured with cad/text.py).
+ARABIC_GLYPH_SPAN = 1.45
+
+
+@cache
+def _glyph_data() -> dict[str, Any]:
+    text = resources.files("configurator").joinpath("data/glyph_coverage.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+@cache
+def drawable() -> frozenset[int]:
+    """Code points some engraving font draws (data/glyph_coverage.toml).
+
+    WHY data: validation must stay pure (no HarfBuzz, no font files, no cad/ import), so the
+    fonts' coverage is generated from the fonts (`python -m cad.glyph_coverage`) and stored;
+    a test in tests/cad compares it with the installed fonts, so it cannot drift silently.
+    """
+    fonts = _glyph_data()["fonts"].values()
+    return frozenset(cp for f in fonts for lo, hi in f["ranges"] for cp in range(lo, hi + 1))
+
+
+@cache
+def _arabic_advance_em() -> dict[str, float]:
+    return {chr(int(k, 16)): float(v) for k, v in _glyph_data()["arabic_advance_em"].items()}
+
+
+def is_arabic(ch: str) -> bool:
+    return "\u0600" <= ch <= "\u06ff"
 
 
 def text_width_em(text: str) -> float:
-    """Estimated advance of `text` in em: wide, narrow and ordinary glyphs."""
-    return sum(1.05 if ch in WIDE else 0.45 if ch in NARROW else 0.78 for ch in text)
+    """Estimated advance of `text` in em: wide, narrow and ordinary Latin glyphs; an Arabic
+    letter counts its widest joining form (an upper bound: joined words come out narrower)."""
+    arabic = _arabic_advance_em()
+    return sum(
+        arabic[ch] if ch in arabic else 1.05 if ch in WIDE else 0.45 if ch in NARROW else 0.78
+        for ch in text
+    )
+
+
+def glyph_span(text: str) -> float:
+    """Height of the glyph box in em: Naskh's tall letters and deep tails need more."""
+    return ARABIC_GLYPH_SPAN if any(is_arabic(ch) for ch in text) else GLYPH_SPAN
+
+
+def _name(ch: str) -> str:
+    """'X' (U+XXXX) for a letter, digit or symbol; only U+XXXX for anything else, so controls,
+    bidi formatting and combining marks never reach a message raw."""
+    code = f"U+{ord(ch):04X}"
+    return f"'{ch}' ({code})" if unicodedata.category(ch)[0] in "LNS" else code
+
+
+def undrawable_message(chars: list[str]) -> str:
+    """Names the characters no engraving font draws (at most 8)."""
+    named = ", ".join(_name(ch) for ch in chars[:8])
+    if len(chars) == 1:
+        return f"the character {named} cannot be engraved: no font here draws it"
+    return f"the characters {named} cannot be engraved: no font here draws them"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngravingText(Text):
+    """Text that must also be drawable: every character in the fonts' coverage.
+
+    The allow-list (`Text`) says what input is acceptable; this says what can be cut. A
+    character outside the coverage is refused here by name, never engraved as an empty box.
+    """
+
+    kind: ClassVar[str] = "text"
+
+    def parse(self, raw: object) -> tuple[Any, FieldError | None]:
+        value, err = super().parse(raw)
+        if not isinstance(raw, str):
+            return value, err
+        missing = sorted({ch for ch in raw if not ch.isspace() and ord(ch) not in drawable()})
+        if missing and (err is None or err.code == "disallowed_characters"):
+            # Replace the allow-list message only when every refused character is undrawable,
+            # so a message never hides an allow-list refusal.
+            if err is None or all(ord(ch) not in drawable() for ch in _refused(raw, self)):
+                return self.error("cannot_engrave", f"{self.label}: {undrawable_message(missing)}")
+        return value, err
+
+
+def _refused(raw: str, param: Text) -> set[str]:
+    """Characters the allow-list refuses (those a plain `Text` names), one by one."""
+    return {ch for ch in raw if not ch.isspace() and Text.parse(param, ch)[1] is not None}
 
 
 def derived(v: V) -> dict[str, Any]:
@@ -84,10 +174,11 @@ def _fits(v: V) -> str | None:
             f"{fmt(v['text_width_estimate'])} mm but the width leaves {fmt(max(v['text_room'], 0))} mm "
             f"(margins and holes); shorten the text, lower the text height or widen the plate"
         )
-    if v["text_height"] * GLYPH_SPAN > v["height"] - 2 * MARGIN_MM:
+    span = glyph_span(v["text"])
+    if v["text_height"] * span > v["height"] - 2 * MARGIN_MM:
         return (
             f"text height {fmt(v['text_height'])} mm needs about "
-            f"{fmt(v['text_height'] * GLYPH_SPAN)} mm with ascenders and descenders, more than "
+            f"{fmt(v['text_height'] * span)} mm with ascenders and descenders, more than "
             f"the plate height {fmt(v['height'])} mm minus margins"
         )
     return None
@@ -157,7 +248,7 @@ NAMEPLATE = register(
         category="signs",
         processes=(Process.LASER, Process.FDM),
         params=(
-            Text(name="text", label="Text", max_length=40, default="HUNAR", group="text"),
+            EngravingText(name="text", label="Text", max_length=40, default="HUNAR", group="text"),
             length("text_height", "Text height", 4, 120, 0.5, 12, group="text"),
             Choice(
                 name="style",
