@@ -50,6 +50,9 @@ class Family:
     max_qty: int = 500
     needs_supports: Callable[[Values], bool] = field(default=lambda v: False)
     extra_primary_minutes: Callable[[Values], float] = field(default=lambda v: 0.0)
+    # How the 3D preview first looks at the part (model-viewer's camera-orbit: azimuth,
+    # polar angle from straight above, distance): a sign is read from above, face-on.
+    preview_orbit: str = "0deg 75deg 105%"  # model-viewer's own default
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.params]

@@ -247,6 +247,7 @@ NAMEPLATE = register(
         description="Door sign, desk nameplate or equipment label with engraved or raised text.",
         category="signs",
         processes=(Process.LASER, Process.FDM),
+        preview_orbit="0deg 0deg auto",  # face-on: the text reads as engraved
         params=(
             EngravingText(name="text", label="Text", max_length=40, default="HUNAR", group="text"),
             length("text_height", "Text height", 4, 120, 0.5, 12, group="text"),

@@ -71,3 +71,13 @@ def test_double_submitted_checkout_places_one_order(make_shop: MakeShop) -> None
     page = alice.client.get(first.headers["Location"]).get_data(as_text=True)
     assert 'id="confirmation"' in page and 'data-status="placed"' in page
     assert alice.client.get("/orders").get_data(as_text=True).count("/orders/") == 1
+
+
+def test_the_preview_shows_a_sign_face_on_and_other_parts_as_before(make_shop: MakeShop) -> None:
+    """Engraved text is read from above: the nameplate's preview camera starts straight over
+    it; other families keep model-viewer's default three-quarter view."""
+    client = make_shop().app.test_client()
+    sign = client.get("/shop/nameplate").get_data(as_text=True)
+    assert 'camera-orbit="0deg 0deg auto"' in sign
+    box = client.get("/shop/enclosure").get_data(as_text=True)
+    assert 'camera-orbit="0deg 75deg 105%"' in box
