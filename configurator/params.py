@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -23,9 +24,17 @@ TEXT_PUNCTUATION = " -_.,&'#/()+:!?"
 
 
 def _show(raw: object, limit: int = 24) -> str:
-    """A safe, short rendering of user input for messages (ASCII-escaped, truncated)."""
-    text = ascii(raw) if not isinstance(raw, str) else ascii(raw)[1:-1]
-    return text if len(text) <= limit else text[:limit] + "..."
+    """A safe, short rendering of user input for messages: readable as typed (an em dash or
+    an Urdu letter stays itself), but invisible and direction-changing characters (controls,
+    format, private use) and unusual spaces are named as U+XXXX, and long input is cut."""
+    text = raw if isinstance(raw, str) else repr(raw)
+    shown = "".join(
+        ch
+        if ch == " " or not unicodedata.category(ch).startswith(("C", "Z"))
+        else f"U+{ord(ch):04X}"
+        for ch in text
+    )
+    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 def _fmt(x: float) -> str:

@@ -183,7 +183,15 @@ def test_text_whitespace_is_collapsed() -> None:
 def test_disallowed_characters_are_named_safely() -> None:
     res = validate("nameplate", {"text": "a<b\x00"})
     msg = res.errors[0].message
-    assert "'<'" not in msg and "<" in msg and "\\x00" in msg and "\x00" not in msg
+    assert "'<'" not in msg and "<" in msg and "U+0000" in msg and "\x00" not in msg
+
+
+def test_messages_show_what_was_typed_readably() -> None:
+    """No raw escapes: an em dash or an emoji reads as itself; only invisible characters are
+    named by code point."""
+    msg = validate("nameplate", {"text": "a\u2014b\U0001f600\u202e"}).errors[0].message
+    assert "\u2014" in msg and "U+202E" in msg
+    assert "\\u2014" not in msg and "\\U0001f600" not in msg and "\u202e" not in msg
 
 
 @pytest.mark.parametrize(
