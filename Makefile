@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 OCTO_VENV := .venv-octoprint
-APT_PACKAGES := prusa-slicer chromium docker-compose fonts-dejavu-core fonts-noto-core
+APT_PACKAGES := prusa-slicer chromium docker-compose fonts-dejavu-core fonts-noto-core wrk
 STAMP := $(VENV)/.stamp
 
 .PHONY: run test install install-test system-deps peers lint check-compose demo screenshots lock clean help

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
 
+from orders.cli_staff import staff_change, user
 from orders.settings import load_settings
 
 if TYPE_CHECKING:
@@ -132,10 +133,11 @@ def worker(queues: tuple[str, ...], max_jobs: int | None, burst: bool) -> None:
 @click.option("--loop", is_flag=True, help="Keep dispatching until interrupted.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
 def dispatch(loop: bool, interval: float) -> None:
-    """Deliver the outbox: queue requests and job orders to the shop floor (with retries)."""
+    """Deliver the outbox: queue requests, job orders to the shop floor, e-mails (retried)."""
     import time
 
     from orders.adapters.floor_dispatch import dispatch_job_orders, transports_for
+    from orders.adapters.mail import flush_mail
     from orders.adapters.outbox import flush_enqueues, requeue_lost
     from orders.context import AppContext
 
@@ -145,9 +147,11 @@ def dispatch(loop: bool, interval: float) -> None:
         while True:
             queued = flush_enqueues(ctx) + requeue_lost(ctx)
             report = dispatch_job_orders(ctx, transports)
+            mailed = flush_mail(ctx)
             click.echo(
                 f"queued {queued}, delivered {report['delivered']}, "
-                f"retry later {report['retry_later']}, rejected {report['rejected']}"
+                f"retry later {report['retry_later']}, rejected {report['rejected']}, "
+                f"e-mails sent {mailed}"
             )
             if not loop:
                 break
@@ -155,26 +159,6 @@ def dispatch(loop: bool, interval: float) -> None:
     finally:
         for t in transports.values():
             t.close()
-
-
-def _staff_change(what: str, change: Callable[[Session, Actor], str]) -> None:
-    """Run one fulfilment command in a transaction as the shell's user; a refusal is exit 1."""
-    import getpass
-
-    from orders.commands.audit import Actor
-    from orders.context import AppContext
-    from orders.errors import DomainError
-
-    ctx = AppContext.from_settings(load_settings())
-    try:
-        with ctx.db.transaction() as session:
-            message = change(session, Actor(f"cli:{getpass.getuser()}"))
-    except DomainError as exc:
-        fields = "".join(f"\n  {k}: {v}" for k, v in exc.fields.items())
-        raise click.ClickException(f"{what} refused: {exc.message}{fields}") from exc
-    finally:
-        ctx.close()
-    click.echo(message)
 
 
 @main.command()
@@ -189,7 +173,7 @@ def ship(order_id: int, carrier: str, tracking: str) -> None:
         s = ship_order(session, order_id, carrier, tracking, actor)
         return f"order {order_id} shipped with {s.carrier}, tracking {s.tracking_number}"
 
-    _staff_change("ship", change)
+    staff_change("ship", change)
 
 
 @main.command()
@@ -202,7 +186,41 @@ def deliver(order_id: int) -> None:
         deliver_order(session, order_id, actor)
         return f"order {order_id} delivered"
 
-    _staff_change("deliver", change)
+    staff_change("deliver", change)
+
+
+@main.command()
+@click.argument("order_id", type=click.IntRange(1, 2**31 - 1))
+@click.option(
+    "--method",
+    required=True,
+    type=click.Choice(["bank_transfer", "cash_on_delivery"]),
+    help="How the money came in.",
+)
+@click.option("--amount", required=True, help="Amount received, e.g. 1500 or 1500.50.")
+@click.option("--reference", default="", help="The bank's transaction number (bank transfers).")
+@click.option("--key", default=None, help="Idempotency key: the same key records once.")
+def pay(order_id: int, method: str, amount: str, reference: str, key: str | None) -> None:
+    """Record a payment received for an order (refused above the balance due)."""
+    import uuid
+
+    from orders.commands.payments import record_payment
+
+    def change(session: Session, actor: Actor) -> str:
+        done = record_payment(
+            session,
+            order_id,
+            method=method,
+            amount=amount,
+            reference=reference,
+            idempotency_key=key or uuid.uuid4().hex,
+            actor=actor,
+        )
+        p = done.payment
+        what = "recorded" if done.created else "was already recorded"
+        return f"payment {p.id} of {p.currency} {p.amount} for order {order_id} {what}"
+
+    staff_change("pay", change)
 
 
 @main.command()
@@ -222,7 +240,7 @@ def cancel(order_id: int, reason: str) -> None:
             f"{r.messages_withdrawn} job orders withdrawn{replan}"
         )
 
-    _staff_change("cancel", change)
+    staff_change("cancel", change)
 
 
 @main.command()
@@ -291,3 +309,6 @@ def _safe_url(url: str) -> str:
 
 if __name__ == "__main__":
     main()
+
+
+main.add_command(user)

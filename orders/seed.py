@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orders.commands.accounts import create_user
-from orders.models import Calendar, CalendarWindow, Machine, Role, User, WindowKind
+from orders.models import STAFF, Calendar, CalendarWindow, Machine, Role, User, WindowKind
 
 SHOP_TZ = "Asia/Karachi"
 FDM = ("pla", "petg")
@@ -76,11 +76,15 @@ ROUND_THE_CLOCK = [{"weekday": d, "start": "00:00", "end": "00:00"} for d in ran
 UNATTENDED = {"fdm", "resin"}
 CALENDARS = {"two-shift Mon-Sat": WEEKLY_SHIFTS, "unattended 24/7": ROUND_THE_CLOCK}
 ROLES = (Role.CUSTOMER, Role.PLANNER, Role.OPERATOR, Role.ADMIN)
+# The seeded operator works every printer and the post, QC and pack benches, so an order can
+# go from "released" to "completed" without an admin stepping in.
+OPERATOR_PROCESSES = frozenset({"fdm", "resin", "post", "qc", "pack"})
 
 
 @dataclass(frozen=True)
 class SeedReport:
     passwords: dict[str, str]  # email -> clear password, printed once, only for new users
+    # (staff must change theirs at the first sign-in; lost ones: `hunar user reset-password`)
     machines_added: int
     calendars_added: int
 
@@ -148,7 +152,15 @@ def _seed_users(session: Session) -> dict[str, str]:
         if session.scalar(select(User.id).where(User.email == email)) is not None:
             continue
         password = secrets.token_urlsafe(12)
-        station = "fdm-mk4-01" if role == Role.OPERATOR else None
-        create_user(session, email, password, role, f"Demo {role.value}", station)
+        stations = [m[0] for m in MACHINES if m[2] in OPERATOR_PROCESSES]
+        create_user(
+            session,
+            email,
+            password,
+            role,
+            f"Demo {role.value}",
+            stations if role == Role.OPERATOR else None,
+            must_change_password=role in STAFF,  # printed on a terminal: change at first use
+        )
         passwords[email] = password
     return passwords

@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
@@ -56,6 +56,17 @@ class Settings(BaseSettings):
         description="Reverse proxies in front of the web app whose X-Forwarded-For/-Proto to trust "
         "(0: none). Per-IP rate limits need the client's address, not the proxy's.",
     )
+    smtp_host: str | None = Field(
+        default=None,
+        description="Mail server for customer and staff e-mails. Unset: e-mails are recorded "
+        "as not sent (kept, sent once a server is configured), never an error for the user.",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = Field(default="Hunar <orders@localhost>", description="The From header.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade with STARTTLS before login.")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = Field(default=10.0, gt=0, description="Connect and reply timeout.")
     cad_job_timeout_s: int = 120
     plan_job_timeout_s: int = 600
 

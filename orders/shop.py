@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,26 @@ class Learning:
         return min(max(factor, self.lowest_percent / 100), self.highest_percent / 100)
 
 
+TAX_BASES = ("goods", "goods_and_tax")
+
+
+@dataclass(frozen=True)
+class TaxLine:
+    """One tax on documents ([[tax]] in shop.toml): `rate_percent` of the base it applies to."""
+
+    name: str
+    rate_percent: Decimal
+    applies_to: str
+
+
+@dataclass(frozen=True)
+class Money:
+    """How documents are numbered and what they say about paying ([money] in shop.toml)."""
+
+    invoice_prefix: str
+    bank_details: str
+
+
 @dataclass(frozen=True)
 class ShopNumbers:
     tier_weight: dict[str, int]
@@ -65,6 +86,8 @@ class ShopNumbers:
     promise_book_seconds: float
     sign_in: SignInLimits
     learning: Learning
+    money: Money
+    taxes: tuple[TaxLine, ...]
 
     def changeover_for(self, process: str) -> Changeover:
         return self.changeover.get(process, self.changeover["other"])
@@ -83,6 +106,21 @@ def _positive_ints(table: dict[str, Any], where: str) -> dict[str, int]:
             raise ShopDataError(f"{where}.{key} must be a whole number >= 0, got {value!r}")
         out[key] = value
     return out
+
+
+def _tax_line(raw: dict[str, Any], where: str) -> TaxLine:
+    name, rate, base = raw["name"], raw["rate_percent"], raw["applies_to"]
+    if not isinstance(name, str) or not name.strip():
+        raise ShopDataError(f"{where}.name must be a non-empty string")
+    try:
+        percent = Decimal(str(rate))
+    except InvalidOperation:
+        percent = Decimal(-1)
+    if isinstance(rate, bool | float) or not percent.is_finite() or not 0 <= percent <= 100:
+        raise ShopDataError(f"{where}.rate_percent must be 0-100 (an integer or string)")
+    if base not in TAX_BASES:
+        raise ShopDataError(f"{where}.applies_to must be one of {', '.join(TAX_BASES)}")
+    return TaxLine(name.strip(), percent, base)
 
 
 def parse(data: dict[str, Any]) -> ShopNumbers:
@@ -110,6 +148,8 @@ def parse(data: dict[str, Any]) -> ShopNumbers:
             promise_book_seconds=float(caching["promise_book_seconds"]),
             sign_in=SignInLimits(**_positive_ints(data["sign_in"], "sign_in")),
             learning=Learning(**_positive_ints(data["learning"], "learning")),
+            money=Money(str(data["money"]["invoice_prefix"]), str(data["money"]["bank_details"])),
+            taxes=tuple(_tax_line(t, f"tax[{i}]") for i, t in enumerate(data.get("tax", []))),
         )
     except (KeyError, TypeError) as exc:
         raise ShopDataError(f"{SHOP_TOML.name}: {exc}") from exc

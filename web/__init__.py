@@ -1,7 +1,8 @@
 """Hunar's web app: `create_app(settings)` wires the order book into Flask, connecting nothing yet.
 
 Blueprints per role: `shop` (customers), `api` (JSON for pages and machine clients),
-`planner` and `operator` (staff). Views stay thin and call `orders` services.
+`planner` and `operator` (staff), `admin` (staff administration). Views stay thin and call
+`orders` services.
 """
 
 from __future__ import annotations
@@ -125,18 +126,24 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.after_request
     def deliver_outbox(resp: Response) -> Response:
         """A write may have asked for work (CAD for a new order, a plan after a breakdown):
-        hand it to the queue now. If the queue is down the request stays in the outbox, and
-        `hunar dispatch` or the next write delivers it."""
+        hand it to the queue now, and send the e-mails it wrote. If the queue or the mail
+        server is down the request stays in the outbox, and `hunar dispatch` or the next write
+        delivers it."""
         if request.method != "GET" and resp.status_code < 400:
             from redis.exceptions import RedisError
             from sqlalchemy.exc import SQLAlchemyError
 
+            from orders.adapters.mail import flush_mail
             from orders.adapters.outbox import flush_enqueues
 
             try:  # the write itself is committed: its answer must not turn into a 500 here
                 flush_enqueues(ctx, limit=20)
             except (OSError, RedisError, SQLAlchemyError) as exc:
                 app.logger.warning("outbox not flushed (left pending): %s", exc)
+            try:  # SMTP errors are recorded on the row by flush_mail itself
+                flush_mail(ctx, limit=20)
+            except (OSError, SQLAlchemyError) as exc:
+                app.logger.warning("e-mails not flushed (left pending): %s", exc)
         return resp
 
     orphan_sweep = {"next": 0.0}
@@ -258,6 +265,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from web.admin import bp as admin_bp
     from web.api import bp as api_bp
     from web.floor import bp as floor_bp
     from web.operator import bp as operator_bp
@@ -266,5 +274,5 @@ def _register_blueprints(app: Flask) -> None:
 
     app.extensions["hunar_csrf"].exempt(api_bp)  # the API checks X-CSRFToken for cookie users
     app.extensions["hunar_csrf"].exempt(floor_bp)  # machines sign their requests (HMAC)
-    for bp in (shop_bp, api_bp, floor_bp, planner_bp, operator_bp):
+    for bp in (shop_bp, api_bp, floor_bp, planner_bp, operator_bp, admin_bp):
         app.register_blueprint(bp)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Flask, abort, current_app, g, request
+from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import validate_csrf
+from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
 from orders.commands.accounts import user_for_token
@@ -28,6 +29,7 @@ class SessionUser:
     role: str
     active: bool = True
     session_version: int = 0
+    must_change_password: bool = False
 
     is_authenticated = True
     is_anonymous = False
@@ -49,6 +51,7 @@ class SessionUser:
             str(user.role),
             user.active,
             user.session_version,
+            user.must_change_password,
         )
 
 
@@ -76,6 +79,27 @@ def init_app(app: Flask) -> None:
             if user is None or not user.active or user.session_version != version:
                 return None
             return SessionUser.of(user)
+
+    app.before_request(_password_change_first)
+
+
+# Where a user who must change their password may still go: the change page, sign-out,
+# and what those pages need (assets).
+UNTIL_CHANGED = frozenset({"shop.change_password", "shop.logout", "static", "healthz"})
+
+
+def _password_change_first() -> Response | None:
+    """A seeded or reset password was seen by someone else: until its holder chooses their
+    own, every page redirects to the change-password page and the API answers 403."""
+    if request.endpoint in UNTIL_CHANGED or request.authorization:
+        return None
+    if not (current_user.is_authenticated and current_user.must_change_password):
+        return None
+    if request.path.startswith("/api/"):
+        raise ApiError(
+            403, "password_change_required", "choose a new password at /account/password first"
+        )
+    return redirect(url_for("shop.change_password", next=request.full_path.rstrip("?")))
 
 
 def page_roles(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

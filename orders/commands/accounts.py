@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orders.errors import DomainError, NotFound
-from orders.models import ApiToken, Role, User
+from orders.models import ApiToken, Machine, Role, User
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 10
@@ -48,8 +49,11 @@ def create_user(
     password: str,
     role: Role,
     display_name: str | None = None,
-    station_machine_id: str | None = None,
+    stations: str | Iterable[str] | None = None,
+    *,
+    must_change_password: bool = False,
 ) -> User:
+    """A new account; `stations`: the machine id(s) an operator works at."""
     email = email.strip().lower()
     if len(email) > 254 or not EMAIL.fullmatch(email):
         raise DomainError("enter a valid e-mail address", fields={"email": "invalid"})
@@ -58,11 +62,8 @@ def create_user(
             "the name may not hold control or text-direction characters",
             fields={"display_name": "no control or bidi-override characters"},
         )
-    if len(password) < MIN_PASSWORD:
-        raise DomainError(
-            f"the password needs at least {MIN_PASSWORD} characters",
-            fields={"password": f"at least {MIN_PASSWORD} characters"},
-        )
+    check_password(password)
+    machines = station_machines(session, [stations] if isinstance(stations, str) else stations)
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise DomainError(
             "that e-mail address already has an account", fields={"email": "already registered"}
@@ -72,8 +73,9 @@ def create_user(
         password_hash=hash_password(password),
         role=role,
         display_name=display_name or email.split("@")[0],
-        station_machine_id=station_machine_id,
+        must_change_password=must_change_password,
     )
+    user.stations = machines
     try:
         with session.begin_nested():  # a concurrent sign-up with the same address lost the race
             session.add(user)
@@ -82,6 +84,29 @@ def create_user(
             "that e-mail address already has an account", fields={"email": "already registered"}
         ) from None
     return user
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise DomainError(
+            f"the password needs at least {MIN_PASSWORD} characters",
+            fields={"password": f"at least {MIN_PASSWORD} characters"},
+        )
+
+
+def station_machines(session: Session, ids: Iterable[str] | None) -> list[Machine]:
+    """The machines named, each once; an unknown id is an error naming the field."""
+    wanted = sorted({i.strip() for i in ids or () if i.strip()})
+    machines = (
+        list(session.scalars(select(Machine).where(Machine.id.in_(wanted)))) if wanted else []
+    )
+    unknown = sorted(set(wanted) - {m.id for m in machines})
+    if unknown:
+        raise DomainError(
+            f"no such station: {', '.join(unknown)[:200]}",
+            fields={"stations": "unknown machine id"},
+        )
+    return sorted(machines, key=lambda m: m.id)
 
 
 def end_sessions(session: Session, user_id: int) -> None:
@@ -94,11 +119,7 @@ def end_sessions(session: Session, user_id: int) -> None:
 
 def set_password(session: Session, user: User, password: str) -> None:
     """A new password: checked like a new account's, and every old session ends."""
-    if len(password) < MIN_PASSWORD:
-        raise DomainError(
-            f"the password needs at least {MIN_PASSWORD} characters",
-            fields={"password": f"at least {MIN_PASSWORD} characters"},
-        )
+    check_password(password)
     user.password_hash = hash_password(password)
     end_sessions(session, user.id)
 

@@ -252,7 +252,22 @@ def _scrapped(session: Session, op: Operation, ev: StatusEvent, actor: Actor) ->
     )
 
     create_operations(session, remake, None, {}, ev.at)
-    return Applied(True, "applied", f"re-queued {qty} as line {remake.id}", new_line_id=remake.id)
+    # the remake needs machine time: ask for a plan (once: the event id was claimed above)
+    create_proposal(
+        session,
+        "due_dates",
+        10,
+        14,
+        actor,
+        note=f"scrap of {qty} on operation {op.id}: remake line {remake.id}",
+    )
+    return Applied(
+        True,
+        "applied",
+        f"re-queued {qty} as line {remake.id}",
+        new_line_id=remake.id,
+        proposal_requested=True,
+    )
 
 
 def _move_line(session: Session, line: OrderLine, target: Status, actor: Actor) -> None:

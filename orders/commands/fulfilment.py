@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mes_bridge.job_order_ids import parse_job_order
 from orders.commands.audit import Actor, transition
+from orders.commands.notify import order_cancelled, order_delivered, order_shipped
 from orders.commands.planning import create_proposal
 from orders.errors import DomainError, IllegalTransition, NotFound
 from orders.lifecycle import CANCELLABLE, STAFF_CANCELLABLE, Status
@@ -152,6 +153,7 @@ def ship_order(
     for ln in lines:
         transition(session, ln, Status.SHIPPED, actor, payload=body)
     transition(session, order, Status.SHIPPED, actor, payload=body)
+    order_shipped(session, order, shipment)
     return shipment
 
 
@@ -175,6 +177,7 @@ def deliver_order(
         if ln.status == Status.SHIPPED:
             transition(session, ln, Status.DELIVERED, actor, payload=body)
     transition(session, order, Status.DELIVERED, actor, payload=body)
+    order_delivered(session, order, shipment)
     return shipment
 
 
@@ -246,6 +249,7 @@ def cancel_order(
     for ln in lines:
         transition(session, ln, Status.CANCELLED, actor, reason=why)
     transition(session, order, Status.CANCELLED, actor, reason=why, payload=body)
+    order_cancelled(session, order, why, by_customer)
     proposal = None
     if planned:
         objective, limit, horizon = REPLAN

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from orders.adapters.outbox import enqueue_later
 from orders.commands.audit import Actor, record_event, transition
 from orders.commands.designs import price_line
+from orders.commands.notify import order_placed
 from orders.errors import (
     DomainError,
     DuplicateSubmission,
@@ -196,6 +197,7 @@ def _create(
         transition(session, obj, Status.QUOTED, actor)
         transition(session, obj, Status.PLACED, actor)
     _request_cad(session, order)
+    order_placed(session, order)
     return order
 
 

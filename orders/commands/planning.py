@@ -20,9 +20,11 @@ from orders.errors import DomainError, StaleVersion
 from orders.lifecycle import Status
 from orders.lookup import found
 from orders.models import Assignment, OrderLine, Schedule, ScheduleState
+from orders.queries.pins import pin_diagnostics, pin_trouble
 from orders.queries.planning_problem import PlanningProblem, at_minute, build_problem
 from scheduler.dispatch import dispatch
 from scheduler.schedule import Schedule as SchedulerPlan
+from scheduler.schedule import SolveResult
 from scheduler.solve import solve
 from scheduler.validate import compute_kpis
 
@@ -105,27 +107,35 @@ def _kpis(k: Any) -> dict[str, Any]:
     return asdict(k)
 
 
-def solve_proposal(
-    session: Session, schedule_id: int, now: datetime | None = None, workers: int = 2
-) -> dict[str, Any]:
-    """Build the problem from the rows, solve it, and store assignments, KPIs and baseline."""
-    row = found(session, Schedule, schedule_id, "schedule")
-    pp = build_problem(
-        session,
-        now or datetime.now(UTC),
-        int(row.params.get("horizon_days", 21)),
-        batch=bool(row.params.get("batch", True)),
-    )
-    previous = released_plan(session, pp)
-    limit = float(row.params.get("time_limit_s", 10))
-    result = solve(
+def _solve(pp: Any, objective: str, limit: float, workers: int, previous: Any) -> SolveResult:
+    """One solve of the proposal's problem, kept close to the released plan if there is one."""
+    return solve(
         pp.problem,
-        OBJECTIVES[row.objective],
+        OBJECTIVES[objective],
         limit,
         workers,
         previous=previous,
         stability_weight=1 if previous else 0,
     )
+
+
+def solve_proposal(
+    session: Session, schedule_id: int, now: datetime | None = None, workers: int = 2
+) -> dict[str, Any]:
+    """Build the problem from the rows, solve it, and store assignments, KPIs and baseline."""
+    row = found(session, Schedule, schedule_id, "schedule")
+    at = now or datetime.now(UTC)
+    days, batch = int(row.params.get("horizon_days", 21)), bool(row.params.get("batch", True))
+    pp = build_problem(session, at, days, batch=batch)
+    previous = released_plan(session, pp)
+    limit = float(row.params.get("time_limit_s", 10))
+    result = _solve(pp, row.objective, limit, workers, previous)
+    pin_notes: tuple[Any, ...] = ()
+    if pin_trouble(result, pp):  # keep the pinned machines, free their starts, name what moved
+        strict, pp = pp, build_problem(session, at, days, batch=batch, relax_pins=True)
+        previous = released_plan(session, pp)
+        result = _solve(pp, row.objective, limit, workers, previous)
+        pin_notes = pin_diagnostics(session, strict, result)
     excluded = _unplannable(result, pp)
     if excluded:  # plan everything else; the lines that cannot be planned go on hold with why
         pp = replace(
@@ -134,14 +144,7 @@ def solve_proposal(
                 pp.problem, jobs=tuple(j for j in pp.problem.jobs if j.id not in excluded)
             ),
         )
-        result = solve(
-            pp.problem,
-            OBJECTIVES[row.objective],
-            limit,
-            workers,
-            previous=previous,
-            stability_weight=1 if previous else 0,
-        )
+        result = _solve(pp, row.objective, limit, workers, previous)
         _hold_unplannable(session, pp, excluded)
     # the comparison baseline is bounded like the solve (a tenth of its limit, then lazy)
     baseline = dispatch(pp.problem, deadline=time.perf_counter() + limit / 10)
@@ -154,7 +157,7 @@ def solve_proposal(
         "gap": result.gap,
         "solve_seconds": result.solve_seconds,
         "status_text": result.status.ui_text,
-        "diagnostics": [asdict(d) for d in result.diagnostics],
+        "diagnostics": [asdict(d) for d in pin_notes + result.diagnostics],
         "origin": pp.origin.isoformat(),
         "plates": _plates_summary(pp),
         "excluded": {k: v for k, v in excluded.items()},

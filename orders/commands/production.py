@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 import configurator
 from orders.commands.audit import Actor, transition
+from orders.commands.notify import order_held
 from orders.lifecycle import TRANSITIONS, Status
 from orders.models import Machine, Operation, Order, OrderLine, ProductConfiguration
 from orders.queries.catalog import load_config
@@ -96,11 +97,13 @@ def hold_lines(
 ) -> list[int]:
     """Put every placed line of this design (and its order) on hold, with the reason shown."""
     held = []
-    for line in lines_waiting_for(session, configuration_id):
+    lines = lines_waiting_for(session, configuration_id)
+    for line in lines:
         transition(session, line, Status.ON_HOLD, actor, reason=reason, payload=payload)
         held.append(line.id)
         if line.order.status != Status.ON_HOLD and Status.ON_HOLD.value in _targets(line.order):
             transition(session, line.order, Status.ON_HOLD, actor, reason=reason)
+    order_held(session, lines, reason, payload)  # the customer and the planners are told
     return held
 
 

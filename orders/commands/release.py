@@ -61,6 +61,17 @@ def release(
         withdraw_job_orders(
             session, old.version, f"plan v{old.version} superseded by v{row.version}"
         )
+    for stale in _supersede_proposals(session, row):
+        record_event(
+            session,
+            actor,
+            "schedule",
+            stale.id,
+            stale.state.value,
+            ScheduleState.SUPERSEDED.value,
+            {"reason": f"planned before v{row.version} was released"},
+        )
+        stale.state = ScheduleState.SUPERSEDED
     record_event(session, actor, "schedule", row.id, "approved", "released")
     for a in row.assignments:
         op = session.get_one(Operation, a.operation_id)
@@ -85,6 +96,20 @@ def _supersede_others(session: Session, row: Schedule) -> list[Schedule]:
     for old in olds:
         session.refresh(old)
     return olds
+
+
+def _supersede_proposals(session: Session, row: Schedule) -> list[Schedule]:
+    """Proposals made before this release can no longer be approved (their base is gone):
+    they become superseded, never released (`released_at` stays empty), so no page offers them.
+    """
+    return list(
+        session.scalars(
+            select(Schedule).where(
+                Schedule.state.in_((ScheduleState.PROPOSED, ScheduleState.APPROVED)),
+                Schedule.id != row.id,
+            )
+        )
+    )
 
 
 def _advance_line(session: Session, line: OrderLine, actor: Actor) -> None:

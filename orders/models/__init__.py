@@ -8,6 +8,7 @@ from orders.models.machines import Calendar, CalendarWindow, Machine, MachineSta
 from orders.models.operations import Operation, OperationStatus
 from orders.models.orders import Order, OrderLine
 from orders.models.outbox import OutboxMessage, OutboxStatus
+from orders.models.payments import Invoice, Payment, PaymentMethod, PaymentState
 from orders.models.schedules import Assignment, Schedule, ScheduleState
 from orders.models.users import STAFF, ApiToken, LoginThrottle, Role, User
 
@@ -19,6 +20,7 @@ __all__ = [
     "CalendarWindow",
     "Event",
     "FloorEventKey",
+    "Invoice",
     "JobRecord",
     "JobState",
     "LoginThrottle",
@@ -30,6 +32,9 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "OutboxStatus",
+    "Payment",
+    "PaymentMethod",
+    "PaymentState",
     "ProductConfiguration",
     "Quote",
     "Role",

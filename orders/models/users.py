@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Column, ForeignKey, String, Table, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orders.db import Base
 from orders.models._types import UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from orders.models.machines import Machine
 
 
 class Role(enum.StrEnum):
@@ -21,6 +25,15 @@ class Role(enum.StrEnum):
 
 STAFF = frozenset({Role.PLANNER, Role.OPERATOR, Role.ADMIN})  # the shop's people, not customers
 
+# The stations (machines, QC and pack benches included) a person works at: the one source of
+# truth for which operator pages and buttons are theirs.
+user_stations = Table(
+    "user_stations",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True),
+)
+
 
 class User(Base):
     __tablename__ = "users"
@@ -30,13 +43,20 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), index=True)
-    station_machine_id: Mapped[str | None] = mapped_column(
-        ForeignKey("machines.id", ondelete="SET NULL")
-    )
     active: Mapped[bool] = mapped_column(default=True)
     # Part of every session cookie: raising it (sign-out, new password) ends all sessions.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set on seeded staff and after an admin's reset: such a password was seen by someone else.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    stations: Mapped[list[Machine]] = relationship(
+        secondary=user_stations, order_by="Machine.id", lazy="selectin"
+    )
+
+    @property
+    def station_ids(self) -> tuple[str, ...]:
+        return tuple(m.id for m in self.stations)
 
 
 class ApiToken(Base):

@@ -7,18 +7,16 @@ plain strings (no markup is parsed), and the text stays uncompressed so it can b
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas
 from sqlalchemy.orm import Session
 
 from orders.lifecycle import Status
 from orders.models import Order, ProductConfiguration, User
 from orders.queries.catalog import load_config
+from orders.queries.pdf import PdfWriter
 
 SHOWN_PARAMS = 8  # enough of a design's parameters to tell parts apart in the box
 FIRST = ("material", "colour")
@@ -71,38 +69,24 @@ def note_for(
 
 
 def render_note_pdf(note: DeliveryNote) -> bytes:
-    """One A4 page per ~40 lines; plain drawString text (uncompressed, so tests can read it)."""
-    out = io.BytesIO()
-    c = canvas.Canvas(out, pagesize=A4, pageCompression=0)
-    c.setTitle(f"Delivery note, order {note.order_id}")
-    y = A4[1] - 20 * mm
-
-    def text(value: str, size: float = 10, bold: bool = False, x: float = 20 * mm) -> None:
-        nonlocal y
-        if y < 20 * mm:
-            c.showPage()
-            y = A4[1] - 20 * mm
-        c.setFont("Helvetica-Bold" if bold else "Helvetica", size)
-        c.drawString(x, y, value[:110])
-        y -= size * 1.5
-
+    """One A4 page per ~40 lines, in the shop's paper style (`queries/pdf.py`)."""
+    pdf = PdfWriter(f"Delivery note, order {note.order_id}")
+    text = pdf.text
     text(f"Delivery note - order #{note.order_id}", 16, bold=True)
     text("Hunar made-to-order manufacturing", 9)
-    y -= 6
+    pdf.gap(6)
     text(f"For: {note.customer} <{note.email}>")
     text(f"Ordered: {note.ordered_at:%Y-%m-%d}")
     text(f"Shipped: {note.shipped_at:%Y-%m-%d %H:%M} UTC")
     text(f"Carrier: {note.carrier}")
     text(f"Tracking number: {note.tracking_number}")
-    y -= 6
+    pdf.gap(6)
     text("Contents", 12, bold=True)
     for ln in note.lines:
         text(f"Line {ln.line_id}: {ln.family.replace('_', ' ')} x {ln.quantity}", bold=True)
         if ln.details:
             text(ln.details, 8, x=26 * mm)
-    y -= 10
+    pdf.gap(10)
     text(f"Parts in this parcel: {sum(ln.quantity for ln in note.lines)}")
     text("Received in good order:  Name ____________________  Date __________", 10)
-    c.showPage()
-    c.save()
-    return out.getvalue()
+    return pdf.finish()

@@ -59,6 +59,7 @@ def samples(session: Session, limit: int = 2000) -> list[Sample]:
             Operation.ended_at.is_not(None),
             Assignment.plate_key.is_(None),
             Schedule.state.in_(("released", "superseded")),
+            Schedule.released_at.is_not(None),  # superseded proposals never ran
         )
         .order_by(Operation.ended_at.desc(), Schedule.version.desc())
         .limit(limit)

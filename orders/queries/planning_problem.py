@@ -6,7 +6,7 @@ calendars become unavailability windows: off-shift time, maintenance and downtim
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,7 @@ class PlanningProblem:
     op_rows: dict[str, int]  # scheduler op id -> Operation row id
     line_of_job: dict[str, int]  # scheduler job id -> OrderLine id
     plates: PlatePlan | None = None  # batched print jobs, their member operations and layouts
+    pins: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # op key -> where wanted
 
 
 def op_key(op_id: int) -> str:
@@ -130,14 +131,29 @@ def _frozen(
         machine = released[op.id].machine_id if op.id in released else op.pinned_machine_id
         if machine and machine in op.eligible and machine not in down:
             return sp.FrozenAssignment(machine, minutes(origin, op.started_at) or 0)
-    if (
-        op.pinned_machine_id
-        and op.pinned_start
-        and op.pinned_machine_id in op.eligible
-        and op.pinned_machine_id not in down
-    ):
-        return sp.FrozenAssignment(op.pinned_machine_id, minutes(origin, op.pinned_start) or 0)
     return None
+
+
+def _pinned(op: Operation, down: set[str]) -> str | None:
+    """The machine a planner pinned this (not started) operation to, if it can run there."""
+    if op.status in STARTED or not op.pinned_machine_id or op.pinned_start is None:
+        return None
+    if op.pinned_machine_id not in op.eligible or op.pinned_machine_id in down:
+        return None
+    return op.pinned_machine_id
+
+
+def _placed(
+    op: Operation, origin: datetime, released: dict[int, Assignment], down: set[str], relax: bool
+) -> tuple[sp.FrozenAssignment | None, str | None]:
+    """(frozen slot, pinned machine). A pin whose start is still ahead is frozen there ("keep it
+    here"); one whose start has passed, or `relax`ed after a failed solve, keeps only its
+    machine, so the work starts there no earlier than now instead of making the plan infeasible."""
+    frozen = _frozen(op, origin, released, down)
+    machine = None if frozen else _pinned(op, down)
+    if machine and op.pinned_start is not None and op.pinned_start >= origin and not relax:
+        frozen = sp.FrozenAssignment(machine, minutes(origin, op.pinned_start) or 0)
+    return frozen, machine
 
 
 def _eligible(op: Operation, usable: set[str]) -> dict[str, int]:
@@ -145,11 +161,16 @@ def _eligible(op: Operation, usable: set[str]) -> dict[str, int]:
 
 
 def build_problem(
-    session: Session, now: datetime, horizon_days: int = 21, batch: bool = False
+    session: Session,
+    now: datetime,
+    horizon_days: int = 21,
+    batch: bool = False,
+    relax_pins: bool = False,
 ) -> PlanningProblem:
     """Every open operation of every line, with calendars and changeovers, as a scheduler Problem.
 
-    With `batch`, pending FDM prints of one material and colour are packed onto plates first.
+    With `batch`, pending FDM prints of one material and colour are packed onto plates first;
+    with `relax_pins`, pinned operations keep their machine but not their start.
     """
     origin = now.astimezone(UTC).replace(second=0, microsecond=0)
     horizon = horizon_days * 24 * 60
@@ -187,6 +208,7 @@ def build_problem(
     plates.members.update(kept_members)
     replaced = plates.replaced
     jobs, op_rows, line_of_job = [], {}, {}
+    pins: dict[str, tuple[str, datetime]] = {}
     for line_id, line_ops in by_line.items():
         jk = job_key(line_id)
         sops: list[sp.Operation] = []
@@ -195,12 +217,14 @@ def build_problem(
             if op.id in replaced:
                 after = (replaced[op.id],)
                 continue
-            frozen = _frozen(op, origin, released, down)
+            frozen, pinned = _placed(op, origin, released, down, relax_pins)
+            if pinned and op.pinned_start is not None:
+                pins[op_key(op.id)] = (pinned, op.pinned_start)
             sops.append(
                 sp.Operation(
                     op_key(op.id),
                     jk,
-                    _eligible(op, usable),
+                    _eligible(op, {pinned} if pinned else usable),
                     op.setup_family,
                     frozen,
                     after if not sops else (),
@@ -226,4 +250,4 @@ def build_problem(
         origin=origin,
         name=f"shop@{origin.isoformat()}",
     )
-    return PlanningProblem(problem, origin, op_rows, line_of_job, plates)
+    return PlanningProblem(problem, origin, op_rows, line_of_job, plates, pins)

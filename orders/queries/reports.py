@@ -47,23 +47,44 @@ def _line_events(session: Session, since: datetime, to: Status) -> list[tuple[da
 
 
 def _machine_minutes(session: Session, since: datetime, now: datetime) -> dict[str, float]:
-    """Worked minutes per machine: started ops, on the machine their released plan gave them."""
+    """Worked minutes per machine: each started operation on the machine of the newest released
+    plan that placed it, from its start for at least its planned run (a plate counts once).
+
+    The floor's start and complete are often pressed together, so the actual span alone would
+    show a printed plate as no machine time at all; a job still running counts up to now.
+    """
     rows = session.execute(
         select(
-            Assignment.machine_id, Operation.started_at, Operation.ended_at, Assignment.operation_id
+            Assignment.machine_id,
+            Assignment.start,
+            Assignment.end,
+            Assignment.schedule_id,
+            Assignment.plate_key,
+            Operation.id,
+            Operation.started_at,
+            Operation.ended_at,
         )
         .join(Operation, Operation.id == Assignment.operation_id)
         .join(Schedule, Schedule.id == Assignment.schedule_id)
-        .where(Operation.started_at.is_not(None), Schedule.state.in_(("released", "superseded")))
+        .where(
+            Operation.started_at.is_not(None),
+            Schedule.state.in_(("released", "superseded")),
+            Schedule.released_at.is_not(None),  # superseded proposals never reached the floor
+        )
         .order_by(Schedule.version.desc())
     )
     seen: set[int] = set()
+    plates: set[tuple[int, str]] = set()
     out: dict[str, float] = {}
-    for machine, start, end, op_id in rows:
-        if op_id in seen:
+    for machine, a_start, a_end, schedule_id, plate, op_id, start, end in rows:
+        if op_id in seen or (plate and (schedule_id, plate) in plates):
+            seen.add(op_id)
             continue
         seen.add(op_id)
-        a, b = max(start, since), min(end or now, now)
+        if plate:
+            plates.add((schedule_id, plate))
+        ran_to = now if end is None else max(end, start + (a_end - a_start))
+        a, b = max(start, since), min(ran_to, now)
         if b > a:
             out[machine] = out.get(machine, 0.0) + (b - a).total_seconds() / 60
     return out
@@ -95,9 +116,9 @@ def reports(session: Session, now: datetime, days: int = 14) -> list[Series]:
     return [
         Series(
             "on_time",
-            "On-time shipping (shipped by the promised date)",
+            "On-time shipping (shipped by the promised date; days without shipments left out)",
             "%",
-            tuple((d, round(100 * ok / n, 1) if n else 0.0) for d, (ok, n) in on_time.items()),
+            tuple((d, round(100 * ok / n, 1)) for d, (ok, n) in on_time.items() if n),
         ),
         Series("throughput", "Throughput (parts completed per day)", "parts", tuple(parts.items())),
         Series(

@@ -88,20 +88,20 @@ class StationView:
 
 @dataclass(frozen=True)
 class StationUser:
-    """Who presses the button: their id, role and the station they are assigned to."""
+    """Who presses the button: their id, role and the stations they are assigned to."""
 
     user_id: int
     label: str
     role: str
-    station_machine_id: str | None
+    stations: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, session: Session, user_id: int) -> StationUser:
         user = session.get_one(User, user_id)
-        return cls(user.id, user.display_name, str(user.role), user.station_machine_id)
+        return cls(user.id, user.display_name, str(user.role), user.station_ids)
 
     def may_act_on(self, machine_id: str) -> bool:
-        return self.role == Role.ADMIN or self.station_machine_id == machine_id
+        return self.role == Role.ADMIN or machine_id in self.stations
 
 
 def _cards(session: Session, schedule: Schedule, machine_id: str) -> list[JobCard]:
@@ -236,8 +236,12 @@ def _delivered(session: Session, job: str) -> JobOrder | None:
     return from_json(row.payload["job"]) if row is not None else None
 
 
-def stations(session: Session) -> list[Machine]:
-    return list(session.scalars(select(Machine).order_by(Machine.id)))
+def stations(session: Session, ids: tuple[str, ...] | None = None) -> list[Machine]:
+    """Every machine (for an admin), or only the ones named (an operator's own)."""
+    query = select(Machine).order_by(Machine.id)
+    if ids is not None:
+        query = query.where(Machine.id.in_(ids))
+    return list(session.scalars(query))
 
 
 def card_for(session: Session, job: str) -> JobCard:

@@ -221,8 +221,10 @@ def test_web_bench_load_generators(gen: str, keep_alive: bool, tmp_path: Path) -
     """Both of web_bench's load generators against a tiny server, with keep-alive and with a
     new connection per request (what gunicorn's sync workers do): the smoke run above only
     takes the one installed on this machine."""
-    if gen == "wrk" and shutil.which("wrk") is None:
-        pytest.skip("wrk is not installed (Debian package wrk); web_bench uses its own client")
+    if gen == "wrk":
+        assert shutil.which("wrk"), (
+            "wrk is not installed: `make system-deps` installs it (Debian wrk)"
+        )
     from bench.web_bench import measure_load
 
     handler = type(

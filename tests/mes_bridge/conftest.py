@@ -26,7 +26,9 @@ def shared_dir() -> Path:
 def b2mml_dir() -> Path:
     path = shared_dir() / "standards" / "b2mml"
     if not (path / "B2MML-WorkSchedule.xsd").is_file():
-        pytest.skip(f"B2MML schemas not found at {path} (set HUNAR_SHARED_DIR)")
+        pytest.fail(
+            f"B2MML schemas not found at {path}: clone beside ../shared or set HUNAR_SHARED_DIR"
+        )
     return path
 
 

@@ -4,16 +4,15 @@ and concurrent duplicates taking effect once. Both engines, real threads."""
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from factories import make_configuration, make_shop, make_user, released_plan
+from shared_helpers import at_once, pdf_text
 from sqlalchemy import func, select
 
 from mes_bridge.intake import StatusEvent
@@ -46,27 +45,6 @@ from orders.models.orders import Shipment
 from orders.queries.reports import reports
 
 STAFF = Actor("shipping clerk")
-
-
-def pdf_text(pdf: bytes) -> str:
-    """The text drawn on an uncompressed reportlab page (its `(...) Tj` strings)."""
-    found = re.findall(rb"\(((?:[^()\\]|\\.)*)\) Tj", pdf)
-    return "\n".join(s.replace(rb"\(", b"(").replace(rb"\)", b")").decode("latin-1") for s in found)
-
-
-def at_once(n: int, action: Callable[[], Any]) -> list[Any]:
-    """Run `action` in n threads released together; exceptions are returned, not raised."""
-    gate = threading.Barrier(n)
-
-    def run() -> Any:
-        gate.wait()
-        try:
-            return action()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each caller saw
-            return exc
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(lambda _: run(), range(n)))
 
 
 def finish_all(ctx: AppContext, order_id: int, version: int) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from factories import make_configuration, make_shop, make_user, released_plan
+from shared_helpers import at_once
 from sqlalchemy import func, select
 
 from mes_bridge.intake import StatusEvent
@@ -58,21 +57,6 @@ def _event(job: str, kind: str, event_id: str, **kw: Any) -> StatusEvent:
     )
 
 
-def _at_once(n: int, action: Callable[[], Any]) -> list[Any]:
-    """Run `action` in n threads released together; exceptions are returned, not raised."""
-    gate = threading.Barrier(n)
-
-    def run() -> Any:
-        gate.wait()
-        try:
-            return action()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each caller saw
-            return exc
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(lambda _: run(), range(n)))
-
-
 def _first_print(ctx: AppContext, version: int) -> str:
     with ctx.db.sessions() as s:
         op = s.scalars(select(Operation).order_by(Operation.seq)).first()
@@ -88,7 +72,7 @@ def _apply(ctx: AppContext, ev: StatusEvent) -> str:
 def test_one_start_delivered_twelve_times_at_once_applies_once(ctx: AppContext) -> None:
     _, v = released_plan(ctx)
     start = _event(_first_print(ctx, v), "started", uuid.uuid4().hex)
-    codes = _at_once(N, lambda: _apply(ctx, start))
+    codes = at_once(N, lambda: _apply(ctx, start))
     assert sorted(codes) == ["applied"] + ["duplicate"] * (N - 1), codes
     with ctx.db.sessions() as s:
         applied = s.scalar(
@@ -104,7 +88,7 @@ def test_one_scrap_delivered_at_once_makes_one_remake(ctx: AppContext) -> None:
     job = _first_print(ctx, v)
     assert _apply(ctx, _event(job, "started", uuid.uuid4().hex)) == "applied"
     scrap = _event(job, "scrapped", uuid.uuid4().hex, qty=1, reason="warped")
-    codes = _at_once(N, lambda: _apply(ctx, scrap))
+    codes = at_once(N, lambda: _apply(ctx, scrap))
     assert codes.count("applied") == 1, codes
     with ctx.db.sessions() as s:
         op = s.scalars(select(Operation).order_by(Operation.seq)).first()
@@ -125,7 +109,7 @@ def test_two_different_scraps_at_once_lose_no_update(ctx: AppContext) -> None:
             ev = next(scraps)
         return _apply(ctx, ev)
 
-    assert _at_once(2, one) == ["applied", "applied"]
+    assert at_once(2, one) == ["applied", "applied"]
     with ctx.db.sessions() as s:
         op = s.scalars(select(Operation).order_by(Operation.seq)).first()
         assert op is not None and op.scrapped_qty == 2
@@ -150,7 +134,7 @@ def test_machine_down_delivered_at_once_asks_for_one_plan(ctx: AppContext) -> No
         machine_id=machine_id,
         reason="nozzle clog",
     )
-    codes = _at_once(N, lambda: _apply(ctx, down))
+    codes = at_once(N, lambda: _apply(ctx, down))
     assert codes.count("applied") == 1, codes
     with ctx.db.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Schedule)) == before + 1
@@ -171,7 +155,7 @@ def _release(ctx: AppContext, sid: int) -> int:
 def test_twelve_releases_at_once_release_once_and_supersede_once(ctx: AppContext) -> None:
     _, v1 = released_plan(ctx)
     sid = _second_plan(ctx)
-    results = _at_once(N, lambda: _release(ctx, sid))
+    results = at_once(N, lambda: _release(ctx, sid))
     assert all(isinstance(r, int) for r in results), results
     with ctx.db.sessions() as s:
         moves = s.execute(
@@ -216,7 +200,7 @@ def test_twelve_sign_ups_with_one_address_make_one_account(ctx: AppContext) -> N
         with ctx.db.transaction() as s:
             return create_user(s, email, "correct horse battery", Role.CUSTOMER).email
 
-    results = _at_once(N, sign_up)
+    results = at_once(N, sign_up)
     assert results.count(email) == 1, results
     assert all(isinstance(r, DomainError) for r in results if r != email), results
     with ctx.db.sessions() as s:
@@ -271,7 +255,7 @@ def test_the_token_cap_holds_under_concurrent_requests_and_tokens_revoke(ctx: Ap
         with ctx.db.transaction() as s:
             return issue_token(s, s.get_one(User, user_id), "client")
 
-    results = _at_once(MAX_TOKENS + 3, issue)
+    results = at_once(MAX_TOKENS + 3, issue)
     made = [r for r in results if isinstance(r, str)]
     assert len(made) == MAX_TOKENS, results
     assert all(isinstance(r, DomainError) for r in results if not isinstance(r, str))

@@ -40,7 +40,7 @@ def _place(ctx: AppContext) -> int:
 def test_order_and_cad_request_commit_together(ctx: AppContext) -> None:
     _place(ctx)
     with ctx.db.sessions() as s:
-        msgs = s.scalars(select(OutboxMessage)).all()
+        msgs = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "enqueue")).all()
     assert len(msgs) == 1, "two lines of one design ask for one build"
     assert msgs[0].status == OutboxStatus.PENDING and msgs[0].payload["func"] == "build_artifacts"
     assert flush_enqueues(ctx) == 1
@@ -60,7 +60,7 @@ def test_queue_outage_keeps_the_request_until_it_can_be_delivered(
     _place(dead)
     assert flush_enqueues(dead) == 0
     with dead.db.sessions() as s:
-        msg = s.scalars(select(OutboxMessage)).one()
+        msg = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "enqueue")).one()
         assert msg.status == OutboxStatus.PENDING and msg.attempts == 1
         assert "ConnectionError" in (msg.last_error or "")
         records = s.scalars(select(JobRecord)).all()
@@ -70,9 +70,9 @@ def test_queue_outage_keeps_the_request_until_it_can_be_delivered(
         make_settings(tmp_path, url, redis_url=redis_url, artifact_dir=artifact_cache)
     )
     with live.db.transaction() as s:  # as after a long outage: the next retry is minutes away
-        s.scalars(select(OutboxMessage)).one().next_attempt_at = datetime.now(UTC) + timedelta(
-            minutes=4
-        )
+        s.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "enqueue")
+        ).one().next_attempt_at = datetime.now(UTC) + timedelta(minutes=4)
     assert flush_enqueues(dead) == 0, "while the broker is away, backoff holds"
     assert flush_enqueues(live) == 1, "once it answers, waiting messages go at once"
     env = {

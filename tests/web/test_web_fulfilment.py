@@ -4,13 +4,13 @@ the rule (never a 500)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from factories import make_configuration
 from floor_helpers import Floor, MakeFloor, Staff
+from shared_helpers import pdf_text
 from sqlalchemy import select
 
 from mes_bridge.intake import StatusEvent
@@ -20,10 +20,6 @@ from orders.commands.floor_events import apply_event
 from orders.commands.ordering import LineRequest, place_order
 from orders.lifecycle import Status
 from orders.models import Operation, Order, OrderLine, Role
-
-
-def pdf_text(pdf: bytes) -> str:
-    return "\n".join(s.decode("latin-1") for s in re.findall(rb"\(((?:[^()\\]|\\.)*)\) Tj", pdf))
 
 
 def order_for(floor: Floor, customer: Staff) -> int:

@@ -11,7 +11,7 @@ from floor_helpers import PLANNER, MakeFloor
 from orders.commands.planning import request_plan
 from orders.models import Role, Schedule
 
-STAFF_PREFIXES = ("/planner", "/operator")
+STAFF_PREFIXES = ("/planner", "/operator", "/admin")
 
 
 def _routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -22,6 +22,7 @@ def _routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
         "job_order_id": "JO-1-v1",
         "kind": "down",
         "action": "start",
+        "user_id": "1",
     }
     out = []
     for rule in app.url_map.iter_rules():

@@ -68,9 +68,9 @@ def _base_url() -> str:
 def home() -> Response | str:
     with hunar().db.sessions() as s:
         me = _me(s)
-        if me.role != Role.ADMIN and me.station_machine_id:
-            return redirect(url_for("operator.station", machine_id=me.station_machine_id))
-        machines = st.stations(s) if me.role == Role.ADMIN else []
+        if me.role != Role.ADMIN and len(me.stations) == 1:
+            return redirect(url_for("operator.station", machine_id=me.stations[0]))
+        machines = st.stations(s, None if me.role == Role.ADMIN else me.stations)
         return render_template("operator/home.html", machines=machines)
 
 
@@ -85,9 +85,12 @@ def _own_station(s: Session, machine_id: str) -> st.StationUser:
 @staff_page(OPERATOR)
 def station(machine_id: str) -> str:
     with hunar().db.sessions() as s:
-        _own_station(s, machine_id)
+        me = _own_station(s, machine_id)
         view = st.station_view(s, machine_id[:64])
-        return render_template("operator/station.html", view=view, token=uuid.uuid4().hex)
+        mine = st.stations(s, me.stations) if len(me.stations) > 1 else []
+        return render_template(
+            "operator/station.html", view=view, token=uuid.uuid4().hex, my_stations=mine
+        )
 
 
 @bp.get("/station/<machine_id>/live")

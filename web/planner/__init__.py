@@ -147,14 +147,20 @@ def gantt_json(schedule_id: int) -> Response:
         return with_etag(jsonify(pv.schedule_gantt(s, schedule_id)), stamp)
 
 
+PLANNED = ("OPTIMAL", "FEASIBLE")  # solver statuses that come with a plan
+
+
 def _schedule_context(s: Session, schedule_id: int) -> dict[str, Any]:
     row = pv.get_schedule(s, schedule_id)
     solved = row.solver_status != "PENDING"
+    # a failed solve stores empty KPIs (on time 100 %): only a found plan has figures to show
+    planned = row.solver_status in PLANNED
     return {
         "row": row,
         "solved": solved,
-        "kpis": pv.kpi_table(row) if solved else [],
-        "moves": pv.moves_detail(s, row.id) if solved else [],
+        "planned": planned,
+        "kpis": pv.kpi_table(row) if planned else [],
+        "moves": pv.moves_detail(s, row.id) if planned else [],
         "plates": pv.plates(row),
         "diagnostics": (row.kpis or {}).get("diagnostics", []),
         "machines": [m.id for m in pv.machines_with_windows(s)],
@@ -247,4 +253,4 @@ def _when(text: str) -> datetime | None:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-from web.planner import machines, reports, shipping  # noqa: E402,F401  (routes on this blueprint)
+from web.planner import machines, mail, payments, reports, shipping  # noqa: E402,F401  (routes on this blueprint)

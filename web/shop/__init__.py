@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("shop", __name__)
 
-from web.shop import accounts, catalogue, ordering  # noqa: E402,F401  (register the views)
+from web.shop import accounts, catalogue, documents, ordering  # noqa: E402,F401  (register the views)

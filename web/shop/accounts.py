@@ -17,6 +17,7 @@ from orders.commands.accounts import (
     revoke_token,
 )
 from orders.commands.sign_in import sign_in
+from orders.commands.staff import change_own_password
 from orders.errors import DomainError
 from orders.models import Role, User
 from web import last_value, whole_number
@@ -85,7 +86,38 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
         ), 401
     session.clear()  # a fresh session on sign-in (no fixation)
     login_user(snapshot)
+    if snapshot.must_change_password:
+        flash("Choose your own password before you go on.")
+        next_url = _safe_next(request.form.get("next"))
+        return redirect(url_for("shop.change_password", next=next_url))
     return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limited("login")
+def change_password() -> Response | str | tuple[str, int]:
+    """Choose a new password; required after a seeded or reset one (see web.auth)."""
+    next_url = request.values.get("next", "")[:500]
+    if request.method == "GET":
+        return render_template("shop/password.html", errors={}, next=next_url)
+    current = request.form.get("current_password", "")[:1024]
+    new = request.form.get("password", "")[:1024]
+    try:
+        if new != request.form.get("password_again", "")[:1024]:
+            raise DomainError(
+                "the two new passwords differ", fields={"password_again": "must match"}
+            )
+        with hunar().db.transaction() as s:
+            user = SessionUser.of(change_own_password(s, current_user.id, current, new))
+    except DomainError as exc:
+        return render_template(
+            "shop/password.html", errors=exc.fields, message=exc.message, next=next_url
+        ), 422
+    session.clear()  # the old sessions ended with the old password: this one starts afresh
+    login_user(user)
+    flash("Your password is changed.")
+    return redirect(_safe_next(next_url))
 
 
 @bp.post("/logout")

@@ -144,6 +144,7 @@ def build_world(floor: Floor) -> World:
     w.other_machine = "fdm-mk4-03" if w.machine != "fdm-mk4-03" else "fdm-mk4-02"
     w.add_user("operator", Role.OPERATOR, w.machine)
     w.add_user("operator_b", Role.OPERATOR, w.other_machine)
+    w.add_user("staff", Role.OPERATOR, "qc-01")  # the admin page's sample person
     return w
 
 

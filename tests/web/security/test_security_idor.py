@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # a route sweep on a seeded world (CAD builds and
 CSRF_META = re.compile(rb'name="csrf[-_]token" (?:content|value)="[^"]*"')
 OWNED = {"config_id", "order_id", "artifact_id"}  # a customer's objects
 STATION = {"job_order_id", "machine_id"}  # under /operator: one operator's station
-SHOP_WIDE = {"schedule_id", "machine_id"}  # under /planner: planners see the whole shop
+SHOP_WIDE = {"schedule_id", "machine_id", "user_id"}  # planners see the shop; admins, everyone
 NOT_OBJECTS = {
     "key",
     "filename",

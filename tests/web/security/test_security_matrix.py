@@ -55,6 +55,9 @@ EXPECTED: dict[str, Access] = {
     "shop.download": Access(CUSTOMERS),
     "shop.cancel": Access(CUSTOMERS),  # the world's orders are on the floor: a 422 refusal
     "shop.delivery_note_pdf": Access(CUSTOMERS, frozenset({404})),  # none until it ships
+    "shop.confirmation_pdf": Access(CUSTOMERS),
+    "shop.invoice_pdf": Access(CUSTOMERS),  # numbered on the first download
+    "shop.quote_pdf": Access(CUSTOMERS),  # quantity and tier default to 1, standard
     "api.families": Access(EVERYONE),
     "api.family": Access(EVERYONE),
     "api.docs": Access(EVERYONE),
@@ -94,12 +97,29 @@ EXPECTED: dict[str, Access] = {
             "ship",
             "deliver",
             "cancel",
+            "payments",
+            "payment_record",  # an empty form: a 422 naming the field
+            "payment_void",
+            "payment_invoice_pdf",  # no order number: a 422
         )
     },
     "planner.delivery_note_pdf": Access(PLANNERS, frozenset({404})),  # none until it ships
+    "planner.mail_log": Access(frozenset({ADMIN})),  # the e-mail log: addresses of customers
     **{
         f"operator.{name}": Access(OPERATORS)
         for name in ("home", "job", "press", "traveler", "station", "bed_clear", "station_live")
+    },
+    "shop.change_password": Access(SIGNED_IN),  # an empty form: a 422 naming the field
+    **{
+        f"admin.{name}": Access(frozenset({ADMIN}))
+        for name in (
+            "users",
+            "add_user",
+            "set_role",
+            "set_stations",
+            "set_active",
+            "reset_password",
+        )
     },
 }
 SESSION_ENDERS = ("shop.logout",)  # run last for each role: they end the session
@@ -118,6 +138,7 @@ def samples(w: World) -> dict[str, Any]:
         "machine_id": w.machine,
         "kind": "up",
         "schedule_id": w.schedule_id,
+        "user_id": w.users["staff"][1],  # a person only the admin's sweep changes
         "filename": "css/hunar.css",
     }
 
