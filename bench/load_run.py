@@ -129,7 +129,11 @@ def _db_facts(db_url: str) -> dict[str, Any]:
         "exists (select 1 from artifacts a where a.configuration_id = l.configuration_id)",
         "with_reason": "select count(*) from order_lines where status = 'on_hold' and "
         "coalesce(trim(hold_reason), '') <> ''",
-        "outbox_pending": "select count(*) from outbox where status <> 'delivered'",
+        # e-mails wait for an SMTP server, which this stack does not run: counted apart
+        "outbox_pending": "select count(*) from outbox where status <> 'delivered' "
+        "and kind <> 'email'",
+        "emails_waiting": "select count(*) from outbox where status <> 'delivered' "
+        "and kind = 'email'",
         "jobs_failed": "select count(*) from job_records where state = 'failed'",
         "designs_built": "select count(distinct configuration_id) from artifacts",
     }
@@ -246,6 +250,7 @@ def judge(
         ("line states", str(facts["line_states"])),
         ("hold reasons (sample)", "; ".join(str(r)[:80] for r in facts["hold_reasons"]) or "-"),
         ("failed job records", f"{facts['jobs_failed']} {facts['job_errors'][:2]}"),
+        ("e-mails waiting (no SMTP in this stack)", str(facts["emails_waiting"])),
         ("invalid requests refused by field", f"{out.invalid_refused_ok} / {out.invalid_sent}"),
         ("5xx / transport errors", f"{fivexx} / {len(rec.transport_errors)}"),
         ("client-side problems", str(len(rec.problems))),
