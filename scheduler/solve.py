@@ -52,7 +52,7 @@ def baseline_rules(spec: ObjectiveSpec) -> tuple[str, ...]:
     return ("atc", "edd") if first == "weighted_tardiness" else ("mwkr", "ect")
 
 
-DISPATCH_SHARE = 0.2  # of the time limit, for the careful phase of the warm start's rules
+DISPATCH_SHARE = 0.5  # of the time limit, for the careful phase of the warm start's rules
 
 
 def best_dispatch(
