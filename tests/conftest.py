@@ -49,7 +49,7 @@ from orders.context import AppContext  # noqa: E402
 from services import POSTGRES_URL, missing_services  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-SESSION_REDIS_DATABASES = 256  # one per Redis-using test; numbers are reused after that
+SESSION_REDIS_DATABASES = 4096  # one per Redis-using test, never reused
 
 # Argon2 at its production cost takes a tenth of a second or more per password, and every seeded
 # shop makes five users: in this process the tests hash with the cheapest parameters (same

@@ -135,16 +135,18 @@ class PrivateRedis:
             self.proc.wait(10)
 
     def fresh_db_url(self) -> str:
-        """The URL of a database nobody else in this session has (flushed: this server is ours).
-
-        Numbers wrap around after `databases - 1`; by then the earlier tests have finished.
-        """
-        db = (next(self._next_db) - 1) % (self.databases - 1) + 1
-        self.flush(db)
+        """The URL of a database no other test of this session has had: each number is handed
+        out once (the server starts with enough of them), so nothing needs flushing."""
+        db = next(self._next_db)
+        if db >= self.databases:
+            raise RuntimeError(
+                f"all {self.databases - 1} private Redis databases are used: raise the count"
+            )
         return self.url(db)
 
     def flush(self, db: int | str) -> None:
-        """Empty one database of this private server (a db number or one of our URLs)."""
+        """Empty one database of this private server (a db number or one of our URLs): only for
+        tests that simulate a broker losing its data."""
         url = db if isinstance(db, str) else self.url(db)
         assert url.startswith(f"redis://127.0.0.1:{self.port}/"), f"{url} is not this server's"
         with Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10) as conn:

@@ -11,7 +11,8 @@ from private_services import PrivateRedis
 from redis import Redis
 
 TESTS = Path(__file__).resolve().parent
-SHARED_PORT = "6379"  # Redis's default port, where a developer's or CI's shared server listens
+# Redis's default port (redis-py's, no connection made), where a shared server listens
+SHARED_PORT = str(Redis().connection_pool.connection_kwargs["port"])
 PLUMBING = TESTS / "private_services.py"  # the one module that starts and flushes private servers
 FLUSH = re.compile(r"\bflush(db|all)\b", re.IGNORECASE)
 # A literal loopback Redis URL: only the deliberately dead port 1 may be written down.
