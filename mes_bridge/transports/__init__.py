@@ -11,10 +11,12 @@ from mes_bridge.transports.base import (
     JobState,
     NotReady,
     Packet,
+    PrinterStatus,
     StartResult,
     Transport,
     TransportError,
     TransportUnavailable,
+    Unsupported,
 )
 
 __all__ = [
@@ -24,8 +26,10 @@ __all__ = [
     "JobState",
     "NotReady",
     "Packet",
+    "PrinterStatus",
     "StartResult",
     "Transport",
     "TransportError",
     "TransportUnavailable",
+    "Unsupported",
 ]

@@ -40,6 +40,10 @@ class DeliveryRejected(TransportError):
     """The peer refused the packet (bad content, auth, conflict); retrying will not help."""
 
 
+class Unsupported(TransportError):
+    """The transport or this device cannot do that (skip one object, report temperatures...)."""
+
+
 class JobState(enum.Enum):
     """Device-side job state, in the vocabulary of OPC 10031-4 job-order states."""
 
@@ -92,6 +96,28 @@ class StartResult:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PrinterStatus:
+    """One printer's live state for the fleet board, in the same words for every protocol.
+
+    ``monitor_only`` carries the reason a printer may be watched but not driven (e.g. a Bambu
+    printer whose firmware enforces authorization control); empty when it can be driven.
+    """
+
+    machine_id: str
+    connection: ConnectionState
+    job_state: JobState
+    job_id: str = ""
+    progress: float | None = None  # 0..1
+    eta_s: float | None = None
+    nozzle_c: float | None = None
+    bed_c: float | None = None
+    material: str = ""
+    error: str = ""
+    monitor_only: str = ""
+    read_at: datetime | None = None
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -127,6 +153,19 @@ class Transport(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection; safe to call twice."""
+
+    # Optional capabilities: printer transports override what their protocol supports.
+    def status(self) -> PrinterStatus:
+        """The device's live state for the fleet board."""
+        raise Unsupported(f"{self.name} reports no printer status")
+
+    def cancel(self, job_id: str) -> None:
+        """Stop the running job (the plate is then no longer clear)."""
+        raise Unsupported(f"{self.name} cannot cancel a job")
+
+    def exclude_object(self, job_id: str, object_name: str) -> None:
+        """Skip one object of a running shared plate; the others go on printing."""
+        raise Unsupported(f"{self.name} cannot skip one object of a plate")
 
     def __enter__(self) -> Transport:
         self.connect()

@@ -37,6 +37,9 @@ _MODULES: dict[str, str] = {
     "octoprint": "mes_bridge.transports.octoprint",
     "webhook": "mes_bridge.transports.webhook",
     "folder": "mes_bridge.transports.folder",
+    "moonraker": "mes_bridge.transports.moonraker",
+    "prusalink": "mes_bridge.transports.prusalink",
+    "bambu": "mes_bridge.transports.bambu",
 }
 _FACTORIES: dict[str, Factory] = {}
 
