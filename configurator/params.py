@@ -84,15 +84,24 @@ def _parse_number(raw: object, unit: str) -> tuple[float | None, str | None]:
             return None, f"'{_show(raw)}' is not a number"
         value = float(m.group(1))
         suffix = m.group(2)
-        if unit == "mm" and suffix in _MM_PER_UNIT:
-            value *= _MM_PER_UNIT[suffix]
-        elif suffix not in ("", unit, "°" if unit == "deg" else unit):
+        if suffix not in unit_words(unit):
             return None, f"unit '{_show(suffix)}' is not accepted here (use {unit})"
+        value *= _MM_PER_UNIT[suffix] if unit == "mm" else 1.0
     else:
         return None, f"expected a number, got {type(raw).__name__}"
     if not math.isfinite(value) or abs(value) > _MAX_ABS:
         return None, "number is not finite or far out of range"
     return value, None
+
+
+def unit_words(unit: str) -> tuple[str, ...]:
+    """What may follow a number of this unit ("" included): the API schema states the same."""
+    if unit == "mm":
+        return tuple(_MM_PER_UNIT)
+    return tuple(dict.fromkeys(("", unit, "°" if unit == "deg" else unit)))
+
+
+YES_NO_WORDS = frozenset(_TRUE | _FALSE)
 
 
 def _decimals(step: float) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from orders.cli_staff import staff_change, user
+from orders.cli_stock import stock
 from orders.settings import load_settings
 
 if TYPE_CHECKING:
@@ -312,3 +313,4 @@ if __name__ == "__main__":
 
 
 main.add_command(user)
+main.add_command(stock)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, request
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["hunar"] = ctx
     _init_extensions(app, settings)
     _register_blueprints(app)
+    # A fresh key for each rendered form whose double submit must count once (propose, reset).
+    app.jinja_env.globals["form_key"] = lambda: uuid.uuid4().hex
 
     @app.before_request
     def refuse_nul() -> None:
@@ -129,7 +132,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         hand it to the queue now, and send the e-mails it wrote. If the queue or the mail
         server is down the request stays in the outbox, and `hunar dispatch` or the next write
         delivers it."""
-        if request.method != "GET" and resp.status_code < 400:
+        from web.auth import is_read_only
+
+        view = app.view_functions.get(request.endpoint or "")
+        if request.method != "GET" and resp.status_code < 400 and not is_read_only(view):
             from redis.exceptions import RedisError
             from sqlalchemy.exc import SQLAlchemyError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask_login import LoginManager, current_user
@@ -17,6 +17,8 @@ from orders.commands.accounts import user_for_token
 from orders.context import AppContext
 from orders.models import Role, User
 from web.errors import ApiError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,17 @@ class SessionUser:
 def hunar() -> AppContext:
     ctx: AppContext = current_app.extensions["hunar"]
     return ctx
+
+
+def read_only(view: F) -> F:
+    """Mark a POST that changes nothing (a quote, a validation): no outbox flush after it, so
+    the hottest endpoint does not pay for (or, on SQLite, queue behind) the write path."""
+    view.hunar_read_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_read_only(view: Callable[..., Any] | None) -> bool:
+    return bool(getattr(view, "hunar_read_only", False))
 
 
 def init_app(app: Flask) -> None:

@@ -96,6 +96,18 @@ def due(session: Session, kind: str, limit: int, now: datetime) -> list[OutboxMe
     return list(session.scalars(query))
 
 
+def _due_enqueue(before: datetime) -> Any:
+    return (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.kind == "enqueue",
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= before,
+        )
+        .limit(1)
+    )
+
+
 CLAIM_LEASE = timedelta(seconds=60)  # a claimed row is skipped by other flushes meanwhile
 
 
@@ -131,8 +143,12 @@ def flush_enqueues(ctx: AppContext, limit: int = 100) -> int:
 def _claim_enqueues(ctx: AppContext, limit: int) -> list[tuple[int, Any, dict[str, Any], str, int]]:
     now = datetime.now(UTC)
     claimed = []
+    horizon = now + timedelta(seconds=ENQUEUE_BACKOFF.max_s)
+    with ctx.db.sessions() as s:  # a read first: most write requests asked for no work
+        if not s.scalar(_due_enqueue(horizon)):
+            return []
     with ctx.db.transaction() as s:
-        msgs = due(s, "enqueue", limit, now + timedelta(seconds=ENQUEUE_BACKOFF.max_s))
+        msgs = due(s, "enqueue", limit, horizon)
         if any(m.next_attempt_at > now for m in msgs) and not _broker_answers(ctx):
             msgs = [m for m in msgs if m.next_attempt_at <= now]
         for msg in msgs:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from orders.errors import DomainError, NotFound
+from orders.errors import DomainError, DuplicateSubmission, NotFound
 from orders.models import ApiToken, Machine, Role, User
 
 _hasher = PasswordHasher()
@@ -109,12 +109,18 @@ def station_machines(session: Session, ids: Iterable[str] | None) -> list[Machin
     return sorted(machines, key=lambda m: m.id)
 
 
-def end_sessions(session: Session, user_id: int) -> None:
+def end_sessions(session: Session, user_id: int, seen_version: int | None = None) -> bool:
     """Every session of this user ends (sign-out, a new password): the cookies name an old
-    session version, which the loader no longer accepts."""
+    session version, which the loader no longer accepts.
+
+    With `seen_version` (the version of the cookie that asks), sessions that already ended
+    since are left alone: of a double-clicked sign-out only the first moves the version.
+    Returns whether it moved."""
     user = session.get(User, user_id, with_for_update=True, populate_existing=True)
-    if user is not None:
-        user.session_version += 1
+    if user is None or (seen_version is not None and user.session_version != seen_version):
+        return False
+    user.session_version += 1
+    return True
 
 
 def set_password(session: Session, user: User, password: str) -> None:
@@ -140,10 +146,19 @@ def live_tokens(session: Session, user_id: int) -> list[ApiToken]:
 def issue_token(session: Session, user: User, name: str) -> str:
     """Create an API token; only its hash is stored, the clear value is returned once.
 
-    The user's row is locked first, so concurrent requests cannot pass the cap together.
+    The user's row is locked first, so concurrent requests cannot pass the cap together. A
+    live token's name is the user's own and unique: a double-clicked form makes one token, and
+    the duplicate is told it exists (its clear value was shown once, to the first answer).
     """
     session.get(User, user.id, with_for_update=True, populate_existing=True)
-    if len(live_tokens(session, user.id)) >= MAX_TOKENS:
+    live = live_tokens(session, user.id)
+    if any(t.name == name for t in live):
+        raise DuplicateSubmission(
+            f"a token named {name[:120]!r} already exists: its value was shown when it was "
+            "made; revoke it and create it again if you did not keep it",
+            fields={"name": "already used by a live token"},
+        )
+    if len(live) >= MAX_TOKENS:
         raise DomainError(
             f"you already have {MAX_TOKENS} tokens: revoke one first",
             fields={"name": f"at most {MAX_TOKENS} live tokens"},

@@ -17,6 +17,7 @@ from mes_bridge.transports.webhook import HeaderItems
 from orders.commands.audit import Actor, record_event, transition
 from orders.commands.planning import create_proposal
 from orders.commands.production import create_operations
+from orders.commands.stock import consume_for_job
 from orders.errors import FloorMessageRejected
 from orders.lifecycle import MAIN_PATH, Status
 from orders.models import (
@@ -210,6 +211,7 @@ def _completed(session: Session, op: Operation, ev: StatusEvent, actor: Actor) -
     if op.status not in ACTIVE:
         return f"operation {op.id} is {op.status.value}; it must start before it completes"
     op.status, op.ended_at = OperationStatus.DONE, ev.at
+    consume_for_job(session, op, ev.job_order_id, ev.event_id, actor, ev.machine_id)
     line = session.get_one(OrderLine, op.order_line_id)
     ops = session.scalars(select(Operation).where(Operation.order_line_id == line.id)).all()
     if all(o.status == OperationStatus.DONE for o in ops):
@@ -226,6 +228,7 @@ def _scrapped(session: Session, op: Operation, ev: StatusEvent, actor: Actor) ->
         return (
             f"scrap of {qty} on operation {op.id} exceeds the {op.quantity - op.scrapped_qty} made"
         )
+    consume_for_job(session, op, ev.job_order_id, ev.event_id, actor, ev.machine_id, qty)
     op.scrapped_qty += qty
     line = session.get_one(OrderLine, op.order_line_id)
     remake = OrderLine(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orders.commands.audit import Actor, record_event
@@ -21,14 +22,28 @@ from orders.queries.plans import current_release
 def add_maintenance(
     session: Session, machine_id: str, start: datetime, end: datetime, note: str, actor: Actor
 ) -> CalendarWindow:
-    """A planned maintenance window (the next proposal plans around it), audited."""
+    """A planned maintenance window (the next proposal plans around it), audited.
+
+    The machine row is locked, so a form submitted twice at once adds one window: the same
+    window (machine, start, end) already there is returned as it is ("already done")."""
     machine = found(session, Machine, machine_id, "machine")
+    session.get(Machine, machine.id, with_for_update=True, populate_existing=True)
     if start.tzinfo is None or end.tzinfo is None:
         raise DomainError("times need a timezone", fields={"start": "ISO time with offset"})
     if end <= start:
         raise DomainError("the window must end after it starts", fields={"end": "after start"})
     if end - start > timedelta(days=30):
         raise DomainError("a maintenance window is at most 30 days", fields={"end": "≤ 30 days"})
+    same = session.scalar(
+        select(CalendarWindow).where(
+            CalendarWindow.machine_id == machine.id,
+            CalendarWindow.kind == WindowKind.MAINTENANCE,
+            CalendarWindow.start == start,
+            CalendarWindow.end == end,
+        )
+    )
+    if same is not None:
+        return same
     window = CalendarWindow(
         machine_id=machine.id,
         kind=WindowKind.MAINTENANCE,
@@ -64,9 +79,13 @@ def pin_operation(
 ) -> Operation:
     """Pin an operation to a machine and start time (frozen in the next solve), or unpin it.
 
-    Without a start, the start is taken from the current released plan (or now)."""
-    op = found(session, Operation, operation_id, "operation")
+    Without a start, the start is taken from the current released plan (or now). The row is
+    locked, and a pin that is already in place is not recorded again (a double submit)."""
+    found(session, Operation, operation_id, "operation")
+    op = session.get_one(Operation, operation_id, with_for_update=True, populate_existing=True)
     if not machine_id:
+        if op.pinned_machine_id is None and op.pinned_start is None:
+            return op
         op.pinned_machine_id, op.pinned_start = None, None
         record_event(session, actor, "operation", op.id, None, "unpinned")
         return op
@@ -81,6 +100,8 @@ def pin_operation(
         start = match[0].start if match else datetime.now(UTC)
     elif start.tzinfo is None:
         raise DomainError("the pin time needs a timezone", fields={"start": "ISO time with offset"})
+    if (op.pinned_machine_id, op.pinned_start) == (machine_id, start):
+        return op
     op.pinned_machine_id, op.pinned_start = machine_id, start
     record_event(
         session,

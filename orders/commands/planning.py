@@ -19,7 +19,7 @@ from orders.commands.audit import Actor, record_event, transition
 from orders.errors import DomainError, StaleVersion
 from orders.lifecycle import Status
 from orders.lookup import found
-from orders.models import Assignment, OrderLine, Schedule, ScheduleState
+from orders.models import Assignment, OrderLine, Schedule, ScheduleState, User
 from orders.queries.pins import pin_diagnostics, pin_trouble
 from orders.queries.planning_problem import PlanningProblem, at_minute, build_problem
 from scheduler.dispatch import dispatch
@@ -48,6 +48,40 @@ def _check_request(objective: str, time_limit_s: float, horizon_days: int) -> No
         )
 
 
+VERSION_ATTEMPTS = 5
+RECENT_REQUESTS = 20  # a planner's own proposals searched for a repeated form
+
+
+def _same_request(session: Session, actor: Actor, request_key: str) -> Schedule | None:
+    """The proposal this planner's form (its key) already made, with the planner's row locked
+    so two submits of one form are decided one after the other."""
+    if actor.user_id is None:
+        return None
+    session.get(User, actor.user_id, with_for_update=True, populate_existing=True)
+    recent = session.scalars(
+        select(Schedule)
+        .where(Schedule.created_by_id == actor.user_id)
+        .order_by(Schedule.id.desc())
+        .limit(RECENT_REQUESTS)
+    )
+    return next((r for r in recent if (r.params or {}).get("request_key") == request_key), None)
+
+
+def _insert_next_version(session: Session, row: Schedule) -> None:
+    """The next version number; two proposals racing for it meet at the unique key and the
+    loser takes the one after (a savepoint keeps its transaction), as invoice numbers do."""
+    for _ in range(VERSION_ATTEMPTS):
+        row.version = (session.scalar(select(func.max(Schedule.version))) or 0) + 1
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+            return
+        except IntegrityError:
+            continue
+    raise DomainError("the plan version is busy; try again", fields={"objective": "busy"})
+
+
 def create_proposal(
     session: Session,
     objective: str,
@@ -55,23 +89,30 @@ def create_proposal(
     horizon_days: int,
     actor: Actor,
     note: str | None = None,
+    request_key: str | None = None,
 ) -> Schedule:
-    """A pending proposal whose solve is requested through the outbox (same transaction)."""
+    """A pending proposal whose solve is requested through the outbox (same transaction).
+
+    With `request_key` (the propose form's), the same form submitted again returns the
+    proposal it made the first time instead of solving again ("already done")."""
 
     _check_request(objective, time_limit_s, horizon_days)
+    key = (request_key or "").strip()[:64]
+    if key and (same := _same_request(session, actor, key)) is not None:
+        return same
     base = current_release(session)
-    version = (session.scalar(select(func.max(Schedule.version))) or 0) + 1
+    params: dict[str, Any] = {"time_limit_s": time_limit_s, "horizon_days": horizon_days}
+    if key:
+        params["request_key"] = key
     row = Schedule(
-        version=version,
         base_version=base.version if base else None,
         objective=objective,
         solver_status="PENDING",
         created_by_id=actor.user_id,
         note=note,
-        params={"time_limit_s": time_limit_s, "horizon_days": horizon_days},
+        params=params,
     )
-    session.add(row)
-    session.flush()
+    _insert_next_version(session, row)
     record_event(
         session,
         actor,
@@ -93,12 +134,18 @@ def create_proposal(
 
 
 def request_plan(
-    ctx: AppContext, objective: str, time_limit_s: float, horizon_days: int, actor: Actor
+    ctx: AppContext,
+    objective: str,
+    time_limit_s: float,
+    horizon_days: int,
+    actor: Actor,
+    request_key: str | None = None,
 ) -> int:
     """Create a proposal and hand its solve to the `plan` queue; returns the schedule id."""
 
     with ctx.db.transaction() as s:
-        schedule_id = create_proposal(s, objective, time_limit_s, horizon_days, actor).id
+        row = create_proposal(s, objective, time_limit_s, horizon_days, actor, None, request_key)
+        schedule_id = row.id
     flush_enqueues(ctx)
     return schedule_id
 
@@ -237,6 +284,8 @@ def approve(session: Session, schedule_id: int, actor: Actor) -> Schedule:
     exactly one proposal per base version is approved; the others get `StaleVersion`.
     """
     row = found(session, Schedule, schedule_id, "schedule")
+    if row.state == ScheduleState.APPROVED:
+        return row  # a repeated approval: already done
     if row.state != ScheduleState.PROPOSED or not row.assignments:
         raise DomainError(
             f"schedule v{row.version} is {row.state.value} "
@@ -260,6 +309,9 @@ def approve(session: Session, schedule_id: int, actor: Actor) -> Schedule:
                 )
             )
             if done.rowcount != 1:  # type: ignore[attr-defined]
+                session.refresh(row)
+                if row.state == ScheduleState.APPROVED:
+                    return row  # a concurrent submit of the same approval won: already done
                 raise StaleVersion(f"schedule v{row.version} changed state meanwhile")
     except IntegrityError as exc:
         winner = session.scalar(select(Schedule.version).where(Schedule.approval_slot == slot))

@@ -22,8 +22,8 @@ from orders.commands.accounts import (
     verify_password,
 )
 from orders.commands.audit import Actor, record_event
-from orders.errors import DomainError, NotFound
-from orders.models import Role, User
+from orders.errors import DomainError, DuplicateSubmission, NotFound
+from orders.models import Event, Role, User
 
 ENTITY = "user"
 
@@ -170,22 +170,49 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> Us
     return user
 
 
+def _reset_seen(session: Session, user_id: int, request_key: str) -> bool:
+    """Whether this reset form (its key) already reset this user's password."""
+    payloads = session.scalars(
+        select(Event.payload).where(
+            Event.entity_type == ENTITY,
+            Event.entity_id == str(user_id),
+            Event.to_state == "password_reset",
+        )
+    )
+    return any((p or {}).get("request_key") == request_key for p in payloads)
+
+
 def reset_password(
-    session: Session, actor: Actor, user_id: int, password: str | None = None
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    password: str | None = None,
+    request_key: str | None = None,
 ) -> str:
     """An admin's reset: the given or a generated password, shown once; every session ends
-    and the user must choose their own at the next sign-in."""
+    and the user must choose their own at the next sign-in.
+
+    With `request_key` (the form's), a second submit of the same form is refused as already
+    done (under the user's row lock): the password the first answer showed stays the one."""
     user = _user(session, user_id)
     if actor.user_id == user.id:
         raise DomainError(
             "use 'Change password' for your own account", fields={"user": "not yourself"}
+        )
+    key = (request_key or "").strip()[:64]
+    if key and _reset_seen(session, user.id, key):
+        raise DuplicateSubmission(
+            f"the password of {user.email} was already reset from this form: the password "
+            "shown then is the one; reload the page to reset it again",
+            fields={"password": "already reset"},
         )
     clear = password or one_time_password()
     check_password(clear)
     user.password_hash = hash_password(clear)
     user.must_change_password = True
     end_sessions(session, user.id)
-    record_event(session, actor, ENTITY, user.id, None, "password_reset")
+    body = {"request_key": key} if key else None
+    record_event(session, actor, ENTITY, user.id, None, "password_reset", body)
     return clear
 
 

@@ -24,19 +24,26 @@ from orders.queries.station import (
     PRINT_PROCESSES,
     NotYourStation,
     StationUser,
+    bed_clear_in_force,
     bed_clear_needed,
     machine_of_job,
 )
+from orders.queries.stock import start_refusal
 
 
 def confirm_bed_clear(
     session: Session, machine_id: str, who: StationUser, checks: list[str]
-) -> None:
-    """The operator confirms the bed is clear and the last print passed its QC check."""
-    if session.get(Machine, machine_id) is None:
+) -> bool:
+    """The operator confirms the bed is clear and the last print passed its QC check.
+
+    The machine row is locked, so of a double-tapped confirmation one is recorded; a
+    confirmation already in force (no print finished since) is "already done": False."""
+    if session.get(Machine, machine_id, with_for_update=True) is None:
         raise NotFound(f"machine {machine_id} not found")
     if not who.may_act_on(machine_id):
         raise NotYourStation(f"station {machine_id} is not yours")
+    if bed_clear_in_force(session, machine_id):
+        return False
     record_event(
         session,
         Actor(who.label, who.user_id),
@@ -46,6 +53,7 @@ def confirm_bed_clear(
         "clear",
         {"checks": checks[:10]},
     )
+    return True
 
 
 def press(
@@ -60,9 +68,12 @@ def press(
     """One button press, applied through the MES intake like any other event source."""
     if action not in ACTIONS:
         raise DomainError(f"unknown action '{action}'", fields={"action": ", ".join(ACTIONS)})
-    op, machine_id, _ = machine_of_job(session, job)
+    op, machine_id, plan = machine_of_job(session, job)
     if not who.may_act_on(machine_id):
         raise NotYourStation(f"job {job} runs on {machine_id}, which is not your station")
+    if action == "start" and op.status == OperationStatus.RELEASED:
+        if short := start_refusal(session, op, machine_id, plan):  # the loaded spool can't
+            return Applied(False, "stock", short)
     if (
         action == "start"
         and op.status == OperationStatus.RELEASED

@@ -10,6 +10,7 @@ from orders.models.orders import Order, OrderLine
 from orders.models.outbox import OutboxMessage, OutboxStatus
 from orders.models.payments import Invoice, Payment, PaymentMethod, PaymentState
 from orders.models.schedules import Assignment, Schedule, ScheduleState
+from orders.models.stock import MoveKind, StockItem, StockKind, StockMove
 from orders.models.users import STAFF, ApiToken, LoginThrottle, Role, User
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "LoginThrottle",
     "Machine",
     "MachineState",
+    "MoveKind",
     "Operation",
     "OperationStatus",
     "Order",
@@ -41,6 +43,9 @@ __all__ = [
     "STAFF",
     "Schedule",
     "ScheduleState",
+    "StockItem",
+    "StockKind",
+    "StockMove",
     "User",
     "WindowKind",
 ]

@@ -68,10 +68,17 @@ def valid_quantity(quantity: object) -> bool:
     return isinstance(quantity, int) and not isinstance(quantity, bool) and 1 <= quantity <= limit
 
 
-def check_quantity_tier(quantity: object, tier: object) -> tuple[int, str]:
-    """Bad quantity or tier is user input: a DomainError naming the field and the rule."""
+def check_quantity_tier(
+    quantity: object, tier: object, family_key: str | None = None
+) -> tuple[int, str]:
+    """Bad quantity or tier is user input: a DomainError naming the field and the rule.
+
+    With the family known, its own `max_qty` applies too (the API document says so per family).
+    """
     limit = shop_numbers().max_line_quantity
-    if not isinstance(quantity, int) or not valid_quantity(quantity):
+    if family_key is not None:
+        limit = min(limit, configurator.get_family(family_key).max_qty)
+    if not valid_quantity(quantity) or not isinstance(quantity, int) or quantity > limit:
         raise DomainError(
             f"quantity must be a whole number from 1 to {limit}",
             fields={"quantity": f"whole number 1–{limit}"},

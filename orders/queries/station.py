@@ -183,9 +183,8 @@ def machine_of_job(session: Session, job: str) -> tuple[Operation, str, Schedule
     return op, assignment.machine_id, plan
 
 
-def bed_clear_needed(session: Session, machine_id: str) -> bool:
-    """True when a print finished on this printer after its last bed-clear confirmation."""
-    last_print = session.scalar(
+def _last_print(session: Session, machine_id: str) -> datetime | None:
+    return session.scalar(
         select(func.max(Operation.ended_at))
         .join(Assignment, Assignment.operation_id == Operation.id)
         .join(Schedule, Schedule.id == Assignment.schedule_id)
@@ -196,14 +195,33 @@ def bed_clear_needed(session: Session, machine_id: str) -> bool:
             Schedule.state.in_((ScheduleState.RELEASED, ScheduleState.SUPERSEDED)),
         )
     )
-    if last_print is None:
-        return False
-    cleared = session.scalar(
+
+
+def _last_clear(session: Session, machine_id: str) -> datetime | None:
+    return session.scalar(
         select(func.max(Event.at)).where(
             Event.entity_type == "bed_clear", Event.entity_id == machine_id
         )
     )
+
+
+def bed_clear_needed(session: Session, machine_id: str) -> bool:
+    """True when a print finished on this printer after its last bed-clear confirmation."""
+    last_print = _last_print(session, machine_id)
+    if last_print is None:
+        return False
+    cleared = _last_clear(session, machine_id)
     return cleared is None or cleared < last_print
+
+
+def bed_clear_in_force(session: Session, machine_id: str) -> bool:
+    """True when a confirmation stands (given, and no print finished since): confirming
+    again would say nothing new."""
+    cleared = _last_clear(session, machine_id)
+    if cleared is None:
+        return False
+    last_print = _last_print(session, machine_id)
+    return last_print is None or cleared >= last_print
 
 
 def job_packet(session: Session, job: str, base_url: str) -> tuple[JobOrder, Operation, str]:

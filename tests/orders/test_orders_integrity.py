@@ -253,7 +253,7 @@ def test_the_token_cap_holds_under_concurrent_requests_and_tokens_revoke(ctx: Ap
 
     def issue() -> str:
         with ctx.db.transaction() as s:
-            return issue_token(s, s.get_one(User, user_id), "client")
+            return issue_token(s, s.get_one(User, user_id), f"client {uuid.uuid4().hex[:6]}")
 
     results = at_once(MAX_TOKENS + 3, issue)
     made = [r for r in results if isinstance(r, str)]

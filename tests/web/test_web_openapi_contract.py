@@ -21,7 +21,11 @@ Path_ = tuple[str | int, ...]
 
 
 def _resolve(spec: Schema, schema: Schema) -> Schema:
-    while "$ref" in schema:
+    """Follow references; of a `oneOf` (a request per product family) take the first branch."""
+    while "$ref" in schema or "oneOf" in schema:
+        if "oneOf" in schema:
+            schema = schema["oneOf"][0]
+            continue
         name = schema["$ref"].rsplit("/", 1)[-1]
         schema = spec["components"]["schemas"][name]
     return schema
@@ -30,6 +34,8 @@ def _resolve(spec: Schema, schema: Schema) -> Schema:
 def minimal(spec: Schema, schema: Schema, ids: dict[str, int]) -> Any:
     """The smallest value the schema allows, with only required properties filled in."""
     schema = _resolve(spec, schema)
+    if "const" in schema:
+        return schema["const"]
     if "enum" in schema:
         return schema["enum"][0]
     kind = schema.get("type")

@@ -61,7 +61,7 @@ class WebShop:
         from orders.models import User
 
         with self.ctx.db.transaction() as s:
-            return issue_token(s, s.get_one(User, user_id), "test")
+            return issue_token(s, s.get_one(User, user_id), f"test {uuid.uuid4().hex[:6]}")
 
     def shopper(self, role: Role = Role.CUSTOMER) -> Shopper:
         email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"

@@ -131,7 +131,9 @@ def reset_password(user_id: int) -> tuple[str, int]:
     """The admin's password, or a generated one when the field is empty; shown once."""
     try:
         with hunar().db.transaction() as s:
-            password = staff.reset_password(s, actor(), user_id, _field("password", 1024) or None)
+            password = staff.reset_password(
+                s, actor(), user_id, _field("password", 1024) or None, _field("request_key", 64)
+            )
             email = s.get_one(User, user_id).email
     except DomainError as exc:
         return _refused(exc)

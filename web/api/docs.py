@@ -7,11 +7,9 @@ from typing import Any
 
 from flask import Response, jsonify, render_template
 
-import configurator
-from orders.queries.catalog import tiers
-from orders.shop import shop_numbers
 from web.api import bp
-from web.api.body import MAX_PARAMS, MAX_TEXT
+from web.api.openapi_schemas import schemas
+from web.files import INLINE_KINDS
 
 ERRORS = {
     "400": "Malformed body",
@@ -23,7 +21,6 @@ ERRORS = {
     "422": "Invalid input; `fields` names each problem",
     "429": "Rate limited; see Retry-After",
 }
-OBJ: dict[str, Any] = {"type": "object"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -82,213 +79,14 @@ def _file_op() -> dict[str, Any]:
         path_id="artifact_id",
         errors=(),
     )
+    binary = {"schema": {"type": "string", "format": "binary"}}
     op["responses"]["200"] = {
-        "description": "The file",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The file: a GLB preview is shown in the page, every other kind is a "
+        "download",
+        "content": {kind: binary for kind in sorted(set(INLINE_KINDS.values()))}
+        | {"application/octet-stream": binary},
     }
     return op
-
-
-def _schemas() -> dict[str, Any]:
-    scalar = {
-        "anyOf": [
-            {"type": "string", "maxLength": MAX_TEXT},
-            {"type": "number"},
-            {"type": "boolean"},
-            {"type": "null"},
-        ]
-    }
-    family = {"type": "string", "enum": [f.key for f in configurator.all_families()]}
-    design_properties = {
-        "family": family,
-        "params": {
-            "type": "object",
-            "maxProperties": MAX_PARAMS,
-            "additionalProperties": scalar,
-        },
-    }
-    design = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["family"],
-        "properties": design_properties,
-    }
-    qty = {"type": "integer", "minimum": 1, "maximum": shop_numbers().max_line_quantity}
-    tier = {"type": "string", "enum": list(tiers())}
-    quote_req = {**design, "properties": {**design_properties, "quantity": qty, "tier": tier}}
-    line = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["configuration_id"],
-        "properties": {
-            "configuration_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-            "quantity": qty,
-            "tier": tier,
-        },
-    }
-    promise = {
-        "type": "object",
-        "required": ["ok", "ship_date"],
-        "properties": {
-            "ok": {"type": "boolean"},
-            "ship_date": {"type": ["string", "null"], "format": "date"},
-            "method": {"type": "string"},
-            "reasons": {"type": "array", "items": {"type": "string"}},
-        },
-    }
-    feas = {
-        "type": "object",
-        "required": ["ok", "reasons"],
-        "properties": {"ok": {"type": "boolean"}, "reasons": {"type": "array", "items": OBJ}},
-    }
-    money = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
-    reason = {
-        "type": "object",
-        "required": ["source", "code", "message"],
-        "properties": {
-            "source": {"type": "string", "enum": ["feasibility", "dfm"]},
-            "code": {"type": "string"},
-            "message": {"type": "string"},
-            "param": {"type": ["string", "null"]},
-        },
-    }
-    return {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["code", "message", "fields"],
-                    "properties": {
-                        "code": {"type": "string"},
-                        "message": {"type": "string"},
-                        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-                    },
-                }
-            },
-        },
-        "FamilyList": {
-            "type": "object",
-            "required": ["families"],
-            "properties": {"families": {"type": "array", "items": OBJ}},
-        },
-        "Family": {
-            "type": "object",
-            "required": ["key", "groups", "defaults"],
-            "properties": {"key": {"type": "string"}, "groups": {"type": "array"}, "defaults": OBJ},
-        },
-        "DesignRequest": design,
-        "QuoteRequest": quote_req,
-        "Validation": {
-            "type": "object",
-            "required": ["ok", "errors"],
-            "properties": {
-                "ok": {"type": "boolean"},
-                "config_hash": {"type": ["string", "null"]},
-                "errors": {
-                    "type": "array",
-                    "items": {"type": "object", "required": ["param", "code", "message"]},
-                },
-            },
-        },
-        "Quote": {
-            "type": "object",
-            "required": [
-                "total",
-                "unit_price",
-                "source",
-                "lines",
-                "promise",
-                "feasibility",
-                "orderable",
-                "makeable",
-                "reasons",
-            ],
-            "properties": {
-                "total": {"anyOf": [money, {"type": "null"}]},
-                "unit_price": {"anyOf": [money, {"type": "null"}]},
-                "source": {"type": "string", "enum": ["analytic", "measured"]},
-                "lines": {"type": "array", "items": OBJ},
-                "promise": promise,
-                "feasibility": feas,
-                "makeable": {
-                    "type": "boolean",
-                    "description": "false: no machine fits it or CAD measured a Required DFM "
-                    "finding; total, unit_price and ship_date are then null",
-                },
-                "reasons": {"type": "array", "items": reason},
-                "orderable": {"type": "boolean"},
-            },
-        },
-        "Promise": {
-            "type": "object",
-            "required": ["promise", "orderable"],
-            "properties": {
-                "promise": promise,
-                "feasibility": feas,
-                "orderable": {"type": "boolean"},
-            },
-        },
-        "Configuration": {
-            "type": "object",
-            "required": ["id", "family", "config_hash", "params"],
-            "properties": {
-                "id": {"type": "integer"},
-                "family": {"type": "string"},
-                "config_hash": {"type": "string"},
-                "params": OBJ,
-            },
-        },
-        "Preview": {
-            "type": "object",
-            "required": ["state", "progress"],
-            "properties": {
-                "state": {
-                    "type": "string",
-                    "enum": ["none", "queued", "building", "ready", "failed"],
-                },
-                "progress": {"type": "number"},
-                "preview_url": {"type": ["string", "null"]},
-                "findings": {"type": "array", "items": OBJ},
-            },
-        },
-        # The server refuses an order without a key (a retry must not order twice), so the
-        # schema says so: a client generated from it must send one.
-        "OrderRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["lines", "idempotency_key"],
-            "properties": {
-                "lines": {"type": "array", "minItems": 1, "maxItems": 20, "items": line},
-                "idempotency_key": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": 128,
-                    "description": "Any text unique per order; a repeat returns the first order.",
-                },
-            },
-        },
-        "OrderList": {
-            "type": "object",
-            "required": ["orders"],
-            "properties": {"orders": {"type": "array", "items": OBJ}},
-        },
-        "Order": {
-            "type": "object",
-            "required": ["id", "status", "lines"],
-            "properties": {
-                "id": {"type": "integer"},
-                "status": {"type": "string"},
-                "total": money,
-                "lines": {
-                    "type": "array",
-                    "items": {"type": "object", "required": ["id", "status", "timeline"]},
-                },
-            },
-        },
-        "Me": {"type": "object", "required": ["id", "role"]},
-    }
 
 
 @cache
@@ -324,7 +122,7 @@ def spec() -> dict[str, Any]:
             'Errors: {"error": {"code", "message", "fields"}}.',
         },
         "components": {
-            "schemas": _schemas(),
+            "schemas": schemas(),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},
@@ -347,10 +145,10 @@ def spec() -> dict[str, Any]:
             },
             "/api/validate": {
                 "post": _op(
-                    "Validate a design",
-                    "Verdict",
+                    "Validate a draft design: every problem named, as a verdict",
+                    "Verdict (ok or every error found)",
                     "Validation",
-                    body="DesignRequest",
+                    body="DesignDraft",
                     errors=design_errs,
                 )
             },

@@ -25,7 +25,7 @@ from orders.queries.designs import cached_quote_json, design_params, get_design
 from orders.queries.tracking import list_orders, track_order, tracking_json
 from web.api import bp
 from web.api.body import family_key, json_object, params, quantity_tier
-from web.auth import SessionUser, api_roles, api_user, hunar
+from web.auth import SessionUser, api_roles, api_user, hunar, read_only
 from web.errors import ApiError
 from web.files import send_artifact
 from web.ratelimit import check as rate_check
@@ -61,6 +61,7 @@ def family(key: str) -> Response:
 
 
 @bp.post("/validate")
+@read_only
 def validate() -> Response:
     api_user()  # cookie users must send the CSRF header
     rate_check("quote")
@@ -84,7 +85,7 @@ def _quote_request() -> tuple[configurator.Configuration, int, str]:
     rate_check("quote")
     body = json_object({"family", "params", "quantity", "tier"}, {"family"})
     config = validate_or_raise(family_key(body), params(body))
-    qty, tier = check_quantity_tier(*quantity_tier(body))
+    qty, tier = check_quantity_tier(*quantity_tier(body), config.family_key)
     return config, qty, tier
 
 
@@ -96,6 +97,7 @@ def _viewer() -> Any:
 
 
 @bp.post("/quote")
+@read_only
 def quote() -> Response:
     config, qty, tier = _quote_request()
     ctx = hunar()
@@ -106,6 +108,7 @@ def quote() -> Response:
 
 
 @bp.post("/promise")
+@read_only
 def promise() -> Response:
     config, qty, tier = _quote_request()
     ctx = hunar()

@@ -194,8 +194,11 @@ def bed_clear(machine_id: str) -> Response:
         return redirect(url_for("operator.station", machine_id=machine_id), 303)
     try:
         with hunar().db.transaction() as s:
-            station_commands.confirm_bed_clear(s, machine_id[:64], _me(s), [c[:80] for c in checks])
+            recorded = station_commands.confirm_bed_clear(
+                s, machine_id[:64], _me(s), [c[:80] for c in checks]
+            )
     except (st.NotYourStation, NotFound):
         abort(404)
-    flash(f"{machine_id}: bed clear and QC confirmed; the next print may start.")
+    done = "confirmed" if recorded else "were already confirmed"
+    flash(f"{machine_id}: bed clear and QC {done}; the next print may start.")
     return redirect(url_for("operator.station", machine_id=machine_id), 303)

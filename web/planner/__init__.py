@@ -97,7 +97,8 @@ def propose() -> Response | tuple[str, int]:
             ),
         )
     try:
-        sid = request_plan(hunar(), form.get("objective", ""), limit, horizon, actor())
+        key = last_value(form, "request_key", "")  # the same form twice: one proposal
+        sid = request_plan(hunar(), form.get("objective", ""), limit, horizon, actor(), key)
     except DomainError as exc:
         return _refused(422, exc)
     return redirect(url_for("planner.schedule", schedule_id=sid))
@@ -253,4 +254,4 @@ def _when(text: str) -> datetime | None:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-from web.planner import machines, mail, payments, reports, shipping  # noqa: E402,F401  (routes on this blueprint)
+from web.planner import machines, mail, payments, reports, shipping, stock  # noqa: E402,F401  (routes on this blueprint)

@@ -125,7 +125,7 @@ def logout() -> Response:
     """Signing out ends every session of this user, so a copied cookie dies with it."""
     if current_user.is_authenticated:
         with hunar().db.transaction() as s:
-            end_sessions(s, current_user.id)
+            end_sessions(s, current_user.id, current_user.session_version)
     logout_user()
     session.clear()
     return redirect(url_for("shop.index"))

@@ -101,6 +101,11 @@ EXPECTED: dict[str, Access] = {
             "payment_record",  # an empty form: a 422 naming the field
             "payment_void",
             "payment_invoice_pdf",  # no order number: a 422
+            "stock",
+            "stock_receive",  # an empty form: a 422 naming the field
+            "stock_load",
+            "stock_unload",
+            "stock_adjust",
         )
     },
     "planner.delivery_note_pdf": Access(PLANNERS, frozenset({404})),  # none until it ships

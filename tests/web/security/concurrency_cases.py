@@ -1,0 +1,201 @@
+"""The concurrency sweep's table: for every state-changing endpoint, who sends it and how
+(a builder in `concurrency_requests.py`), how its one effect is counted, and which answers the
+duplicates may get. Endpoints without a persistent effect are in EXEMPT with the reason.
+
+Cases run in declaration order on one world per engine, so a case may use what an earlier one
+left (`floor.events` reports progress on the job `operator.press` started; release releases
+the proposal approve approved; deliver delivers what ship shipped; the stock cases share a spool).
+A new state-changing route fails `test_every_state_changing_route_is_covered` until it is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import concurrency_requests as rq
+from concurrency_requests import Effect, Request
+from security_helpers import World
+
+REDIRECT = frozenset({302, 303})
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# Endpoints whose POST leaves nothing behind to count (the reason is the rule).
+EXEMPT: dict[str, str] = {
+    "shop.login": "a sign-in: no effect but the per-account throttle row, which a right "
+    "password resets (tests/web/test_web_integrity.py covers the throttle)",
+    "shop.cart_remove": "the cart lives in the signed session cookie: no server state",
+    "api.validate": "no persistent effect: a rate-limited validation",
+    "api.quote": "no persistent effect: a rate-limited, cached price read",
+    "api.promise": "no persistent effect: a rate-limited, cached date read",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """`answers`: every status the N requests may get (the one that acts and the duplicates)."""
+
+    rule: str
+    build: Callable[[World], Request]
+    effect: Effect
+    answers: frozenset[int]
+    settle: Callable[[World, Request], None] | None = None
+
+
+CASES: dict[str, Case] = {
+    "shop.signup": Case(
+        "one account per e-mail; the rest 422",
+        rq.signup,
+        rq.users_with_email,
+        frozenset({302, 422}),
+    ),
+    "shop.logout": Case(
+        "the session version moves once; every answer redirects",
+        rq.logout,
+        rq.session_version,
+        REDIRECT,
+    ),
+    "shop.change_password": Case(
+        "one password_set event; the rest 422 (current no longer right)",
+        rq.change_password,
+        rq.events("user", "password_set"),
+        frozenset({302, 422}),
+    ),
+    "shop.account": Case(
+        "one token per name; the rest 200, the page saying it exists",
+        rq.token,
+        rq.tokens_of,
+        frozenset({200}),
+    ),
+    "shop.configure_submit": Case(
+        "one design saved: one quote for the customer", rq.configure_add, rq.quotes_of, REDIRECT
+    ),
+    "shop.checkout": Case(
+        "one order per idempotency key", rq.checkout, rq.orders_with_key, REDIRECT
+    ),
+    "shop.cancel": Case(
+        "one cancelled transition", rq.cancel_own, rq.events("order", "cancelled"), REDIRECT
+    ),
+    "api.save_configuration": Case(
+        "one design saved: one quote for the customer", rq.api_save, rq.quotes_of, frozenset({201})
+    ),
+    "api.create_order": Case(
+        "one order per key; 201 then 200", rq.api_order, rq.orders_with_key, frozenset({200, 201})
+    ),
+    "api.preview": Case(
+        "one build job per design",
+        rq.preview,
+        rq.build_jobs,
+        frozenset({200, 202}),
+        rq.wait_for_build,
+    ),
+    "operator.press": Case(
+        "one floor event per event id; the rest 'already done'",
+        rq.press,
+        rq.events("floor_event"),
+        frozenset({303}),
+    ),
+    "floor.events": Case(
+        "one floor event per event id; the rest 409 duplicate",
+        rq.floor_event,
+        rq.events("floor_event"),
+        frozenset({200, 409}),
+    ),
+    "operator.bed_clear": Case(
+        "one confirmation per print; the rest 303 already confirmed",
+        rq.bed_clear,
+        rq.events("bed_clear"),
+        frozenset({303}),
+    ),
+    "planner.machine_state": Case(
+        "one floor event per event id", rq.machine_down, rq.events("floor_event"), REDIRECT
+    ),
+    "planner.add_maintenance": Case(
+        "one window per (machine, start, end); the rest redirect",
+        rq.maintenance,
+        rq.windows,
+        REDIRECT,
+    ),
+    "planner.pin": Case(
+        "one pinned event per pin in place; the rest redirect",
+        rq.pin,
+        rq.events("operation", "pinned"),
+        REDIRECT,
+    ),
+    "planner.propose": Case(
+        "one proposal per form key; the rest redirect to it", rq.propose, rq.schedules, REDIRECT
+    ),
+    "planner.approve_schedule": Case(
+        "one approval; the rest redirect (already approved)",
+        rq.approve,
+        rq.events("schedule", "approved"),
+        REDIRECT,
+    ),
+    "planner.release_schedule": Case(
+        "one release; the rest redirect (the released plan back)",
+        rq.release,
+        rq.events("schedule", "released"),
+        REDIRECT,
+    ),
+    "planner.ship": Case(
+        "one shipment; the rest 409 already shipped",
+        rq.ship,
+        rq.events("order", "shipped"),
+        frozenset({*REDIRECT, 409}),
+    ),
+    "planner.deliver": Case(
+        "one delivery; the rest 409",
+        rq.deliver,
+        rq.events("order", "delivered"),
+        frozenset({*REDIRECT, 409}),
+    ),
+    "planner.cancel": Case(
+        "one cancelled transition", rq.staff_cancel, rq.events("order", "cancelled"), REDIRECT
+    ),
+    "planner.payment_record": Case(
+        "one payment per idempotency key", rq.pay, rq.payments_with_key, REDIRECT
+    ),
+    "planner.payment_void": Case("one void event", rq.void, rq.events("payment", "void"), REDIRECT),
+    "planner.stock_receive": Case(
+        "one item per idempotency key", rq.receive, rq.received, frozenset({303})
+    ),
+    "planner.stock_load": Case(
+        "one load", rq.load, rq.events("stock_item", "loaded"), frozenset({303})
+    ),
+    "planner.stock_unload": Case(
+        "one unload", rq.unload, rq.events("stock_item", "unloaded"), frozenset({303})
+    ),
+    "planner.stock_adjust": Case(
+        "one weigh-in per key", rq.adjust, rq.events("stock_item", "adjusted"), frozenset({303})
+    ),
+    "admin.add_user": Case(
+        "one account per e-mail; the rest 422",
+        rq.add_user,
+        rq.users_with_email,
+        frozenset({201, 422}),
+    ),
+    "admin.set_role": Case(
+        "one role change; the rest redirect (no change, no event)",
+        rq.admin_form("role", {"role": "planner"}),
+        rq.events("user", "role:planner"),
+        REDIRECT,
+    ),
+    "admin.set_stations": Case(
+        "one stations change; the rest redirect (no change, no event)",
+        rq.admin_form("stations", {"stations": "pack-01"}),
+        rq.events("user", "stations"),
+        REDIRECT,
+    ),
+    "admin.set_active": Case(
+        "one deactivation; the rest redirect (no change, no event)",
+        rq.admin_form("active", {"active": "0"}),
+        rq.events("user", "inactive"),
+        REDIRECT,
+    ),
+    "admin.reset_password": Case(
+        "one reset per form (its key); the rest 409 already reset",
+        rq.admin_form("password", {"password": "a reset passphrase", "request_key": "k1"}),
+        rq.events("user", "password_reset"),
+        frozenset({200, 409}),
+    ),
+}
