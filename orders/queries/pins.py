@@ -32,6 +32,15 @@ def pin_trouble(result: SolveResult, pp: PlanningProblem) -> bool:
     )
 
 
+def _what(session: Session, pp: PlanningProblem, key: str) -> str:
+    """An operation, or a released plate (a pin on one member moves all of them)."""
+    if key in pp.op_rows:
+        op = session.get_one(Operation, pp.op_rows[key])
+        return f"operation {op.id} ({op.step}, line {op.order_line_id})"
+    members = pp.plates.members.get(key, []) if pp.plates else []
+    return f"the plate of operations {', '.join(map(str, members))}"
+
+
 def pin_diagnostics(
     session: Session, strict: PlanningProblem, result: SolveResult
 ) -> tuple[Diagnostic, ...]:
@@ -43,8 +52,7 @@ def pin_diagnostics(
         if a is not None and a.start == start:
             continue
         machine, wanted = strict.pins[key]
-        op = session.get_one(Operation, strict.op_rows[key])
-        what = f"operation {op.id} ({op.step}, line {op.order_line_id})"
+        what = _what(session, strict, key)
         when = f"{wanted:%Y-%m-%d %H:%M} UTC"
         if a is None:
             text, severity = (

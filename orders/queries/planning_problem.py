@@ -24,7 +24,7 @@ from orders.models import (
     Schedule,
     ScheduleState,
 )
-from orders.queries.plates import PlatePlan, plan_plates, released_plate_jobs
+from orders.queries.plates import PlatePin, PlatePlan, plan_plates, released_plate_jobs
 from orders.shop import shop_numbers
 
 PLANNABLE = (
@@ -156,6 +156,32 @@ def _placed(
     return frozen, machine
 
 
+def _plate_pins_taken(
+    kept: list[sp.Job],
+    members: dict[str, list[int]],
+    ops: dict[int, Operation],
+    plate_pins: dict[int, PlatePin],
+) -> dict[str, tuple[str, datetime]]:
+    """Plate op key -> (machine, wanted start) for released plates that took a member's pin,
+    so a pin that cannot be kept is named for the plate like any other."""
+    out: dict[str, tuple[str, datetime]] = {}
+    for job in kept:
+        op = job.operations[0]
+        for member in members.get(op.id, []):
+            pin, row = plate_pins.get(member), ops[member]
+            if pin and set(op.eligible) == {pin.machine_id} and row.pinned_start is not None:
+                out[op.id] = (pin.machine_id, row.pinned_start)
+                break
+    return out
+
+
+def _pin_minute(op: Operation, origin: datetime, relax: bool) -> int | None:
+    """The pinned start as a minute to freeze at, or None when only the machine is kept."""
+    if relax or op.pinned_start is None or op.pinned_start < origin:
+        return None
+    return minutes(origin, op.pinned_start) or 0
+
+
 def _eligible(op: Operation, usable: set[str]) -> dict[str, int]:
     return {m: d for m, d in op.eligible.items() if m in usable}
 
@@ -200,15 +226,20 @@ def build_problem(
         if o.status in STARTED and o.started_at is not None
     }
     down = {m.id for m in machines if m.state == MachineState.DOWN}
+    plate_pins = {
+        o.id: PlatePin(machine, _pin_minute(o, origin, relax_pins))
+        for o in ops
+        if (machine := _pinned(o, down)) is not None
+    }
     kept, kept_replaced, kept_members = released_plate_jobs(
-        [o for o in ops if o.id not in plates.replaced], released, started, machines
+        [o for o in ops if o.id not in plates.replaced], released, started, machines, plate_pins
     )
     plates.jobs.extend(kept)
     plates.replaced.update(kept_replaced)
     plates.members.update(kept_members)
     replaced = plates.replaced
     jobs, op_rows, line_of_job = [], {}, {}
-    pins: dict[str, tuple[str, datetime]] = {}
+    pins = _plate_pins_taken(kept, kept_members, {o.id: o for o in ops}, plate_pins)
     for line_id, line_ops in by_line.items():
         jk = job_key(line_id)
         sops: list[sp.Operation] = []

@@ -141,16 +141,40 @@ def _add_plates(
         plan.minutes_saved += sum(min(o.eligible.values()) for o in ops.values()) - plate.minutes
 
 
+@dataclass(frozen=True)
+class PlatePin:
+    """A planner's pin on a member of a released plate, which moves the whole plate."""
+
+    machine_id: str
+    start: int | None  # minute from the origin to freeze at; None: only the machine is kept
+
+
+def _pinned_slot(
+    group: list[Operation], pins: dict[int, PlatePin], bed: list[Machine]
+) -> PlatePin | None:
+    """The pin of the plate's first pinned member, if its machine has the plate's bed and works
+    (the pin command refuses another bed; a machine down since waits for the rescheduling)."""
+    usable = {m.id for m in bed if m.state != MachineState.DOWN}
+    for op in sorted(group, key=lambda o: o.id):
+        pin = pins.get(op.id)
+        if pin is not None and pin.machine_id in usable:
+            return pin
+    return None
+
+
 def released_plate_jobs(
     ops: list[Operation],
     released: dict[int, Any],
     frozen_start: dict[int, int],
     machines: list[Machine],
+    pins: dict[int, PlatePin] | None = None,
 ) -> tuple[list[sp.Job], dict[int, str], dict[str, list[int]]]:
     """Plates already released stay plates: their members are planned as one job again.
 
     `frozen_start` holds start minutes of started ops. A plate stays on its machine; if that
     machine is down, the plate (started or not) may move to a working machine with the same bed.
+    A plate not yet started goes where a planner pinned one of its members (`pins`): the parts
+    share one print, so they move together.
     """
     groups: dict[str, list[Operation]] = defaultdict(list)
     for op in ops:
@@ -171,6 +195,10 @@ def released_plate_jobs(
             eligible = {m.id: duration for m in same_bed if m.state != MachineState.DOWN}
             eligible = eligible or {a.machine_id: duration}  # none left: it waits for the repair
             frozen = None  # the interrupted print is run again in full
+        elif not started and home is not None and (pin := _plate_pin(group, pins, beds, home)):
+            eligible = {pin.machine_id: duration}
+            start = pin.start
+            frozen = sp.FrozenAssignment(pin.machine_id, start) if start is not None else None
         else:
             eligible = {a.machine_id: duration}
             frozen = sp.FrozenAssignment(a.machine_id, min(started)) if started else None
@@ -180,3 +208,14 @@ def released_plate_jobs(
         for o in group:
             replaced[o.id] = f"{pid}.print"
     return jobs, replaced, members
+
+
+def _plate_pin(
+    group: list[Operation],
+    pins: dict[int, PlatePin] | None,
+    beds: dict[tuple[float, float], list[Machine]],
+    home: Machine,
+) -> PlatePin | None:
+    if not pins:
+        return None
+    return _pinned_slot(group, pins, beds.get((home.build_x_mm, home.build_y_mm), []))

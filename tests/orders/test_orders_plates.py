@@ -121,3 +121,56 @@ def test_a_started_plate_moves_to_a_twin_printer_when_its_printer_breaks(ctx: Ap
         }
         assert len(moved) == 1 and moved <= twins, (moved, twins)
         assert {s.get_one(Operation, i).status for i in members} == {OperationStatus.RUNNING}
+
+
+@pytest.mark.slow  # builds several designs
+def test_a_pin_on_a_plate_member_moves_the_whole_plate(ctx: AppContext) -> None:
+    """Issue 22, defect 17: a pin on one part of a released plate was silently ignored (the
+    plate was planned where it was). Now the pin moves every part of the plate, to a printer
+    with the plate's bed, and a printer with another bed is refused by name."""
+    from orders.commands.planner_ops import pin_operation
+    from orders.errors import DomainError
+    from orders.models import Machine
+
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        user = make_user(s)
+        designs = [make_configuration(s, "spur_gear", teeth=t).id for t in (14, 16, 18)]
+        place_order(
+            s, user.id, [LineRequest(c, 2) for c in designs], "k", Actor("c", user.id), "PKR"
+        )
+    flush_enqueues(ctx)
+    sid = request_plan(ctx, "changeovers", 5, 14, P)
+    with ctx.db.transaction() as s:
+        row = s.get_one(Schedule, sid)
+        approve(s, sid, P)
+        release(s, sid, P)
+        plate = next(a for a in row.assignments if a.plate_key)
+        members = sorted(a.operation_id for a in row.assignments if a.plate_key == plate.plate_key)
+        home = s.get_one(Machine, plate.machine_id)
+        same_bed = [
+            m.id
+            for m in s.scalars(select(Machine).order_by(Machine.id))
+            if (m.build_x_mm, m.build_y_mm) == (home.build_x_mm, home.build_y_mm)
+            and m.id != home.id
+            and m.id in s.get_one(Operation, members[0]).eligible
+        ]
+        other_bed = [
+            m.id
+            for m in s.scalars(select(Machine).order_by(Machine.id))
+            if (m.build_x_mm, m.build_y_mm) != (home.build_x_mm, home.build_y_mm)
+            and m.id in s.get_one(Operation, members[0]).eligible
+        ]
+        assert same_bed, "the test shop needs a twin printer"
+        if other_bed:
+            with pytest.raises(DomainError, match="bed"):
+                pin_operation(s, members[0], other_bed[0], None, P)
+        later = plate.start.replace(tzinfo=UTC) if plate.start.tzinfo is None else plate.start
+        pin_operation(s, members[0], same_bed[0], later, P)
+        assert {s.get_one(Operation, i).pinned_machine_id for i in members} == {same_bed[0]}
+    again = request_plan(ctx, "changeovers", 5, 14, P)
+    with ctx.db.sessions() as s:
+        newest = s.get_one(Schedule, again)
+        assert newest.solver_status in ("OPTIMAL", "FEASIBLE"), newest.kpis.get("diagnostics")
+        placed = {a.machine_id for a in newest.assignments if a.operation_id in members}
+        assert placed == {same_bed[0]}, placed
