@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 OCTO_VENV := .venv-octoprint
-APT_PACKAGES := prusa-slicer chromium docker-compose fonts-dejavu-core fonts-noto-core wrk
+APT_PACKAGES := prusa-slicer chromium docker-compose fonts-dejavu-core fonts-noto-core wrk \
+  libcap-dev libturbojpeg0
 STAMP := $(VENV)/.stamp
 
 .PHONY: run test install install-test system-deps peers lint check-compose demo screenshots lock clean help
@@ -47,7 +48,14 @@ $(OCTO_VENV)/bin/octoprint: | $(UV)
 	$(UV) venv --quiet --python $(PY) $(OCTO_VENV)
 	$(UV) pip install --quiet --python $(OCTO_VENV)/bin/python -c constraints-octoprint.txt 'octoprint>=1.10,<1.12'
 
-peers: $(OCTO_VENV)/bin/octoprint
+# The printer-side PrusaLink (PyPI `prusalink`, pins pydantic 1) in a venv of its own; it needs
+# libcap-dev to build python-prctl and libturbojpeg0 at import, and setuptools < 70 (pkg_resources).
+PRUSALINK_VENV := .venv-prusalink
+$(PRUSALINK_VENV)/bin/prusalink: constraints-prusalink.txt | $(UV) system-deps
+	$(UV) venv --quiet --python $(PY) $(PRUSALINK_VENV)
+	$(UV) pip install --quiet --python $(PRUSALINK_VENV)/bin/python -c constraints-prusalink.txt 'prusalink==0.8.1' setuptools
+
+peers: $(OCTO_VENV)/bin/octoprint $(PRUSALINK_VENV)/bin/prusalink
 
 run: install
 	$(VENV)/bin/hunar db upgrade
@@ -86,9 +94,10 @@ screenshots: install system-deps peers
 lock: install peers
 	$(UV) pip freeze --python $(PY) --exclude-editable > constraints.txt
 	$(UV) pip freeze --python $(OCTO_VENV)/bin/python > constraints-octoprint.txt
+	$(UV) pip freeze --python $(PRUSALINK_VENV)/bin/python > constraints-prusalink.txt
 
 check-compose:
 	docker-compose -f docker-compose.yml config -q
 
 clean:
-	rm -rf $(VENV) $(OCTO_VENV) var .pytest_cache
+	rm -rf $(VENV) $(OCTO_VENV) $(PRUSALINK_VENV) var .pytest_cache
