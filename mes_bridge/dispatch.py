@@ -5,7 +5,9 @@ it over the ``OutboxMessage`` table; ``InMemoryOutbox`` serves tests and benches
 Only ``TransportUnavailable`` is retried (with exponential backoff); a rejected packet
 is parked with ``retry_at=None`` for a human. Either way a failed row stays in the
 outbox. Starts are separate outbox items so a redelivery never re-sends a start, and
-``Transport.start`` reconciles with the device before sending.
+``Transport.start`` reconciles with the device before sending. An ``EXCLUDE`` item asks the
+printer to skip one object of a running plate; a printer that cannot (``Unsupported``) closes the
+item with ``HAND_REMOVAL`` as its receipt, so the operator is told to remove the part by hand.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ from mes_bridge.transports.base import (
     Transport,
     TransportError,
     TransportUnavailable,
+    Unsupported,
     now_utc,
 )
+
+HAND_REMOVAL = "printer cannot skip one object: remove it by hand"
 
 
 class Action(enum.Enum):
     DELIVER = "deliver"
     START = "start"
+    EXCLUDE = "exclude"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,7 @@ class OutboxItem:
     idempotency_key: str
     action: Action = Action.DELIVER
     attempts: int = 0
+    object_name: str = ""  # EXCLUDE: the plate object to skip, as the G-code/3MF labels it
 
 
 class Outbox(Protocol):
@@ -79,7 +86,20 @@ class DispatchReport:
     errors: list[str] = field(default_factory=list)
 
 
+def _exclude(transport: Transport, item: OutboxItem) -> DeliveryReceipt:
+    """Skip one object; a printer without the capability is answered, not retried."""
+    job_id = item.packet.job.job_order_id
+    try:
+        transport.exclude_object(job_id, item.object_name)
+        detail = f"skipped {item.object_name}"
+    except Unsupported as exc:
+        detail = f"{HAND_REMOVAL} ({exc})"
+    return DeliveryReceipt(transport.name, job_id, item.idempotency_key, now_utc(), detail)
+
+
 def _send(transport: Transport, item: OutboxItem) -> DeliveryReceipt:
+    if item.action is Action.EXCLUDE:
+        return _exclude(transport, item)
     if item.action is Action.START:
         result = transport.start(item.packet.job.job_order_id)
         detail = "sent" if result.sent else f"reconciled:{result.state.value}"

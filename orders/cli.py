@@ -162,6 +162,46 @@ def dispatch(loop: bool, interval: float) -> None:
             t.close()
 
 
+@main.group()
+def fleet() -> None:
+    """The fleet board's live printer status."""
+
+
+@fleet.command("poll")
+@click.option("--loop", is_flag=True, help="Keep polling until interrupted.")
+@click.option("--interval", default=0.5, show_default=True, help="Seconds between passes.")
+def fleet_poll(loop: bool, interval: float) -> None:
+    """Read every printer's status and store what changed (for /planner/fleet).
+
+    Its own process, not a step of `hunar dispatch`: an upload or a start confirmation can keep
+    a dispatch pass busy for seconds, and the board must still change within two."""
+    from orders.adapters.fleet_poll import FleetPoller, PollReport, poll_loop
+    from orders.adapters.floor_dispatch import transports_for
+    from orders.context import AppContext
+
+    ctx = AppContext.from_settings(load_settings())
+    transports = transports_for(ctx)
+
+    def say(r: PollReport) -> None:
+        click.echo(
+            f"read {r.read}, changed {r.changed}, refreshed {r.touched}, waiting {r.waiting}"
+        )
+
+    try:
+        if loop:
+            poll_loop(ctx, transports, interval, say)
+        else:
+            poller = FleetPoller(transports)
+            try:
+                say(poller.poll_once(ctx))
+            finally:
+                poller.close()
+    finally:
+        for t in transports.values():
+            t.close()
+        ctx.close()
+
+
 @main.command()
 @click.argument("order_id", type=click.IntRange(1, 2**31 - 1))
 @click.option("--carrier", required=True, help="Carrier's name, e.g. TCS.")

@@ -26,6 +26,11 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "quote": (120, 60),
     "token": (10, 300),
     "design": (60, 300),  # saved designs (each adds a quote row): generous for people, not bots
+    # anonymous 3D previews that store a new design or start a CAD build: per visitor, and for
+    # all visitors together (a shared bucket), so no crowd of addresses makes unbounded rows
+    "anon_preview": (10, 300),
+    "anon_preview_all": (120, 3600),
+    "preview_poll": (300, 60),  # following a build: cheap, cached reads
 }
 
 
@@ -73,14 +78,15 @@ def _client_key(bucket: str) -> str:
     return f"{bucket}:{who}"
 
 
-def check(bucket: str) -> None:
-    """Raise a 429 ApiError when this client is over the bucket's limit."""
+def check(bucket: str, *, shared: bool = False) -> None:
+    """Raise a 429 ApiError when this client (`shared`: everyone together) is over the bucket's
+    limit."""
     limits = current_app.config.get("HUNAR_RATE_LIMITS", DEFAULT_LIMITS)
     if bucket not in limits:
         return
     limit, window = limits[bucket]
     limiter: RateLimiter = current_app.extensions["hunar_ratelimit"]
-    retry = limiter.hit(_client_key(bucket), limit, window)
+    retry = limiter.hit(f"{bucket}:*" if shared else _client_key(bucket), limit, window)
     if retry:
         raise ApiError(
             429,

@@ -4,6 +4,10 @@
 transaction; this module delivers them. `DbOutbox` implements the MES bridge's `Outbox` protocol over the same table: rows are claimed
 with a lease (SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL), so two dispatchers never send the
 same row at once; a failed delivery stays pending with its error and a backoff.
+
+A `start` row meets the plate-clear gate (`orders.plate_gate`) before it goes: while the plate is
+not confirmed clear it stays pending, "waiting for plate clear", and a confirmation releases it.
+`exclude` rows ask a printer to skip one object of a running plate (`commands/plate_objects.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from orders.models import (
     OutboxMessage,
     OutboxStatus,
 )
+from orders.plate_gate import WAITING, plate_refusal
 
 if TYPE_CHECKING:
     from orders.context import AppContext
@@ -36,6 +41,10 @@ LEASE = timedelta(seconds=60)
 # one connection attempt per machine; the short cap bounds how long a machine waits for its job
 # orders after its broker or printer comes back (with 300 s it was up to five minutes).
 FLOOR_BACKOFF = Backoff(max_s=30.0)
+# A start held for a plate clear is looked at again this often (a confirmation, or an auto-eject
+# printer's own finish, releases it sooner or on the next look); holding costs no attempt.
+PLATE_HOLD = timedelta(seconds=15)
+EXCLUDE = "exclude"  # the outbox kind of "skip one object of a running plate"
 
 
 def request_start(session: Session, job: str, machine_id: str, transport: str) -> OutboxMessage:
@@ -50,6 +59,35 @@ def request_start(session: Session, job: str, machine_id: str, transport: str) -
     )
 
 
+def request_exclude(
+    session: Session, job: str, machine_id: str, transport: str, object_name: str, line_id: int
+) -> OutboxMessage:
+    """Ask the printer to skip one object of its running plate: once per plate and line."""
+    return add_message(
+        session,
+        kind=EXCLUDE,
+        destination=machine_id,
+        transport=transport,
+        key=f"exclude:{job}:{line_id}",
+        payload={"action": "exclude", "job_order_id": job, "object_name": object_name},
+    )
+
+
+def release_held_starts(session: Session, machine_id: str) -> int:
+    """The plate was confirmed clear: starts held for it go on the dispatcher's next pass."""
+    rows = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "job_order",
+            OutboxMessage.destination == machine_id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.last_error.startswith(WAITING),
+        )
+    ).all()
+    for row in rows:
+        row.next_attempt_at, row.last_error = datetime.now(UTC), None
+    return len(rows)
+
+
 class DbOutbox:
     """The MES bridge's Outbox protocol over the `outbox` table."""
 
@@ -60,12 +98,30 @@ class DbOutbox:
         now = datetime.now(UTC)
         items = []
         with self.ctx.db.transaction() as s:
-            for row in due(s, "job_order", limit, now):
+            rows = due(s, "job_order", limit, now)
+            rows += due(s, EXCLUDE, limit - len(rows), now) if len(rows) < limit else []
+            for row in rows:
+                if row.payload.get("action") == "start" and (
+                    why := plate_refusal(s, str(row.payload["job_order_id"]))
+                ):  # held, not failed: no attempt counted, no backoff
+                    row.next_attempt_at, row.last_error = now + PLATE_HOLD, f"{WAITING}: {why}"
+                    continue
                 row.next_attempt_at = now + LEASE  # claimed: another dispatcher skips it
                 items.append(self._item(s, row))
         return items
 
     def _item(self, s: Session, row: OutboxMessage) -> OutboxItem:
+        if row.payload.get("action") == "exclude":
+            job = self._job_for(s, str(row.payload["job_order_id"]))
+            return OutboxItem(
+                str(row.id),
+                row.destination,
+                Packet.from_job(job),
+                row.idempotency_key,
+                Action.EXCLUDE,
+                row.attempts,
+                object_name=str(row.payload["object_name"]),
+            )
         if row.payload.get("action") == "start":
             job = self._job_for(s, str(row.payload["job_order_id"]))
             return OutboxItem(

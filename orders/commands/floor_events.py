@@ -15,6 +15,7 @@ from mes_bridge.intake import Rejection, StatusEvent, parse_event, parse_rest
 from mes_bridge.job_order_ids import operation_of, parse_job_order
 from mes_bridge.transports.webhook import HeaderItems
 from orders.commands.audit import Actor, record_event, transition
+from orders.commands.notify import order_ready
 from orders.commands.planning import create_proposal
 from orders.commands.production import create_operations
 from orders.commands.stock import consume_for_job
@@ -33,6 +34,7 @@ from orders.models import (
     Schedule,
     WindowKind,
 )
+from orders.plate_gate import plate_refusal
 from orders.queries.plans import current_release
 
 ACTIVE = (OperationStatus.RUNNING, OperationStatus.PAUSED)
@@ -147,6 +149,10 @@ def _operation(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
     stale = _superseded(session, ev)
     if stale:
         return _refuse(session, ev, actor, "superseded", stale)
+    # a machine-reported start meets the plate-clear gate here (a button's, in station.press)
+    gated = ev.kind == "started" and ev.source != "button"
+    if gated and (why := plate_refusal(session, ev.job_order_id)):
+        return _refuse(session, ev, actor, "plate_not_clear", why)
     handler = {
         "started": _started,
         "paused": _paused,
@@ -215,7 +221,10 @@ def _completed(session: Session, op: Operation, ev: StatusEvent, actor: Actor) -
     line = session.get_one(OrderLine, op.order_line_id)
     ops = session.scalars(select(Operation).where(Operation.order_line_id == line.id)).all()
     if all(o.status == OperationStatus.DONE for o in ops):
+        was = line.order.status
         _move_line(session, line, Status.COMPLETED, actor)
+        if was != Status.COMPLETED and line.order.status == Status.COMPLETED:
+            order_ready(session, line.order)  # the customer hears it is ready to ship
     return Applied(True, "applied")
 
 

@@ -1,7 +1,8 @@
 """What customers and staff are told, and when: each function is called by the service that makes
-the change (place, hold, ship, deliver, cancel) inside its transaction, and writes e-mails to
-the outbox (`orders.adapters.mail`). An order that commits has its e-mail; one that rolls back
-has none. The texts say what happened and what the reader can do, in plain words.
+the change (place, amend, hold, ready, ship, deliver, cancel, a password-reset link) inside its
+transaction, and writes e-mails to the outbox (`orders.adapters.mail`). An order that commits
+has its e-mail; one that rolls back has none. The texts say what happened and what the reader
+can do, in plain words.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from orders.adapters.mail import Link, add_email
 from orders.lifecycle import Status
 from orders.models import Event, Order, OrderLine, ProductConfiguration, Role, User
 from orders.models.orders import Shipment
-from orders.queries.designs import finding_text
+from orders.queries.order_story import amended_text, explain_hold
 
 SIGN_OFF = "\n\nThank you,\nHunar"
 
@@ -117,40 +118,6 @@ def order_held(
             )
 
 
-def explain_hold(reason: str, payload: dict[str, Any] | None) -> tuple[str, str]:
-    """(why in plain words, what the customer can do) for a hold reason as the CAD worker
-    records it: DFM findings, a failed CAD build, or no machine able to make the design."""
-    findings = [f for f in (payload or {}).get("findings", []) if isinstance(f, dict)]
-    if findings or reason.startswith("DFM:"):
-        problems = "; ".join(finding_text(f) for f in findings if finding_text(f))
-        why = "the design cannot be made reliably as it is" + (
-            f": {problems}." if problems else "."
-        )
-        return why, (
-            "change the design in the configurator as described (for example thicker walls or "
-            "larger holes) and order the changed design; you can cancel this order from its "
-            "page. Or reply to this e-mail and we will help you adjust it."
-        )
-    if reason.startswith("no machine can make it"):
-        detail = reason.partition(":")[2].strip()
-        return (
-            "none of our machines can make this design as configured"
-            + (f" ({detail})." if detail else "."),
-            "choose a smaller size or another material in the configurator and order again, or "
-            "cancel this order from its page. Reply to this e-mail if you need help.",
-        )
-    if reason.startswith("CAD "):
-        return (
-            "our system could not build the 3D model of your design automatically.",
-            "nothing for now: our planners have been told and will contact you. You can also "
-            "cancel this order from its page.",
-        )
-    return (
-        reason.rstrip(".") + ".",
-        "our planners will contact you; you can reply to this e-mail with questions.",
-    )
-
-
 def order_shipped(session: Session, order: Order, shipment: Shipment) -> None:
     text = (
         f"your order #{order.id} has shipped.\n\n"
@@ -175,3 +142,48 @@ def order_cancelled(session: Session, order: Order, reason: str, by_customer: bo
         "Work that had not started has been stopped. Reply to this e-mail if this is a mistake."
     )
     _tell_customer(session, order, "cancelled", f"Order #{order.id} cancelled", text)
+
+
+def order_amended(session: Session, order: Order, event: Event) -> None:
+    """The customer's own change to a line, confirmed with the new date and total (one e-mail
+    per change: the key names the event)."""
+    text = (
+        amended_text(event.entity_id, dict(event.payload or {})).replace(
+            "You changed", "you changed", 1
+        )
+        + ".\n\nThe order's page shows the new price and date."
+    )
+    event_key = f"amended{event.id}"
+    _tell_customer(session, order, event_key, f"Order #{order.id} changed", text)
+
+
+def order_ready(session: Session, order: Order) -> None:
+    """Every line is made, checked and packed: the parcel goes out next (one e-mail per order:
+    an order reaches completed once)."""
+    text = (
+        f"your order #{order.id} is made, checked and packed: it is ready to ship. We will "
+        "write again with the carrier and tracking number when it leaves us."
+    )
+    _tell_customer(session, order, "ready", f"Order #{order.id} is ready to ship", text)
+
+
+def password_reset_link(
+    session: Session, user: User, token: str, reset_id: int, minutes: int
+) -> None:
+    """The one-time link (its token in clear exists only here and in the e-mail). The link is
+    made absolute from HUNAR_PUBLIC_URL when sent, never from a request's Host header, which
+    an attacker could set to receive someone else's link."""
+    body = (
+        f"Hello {user.display_name},\n\nsomeone (we hope you) asked to reset the password of "
+        f"your Hunar account. The link below lets you choose a new one; it works once, for "
+        f"{minutes} minutes, and signs you out everywhere.\n\nIf you did not ask, ignore this "
+        f"e-mail: your password stays as it is.{SIGN_OFF}"
+    )
+    add_email(
+        session,
+        key=f"mail:reset{reset_id}:user{user.id}",
+        to=user.email,
+        subject="Choose a new Hunar password",
+        body=body,
+        link=Link("Choose a new password", f"/reset/{token}"),
+    )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mes_bridge.intake import Rejection, button_event
 from mes_bridge.job_order_ids import job_order_id
-from orders.adapters.floor_dispatch import request_start
+from orders.adapters.floor_dispatch import release_held_starts, request_start
 from orders.commands.audit import Actor, record_event
 from orders.commands.floor_events import Applied, apply_event
 from orders.errors import DomainError, NotFound
@@ -19,22 +19,22 @@ from orders.models import (
     OperationStatus,
     OutboxMessage,
 )
+from orders.plate_gate import bed_clear_in_force, plate_refusal
 from orders.queries.station import (
     ACTIONS,
     PRINT_PROCESSES,
     NotYourStation,
     StationUser,
-    bed_clear_in_force,
-    bed_clear_needed,
     machine_of_job,
 )
 from orders.queries.stock import start_refusal
 
 
 def confirm_bed_clear(
-    session: Session, machine_id: str, who: StationUser, checks: list[str]
+    session: Session, machine_id: str, who: StationUser, checks: list[str], via: str = "station"
 ) -> bool:
-    """The operator confirms the bed is clear and the last print passed its QC check.
+    """The operator confirms the bed is clear and the last print passed its QC check (`via`:
+    the station button or a scan of the traveler's QR). A start held for it goes out now.
 
     The machine row is locked, so of a double-tapped confirmation one is recorded; a
     confirmation already in force (no print finished since) is "already done": False."""
@@ -51,8 +51,9 @@ def confirm_bed_clear(
         machine_id,
         None,
         "clear",
-        {"checks": checks[:10]},
+        {"checks": checks[:10], "via": via},
     )
+    release_held_starts(session, machine_id)
     return True
 
 
@@ -78,7 +79,7 @@ def press(
         action == "start"
         and op.status == OperationStatus.RELEASED
         and op.process in PRINT_PROCESSES
-        and bed_clear_needed(session, machine_id)
+        and plate_refusal(session, job)  # the one gate: MQTT, OPC UA and the dispatcher ask it too
     ):
         return Applied(
             False,

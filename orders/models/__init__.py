@@ -3,11 +3,13 @@
 from orders.models.artifacts import Artifact
 from orders.models.catalog import ProductConfiguration, Quote
 from orders.models.events import Event, FloorEventKey
+from orders.models.fleet import PrinterConnection, PrinterJobState, PrinterStatusRow
 from orders.models.jobs import JobRecord, JobState
 from orders.models.machines import Calendar, CalendarWindow, Machine, MachineState, WindowKind
 from orders.models.operations import Operation, OperationStatus
 from orders.models.orders import Order, OrderLine
 from orders.models.outbox import OutboxMessage, OutboxStatus
+from orders.models.password_resets import PasswordReset
 from orders.models.payments import Invoice, Payment, PaymentMethod, PaymentState
 from orders.models.schedules import Assignment, Schedule, ScheduleState
 from orders.models.stock import MoveKind, StockItem, StockKind, StockMove
@@ -34,9 +36,13 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "OutboxStatus",
+    "PasswordReset",
     "Payment",
     "PaymentMethod",
     "PaymentState",
+    "PrinterConnection",
+    "PrinterJobState",
+    "PrinterStatusRow",
     "ProductConfiguration",
     "Quote",
     "Role",

@@ -12,9 +12,10 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mes_bridge.dispatch import HAND_REMOVAL
 from mes_bridge.job_order_ids import job_order_id, parse_job_order
 from mes_bridge.packets import JobOrder, from_json
 from mes_bridge.traveler import render_html
@@ -22,21 +23,22 @@ from orders.errors import DomainError, NotFound
 from orders.lookup import found
 from orders.models import (
     Assignment,
-    Event,
     Machine,
     Operation,
     OperationStatus,
     OrderLine,
     OutboxMessage,
+    OutboxStatus,
     Role,
     Schedule,
     ScheduleState,
     User,
 )
+from orders.plate_gate import PRINT_PROCESSES as PRINT_PROCESSES  # re-exported
+from orders.plate_gate import bed_clear_needed
 from orders.queries.job_orders import build_job_order
 from orders.queries.plans import current_release
 
-PRINT_PROCESSES = ("fdm", "resin")
 ACTIONS = {"start": "started", "pause": "paused", "complete": "completed", "scrap": "scrapped"}
 
 
@@ -77,6 +79,16 @@ class JobCard:
 
 
 @dataclass(frozen=True)
+class ObjectSkip:
+    """A failed object of a running plate and what its printer did about it."""
+
+    job_order_id: str
+    object_name: str
+    by_hand: bool  # the printer cannot (or did not) skip it: the operator removes it
+    message: str
+
+
+@dataclass(frozen=True)
 class StationView:
     machine_id: str
     machine_name: str
@@ -84,6 +96,7 @@ class StationView:
     current: tuple[JobCard, ...]
     upcoming: tuple[JobCard, ...]
     bed_clear_needed: bool
+    skips: tuple[ObjectSkip, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,36 @@ def station_view(session: Session, machine_id: str, upcoming: int = 8) -> Statio
         tuple(c for c in cards if c.status in active),
         tuple(c for c in cards if c.status == "released")[:upcoming],
         bed_clear_needed(session, machine_id),
+        object_skips(session, machine_id),
     )
+
+
+def _skip(row: OutboxMessage) -> ObjectSkip:
+    job, name = str(row.payload["job_order_id"]), str(row.payload["object_name"])
+    detail = str((row.receipt or {}).get("detail", ""))
+    if row.status == OutboxStatus.PENDING:
+        return ObjectSkip(job, name, False, f"asking the printer to skip object {name}")
+    if row.status == OutboxStatus.DELIVERED and not detail.startswith(HAND_REMOVAL):
+        return ObjectSkip(job, name, False, f"the printer skips object {name}")
+    why = detail or f"the printer did not skip it: {row.last_error}; remove it by hand"
+    return ObjectSkip(job, name, True, f"object {name}: {why}")
+
+
+def object_skips(session: Session, machine_id: str) -> tuple[ObjectSkip, ...]:
+    """The failed objects of the plates running on this machine, newest first."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.kind == "exclude", OutboxMessage.destination == machine_id)
+        .order_by(OutboxMessage.id.desc())
+        .limit(20)
+    )
+    out = []
+    for row in rows:
+        parsed = parse_job_order(str(row.payload.get("job_order_id", "")))
+        op = session.get(Operation, parsed[0]) if parsed else None
+        if op is not None and op.status in (OperationStatus.RUNNING, OperationStatus.PAUSED):
+            out.append(_skip(row))
+    return tuple(out)
 
 
 def machine_of_job(session: Session, job: str) -> tuple[Operation, str, Schedule]:
@@ -181,47 +223,6 @@ def machine_of_job(session: Session, job: str) -> tuple[Operation, str, Schedule
     if plan.state != ScheduleState.RELEASED:  # only the released plan's job orders act
         raise NotFound(f"job order {job!r} belongs to plan v{plan.version}, which is not released")
     return op, assignment.machine_id, plan
-
-
-def _last_print(session: Session, machine_id: str) -> datetime | None:
-    return session.scalar(
-        select(func.max(Operation.ended_at))
-        .join(Assignment, Assignment.operation_id == Operation.id)
-        .join(Schedule, Schedule.id == Assignment.schedule_id)
-        .where(
-            Assignment.machine_id == machine_id,
-            Operation.status == OperationStatus.DONE,
-            Operation.process.in_(PRINT_PROCESSES),
-            Schedule.state.in_((ScheduleState.RELEASED, ScheduleState.SUPERSEDED)),
-        )
-    )
-
-
-def _last_clear(session: Session, machine_id: str) -> datetime | None:
-    return session.scalar(
-        select(func.max(Event.at)).where(
-            Event.entity_type == "bed_clear", Event.entity_id == machine_id
-        )
-    )
-
-
-def bed_clear_needed(session: Session, machine_id: str) -> bool:
-    """True when a print finished on this printer after its last bed-clear confirmation."""
-    last_print = _last_print(session, machine_id)
-    if last_print is None:
-        return False
-    cleared = _last_clear(session, machine_id)
-    return cleared is None or cleared < last_print
-
-
-def bed_clear_in_force(session: Session, machine_id: str) -> bool:
-    """True when a confirmation stands (given, and no print finished since): confirming
-    again would say nothing new."""
-    cleared = _last_clear(session, machine_id)
-    if cleared is None:
-        return False
-    last_print = _last_print(session, machine_id)
-    return last_print is None or cleared >= last_print
 
 
 def job_packet(session: Session, job: str, base_url: str) -> tuple[JobOrder, Operation, str]:

@@ -25,7 +25,15 @@ from orders.models import (
     Schedule,
     ScheduleState,
 )
-from orders.queries.order_story import StoryItem, cancel_reason, headline, shipment_of, story
+from orders.queries.order_story import (
+    StoryItem,
+    amend_blocker,
+    cancel_reason,
+    explain_hold,
+    headline,
+    shipment_of,
+    story,
+)
 
 # What the customer sees, in order (draft/quoted/released are internal detail).
 TIMELINE: tuple[Status, ...] = (
@@ -75,6 +83,10 @@ class LineTracking:
     steps: list[Step]
     downloads: list[tuple[int, str]] = field(default_factory=list)  # (artifact id, kind)
     remake_of: int | None = None  # the line whose failed parts this line makes again
+    hold_why: str | None = None  # a hold in plain words, and what the customer can do
+    hold_todo: str | None = None
+    amendable: bool = False  # quantity and lead time may still change (before CAD)
+    needs_new_design: bool = False  # held for its design: only a new design cures it
 
 
 @dataclass(frozen=True)
@@ -158,6 +170,7 @@ def track_order(session: Session, order_id: int, customer_id: int | None) -> Ord
 
 def _line(session: Session, line: OrderLine, eta: datetime | None) -> LineTracking:
     reached: dict[str, datetime] = {}
+    hold_payload: dict[str, Any] | None = None
     events = session.scalars(
         select(Event)
         .where(Event.entity_type == "order_line", Event.entity_id == str(line.id))
@@ -166,6 +179,16 @@ def _line(session: Session, line: OrderLine, eta: datetime | None) -> LineTracki
     for ev in events:
         if ev.to_state:
             reached.setdefault(ev.to_state, ev.at)
+        if ev.to_state == Status.ON_HOLD.value:
+            hold_payload = ev.payload
+    held = line.status == Status.ON_HOLD and line.hold_reason is not None
+    why, todo = explain_hold(line.hold_reason or "", hold_payload) if held else (None, None)
+    has_ops = session.scalar(
+        select(Operation.id).where(Operation.order_line_id == line.id).limit(1)
+    )
+    blocker = amend_blocker(
+        Status(line.status), has_ops is not None, line.hold_reason, hold_payload
+    )
     rank = _RANK.get(Status(line.status), -1)
     steps = [
         Step(s.value, LABELS[s], reached.get(s.value), _RANK[s] <= rank or s.value in reached)
@@ -200,6 +223,10 @@ def _line(session: Session, line: OrderLine, eta: datetime | None) -> LineTracki
         steps,
         [(a_id, kind) for a_id, kind in arts],
         line.parent_line_id,
+        why,
+        todo,
+        blocker is None and line.parent_line_id is None,
+        blocker == "design",
     )
 
 
@@ -257,6 +284,9 @@ def tracking_json(t: OrderTracking) -> dict[str, Any]:
                 ],
                 "downloads": [{"artifact_id": a, "kind": k} for a, k in ln.downloads],
                 "remake_of": ln.remake_of,
+                "hold_why": ln.hold_why,
+                "hold_todo": ln.hold_todo,
+                "amendable": ln.amendable,
             }
             for ln in t.lines
         ],

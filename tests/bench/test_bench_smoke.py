@@ -47,6 +47,7 @@ class Smoke:
 BENCHES: dict[str, Smoke] = {
     "configurator_bench.py": Smoke((r"call\s+n\s+p50 ms\s+p95 ms\s+p99 ms.*",)),
     "mes_bench.py": Smoke((r"\| transport \| packets \| delivered \| received \|.*",)),
+    "fleet_bench.py": Smoke((r"\| measure \| result \| target \| notes \|",)),
     "scheduler_bench.py": Smoke(
         (
             r"\s*family \|\s+instance \|\s+ops \|\s+ours \|.*\|\s+pjs \|.*",

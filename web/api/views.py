@@ -6,7 +6,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from flask import jsonify, request
+from flask import jsonify, request, send_file
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -23,7 +23,7 @@ from orders.queries.artifacts import build_status
 from orders.queries.catalog import check_quantity_tier, validate_or_raise
 from orders.queries.designs import cached_quote_json, design_params, get_design
 from orders.queries.tracking import list_orders, track_order, tracking_json
-from web.api import bp
+from web.api import bp, public_preview
 from web.api.body import family_key, json_object, params, quantity_tier
 from web.auth import SessionUser, api_roles, api_user, hunar, read_only
 from web.errors import ApiError
@@ -187,6 +187,33 @@ def preview(config_id: int) -> tuple[Response, int]:
             "error": st.error,
         }
     ), status
+
+
+@bp.post("/preview")
+def anonymous_preview() -> tuple[Response, int]:
+    """The live preview for anyone, by the visitor's own values (see `public_preview`): an
+    existing build is reused; a new design or build counts against the strict limits."""
+    api_user()  # cookie users must send the CSRF header
+    rate_check("preview_poll")
+    body = json_object({"family", "params"}, {"family"})
+    out = public_preview.start(hunar(), family_key(body), params(body), _start_build)
+    return jsonify(out), 202
+
+
+@bp.get("/preview/<config_hash>")
+def anonymous_preview_status(config_hash: str) -> Response:
+    rate_check("preview_poll")
+    return jsonify(public_preview.status(hunar(), config_hash))
+
+
+@bp.get("/preview/<config_hash>/model.glb")
+def anonymous_preview_glb(config_hash: str) -> Response:
+    """The preview model of a design the visitor named by its hash (a digest of its values)."""
+    rate_check("preview_poll")
+    found = public_preview.glb(hunar(), config_hash)
+    resp = send_file(found.path, mimetype="model/gltf-binary", max_age=3600, etag=found.etag)
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    return resp
 
 
 def _start_build(ctx: AppContext, config_id: int) -> None:

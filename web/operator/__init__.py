@@ -25,6 +25,7 @@ from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from orders.commands import plate_objects
 from orders.commands import station as station_commands
 from orders.errors import DomainError, NotFound
 from orders.lookup import found
@@ -183,6 +184,73 @@ def _answer(
     if request.form.get("back") == "job":
         target = url_for("operator.job", job_order_id=job)
     return redirect(target, 303)
+
+
+@bp.post("/job/<job_order_id>/fail-object")
+@staff_page(OPERATOR)
+def fail_object(job_order_id: str) -> Response | tuple[Response, int]:
+    """One part of a running shared plate failed: scrap and re-queue only its order line."""
+    form = request.form
+    _job_id(job_order_id)
+    event_id = (form.get("event_id") or "").strip()[:64]
+    member = form.get("member", "").strip()[:64]
+    if not event_id:
+        return _answer(job_order_id, "invalid", "event_id is required (reload the page)", None)
+    if not st.is_job_order_id(member):
+        return _answer(job_order_id, "invalid", "member: pick the failed part's order line", None)
+    try:
+        with hunar().db.transaction() as s:
+            result = plate_objects.fail_object(
+                s, member, event_id, _me(s), form.get("reason", "").strip()[:200]
+            )
+            machine_id = st.machine_of_job(s, member)[1]
+    except (st.NotYourStation, NotFound):
+        abort(404)
+    except DomainError as exc:
+        return _answer(job_order_id, "invalid", exc.message, None)
+    return _answer(job_order_id, result.code, result.message, machine_id)
+
+
+@bp.get("/job/<job_order_id>/plate-clear")
+@staff_page(OPERATOR)
+def plate_clear_page(job_order_id: str) -> str:
+    """Where a scan of the traveler's QR leads to confirm the plate clear: shows, changes nothing."""
+    with hunar().db.sessions() as s:
+        order, _, machine_id = st.job_packet(s, _job_id(job_order_id), _base_url())
+        _own_station(s, machine_id)
+        return render_template(
+            "operator/plate_clear.html",
+            job=order,
+            machine_id=machine_id,
+            needed=st.bed_clear_needed(s, machine_id),
+        )
+
+
+@bp.post("/job/<job_order_id>/plate-clear")
+@staff_page(OPERATOR)
+def plate_clear(job_order_id: str) -> Response | tuple[Response, int]:
+    """The operator holding the traveler confirms its printer's plate clear (and QC passed)."""
+    checks = request.form.getlist("check")
+    _job_id(job_order_id)
+    if len(checks) < 2:
+        message = "check: tick both boxes (the plate is clear, the last print passed QC)"
+        if wants_json():
+            return error_response(422, "invalid", message)
+        flash(message)
+        return redirect(url_for("operator.plate_clear_page", job_order_id=job_order_id), 303)
+    try:
+        with hunar().db.transaction() as s:
+            machine_id = st.machine_of_job(s, job_order_id[:64])[1]
+            recorded = station_commands.confirm_bed_clear(
+                s, machine_id, _me(s), [c[:80] for c in checks], via="qr"
+            )
+    except (st.NotYourStation, NotFound):
+        abort(404)
+    done = "confirmed" if recorded else "were already confirmed"
+    if wants_json():
+        return jsonify({"machine_id": machine_id, "recorded": recorded})
+    flash(f"{machine_id}: plate clear and QC {done}; the next print may start.")
+    return redirect(url_for("operator.station", machine_id=machine_id), 303)
 
 
 @bp.post("/station/<machine_id>/bed-clear")

@@ -254,4 +254,4 @@ def _when(text: str) -> datetime | None:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-from web.planner import machines, mail, payments, reports, shipping, stock  # noqa: E402,F401  (routes on this blueprint)
+from web.planner import fleet, machines, mail, payments, reports, shipping, stock  # noqa: E402,F401  (routes on this blueprint)

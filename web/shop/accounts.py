@@ -1,4 +1,4 @@
-"""Sign-up, sign-in, sign-out and API tokens for customers."""
+"""Sign-up, sign-in, sign-out, password reset by e-mailed link, and API tokens for customers."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ from orders.commands.accounts import (
     issue_token,
     live_tokens,
     revoke_token,
+)
+from orders.commands.password_reset import (
+    ResetLinkInvalid,
+    open_link,
+    request_reset,
+    reset_with_link,
 )
 from orders.commands.sign_in import sign_in
 from orders.commands.staff import change_own_password
@@ -118,6 +124,67 @@ def change_password() -> Response | str | tuple[str, int]:
     login_user(user)
     flash("Your password is changed.")
     return redirect(_safe_next(next_url))
+
+
+SENT = (
+    "If an account has that address, we have sent it a link to choose a new password. "
+    "It works once and expires soon; check your spam folder if it does not arrive."
+)
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limited("login")
+def forgot_password() -> str | tuple[str, int]:
+    """Ask for a reset link. The answer is the same whether or not the address has an account
+    (no address oracle); the form's one-off key makes a double submit send one link."""
+    if request.method == "GET":
+        return render_template("shop/forgot.html", errors={}, email="", sent=False)
+    email = (last_value(request.form, "email", "") or "")[:300]
+    key = (last_value(request.form, "request_key", "") or "")[:64]
+    try:
+        with hunar().db.transaction() as s:
+            request_reset(s, email, key)
+    except DomainError as exc:
+        return render_template(
+            "shop/forgot.html", errors=exc.fields, message=exc.message, email=email, sent=False
+        ), 422
+    return render_template("shop/forgot.html", errors={}, email="", sent=True, message=SENT)
+
+
+def _link_gone(exc: ResetLinkInvalid) -> tuple[str, int]:
+    return render_template("shop/reset.html", gone=True, message=exc.message, errors={}), 410
+
+
+@bp.route("/reset/<key>", methods=["GET", "POST"])
+@limited("login")
+def reset_password(key: str) -> Response | str | tuple[str, int]:
+    """The e-mailed link: choose a new password once. Every session ends (this one too), so
+    the user signs in again with the new password."""
+    try:
+        if request.method == "GET":
+            with hunar().db.sessions() as s:
+                open_link(s, key, lock=False)
+            return render_template("shop/reset.html", gone=False, errors={}, key=key)
+        new = (last_value(request.form, "password", "") or "")[:1024]
+        again = (last_value(request.form, "password_again", "") or "")[:1024]
+        with hunar().db.transaction() as s:
+            if new != again:
+                open_link(s, key, lock=False)  # a dead link says so before a typo does
+                raise DomainError(
+                    "the two new passwords differ", fields={"password_again": "must match"}
+                )
+            reset_with_link(s, key, new)
+    except ResetLinkInvalid as exc:
+        return _link_gone(exc)
+    except DomainError as exc:
+        page = render_template(
+            "shop/reset.html", gone=False, errors=exc.fields, message=exc.message, key=key
+        )
+        return page, 422
+    logout_user()
+    session.clear()
+    flash("Your password is changed and every session ended: sign in with the new password.")
+    return redirect(url_for("shop.login"))
 
 
 @bp.post("/logout")

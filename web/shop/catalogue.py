@@ -37,6 +37,7 @@ from web.shop.forms import (
     family_detail,
     filter_families,
     read_form_params,
+    read_query_params,
 )
 from web.shop.thumbnails import thumbnail_svg
 
@@ -92,6 +93,8 @@ def thumbnail(key: str) -> WerkzeugResponse:
 
 @bp.get("/shop/<key>")
 def configure(key: str) -> str:
+    """The form with the family's defaults, a saved design of mine (`from`), or the values in
+    the query (the design an anonymous visitor had before signing in), checked again here."""
     family = _family(key)
     values: dict[str, Any] = family.default_raw()
     from_id = request.args.get("from", type=int)
@@ -100,7 +103,20 @@ def configure(key: str) -> str:
             row = get_design(s, current_user, from_id)
             if row.family_key == family.key:
                 values |= design_params(row)
-    return _render(family, values, {}, None, 1, "standard")
+    carried = read_query_params(family, request.args)
+    if not carried:
+        return _render(family, values, {}, None, 1, "standard")
+    values |= carried
+    qty, tier = 1, "standard"
+    try:
+        qty, tier = check_quantity_tier(
+            _int(request.args.get("quantity", "1")[:12]), request.args.get("tier", "standard")
+        )
+    except DomainError:
+        pass  # a quantity or tier that does not hold: the defaults, the design as carried
+    result = configurator.validate(family.key, values)
+    errors = {e.param: e.message for e in result.errors}
+    return _render(family, values, errors, None, qty, tier, status=200 if result.ok else 422)
 
 
 @bp.post("/shop/<key>")
@@ -129,7 +145,8 @@ def configure_submit(key: str) -> WerkzeugResponse | str:
         return _render(family, raw, {}, quote, qty, tier)
     if not current_user.is_authenticated:
         flash("Sign in to add designs to your cart.")
-        return redirect(url_for("shop.login", next=url_for("shop.configure", key=family.key)))
+        back = url_for("shop.configure", key=family.key, **raw, quantity=qty, tier=tier)
+        return redirect(url_for("shop.login", next=back))
     if current_user.role != Role.CUSTOMER:
         abort(403)
     if not lq.orderable:

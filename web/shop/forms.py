@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import configurator
+from configurator.families.pipe_flange import flange_table
 from configurator.materials import get_material
+
+MAX_CARRIED_CHARS = 200  # one value carried through the login redirect
 
 GROUP_TITLES = {
     "size": "Size",
@@ -55,7 +58,32 @@ def family_detail(f: configurator.Family) -> dict[str, Any]:
             for g, ps in groups.items()
         ],
         "material_info": materials_of(f),
+        "standards": standard_sizes(f),
     }
+
+
+def standard_sizes(f: configurator.Family) -> dict[str, dict[str, dict[str, Any]]]:
+    """{choice param: {option: {dependent param: value}}}: what choosing a standard size fills
+    in on the page (the server still validates whatever is sent)."""
+    if f.key != "pipe_flange":
+        return {}
+    fields = {
+        "outer_diameter": "outer_diameter_mm",
+        "bolt_circle_diameter": "bolt_circle_mm",
+        "bolt_count": "bolt_count",
+        "bolt_hole_diameter": "bolt_hole_mm",
+    }
+    table = flange_table()
+    return {
+        "nominal_size": {
+            size: {param: _plain(row[col]) for param, col in fields.items()}
+            for size, row in table.items()
+        }
+    }
+
+
+def _plain(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
 
 
 def _jsonable(obj: Any) -> Any:
@@ -77,6 +105,13 @@ def read_form_params(f: configurator.Family, form: Mapping[str, Any]) -> dict[st
         if values:
             raw[p.name] = values[-1]
     return raw
+
+
+def read_query_params(f: configurator.Family, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Known parameters carried in a URL's query (each cut to a sane length; never trusted:
+    the page validates them like typed values)."""
+    raw = read_form_params(f, args)
+    return {k: str(v)[:MAX_CARRIED_CHARS] for k, v in raw.items()}
 
 
 def filter_families(category: str | None, material: str | None) -> list[configurator.Family]:

@@ -10,15 +10,16 @@ from flask import flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from orders.adapters.outbox import flush_enqueues
+from orders.commands.amend import amend_line
 from orders.commands.audit import Actor
 from orders.commands.fulfilment import cancel_order, delivery_note
 from orders.commands.ordering import LineRequest, place_order
 from orders.errors import DomainError, NotFound
 from orders.models import Role
-from orders.queries.catalog import load_config
+from orders.queries.catalog import load_config, tiers
 from orders.queries.designs import get_design, live_quote
-from orders.queries.tracking import list_orders, order_for_key, track_order
-from web import last_value
+from orders.queries.tracking import OrderTracking, list_orders, order_for_key, track_order
+from web import last_value, whole_number
 from web.auth import SessionUser, hunar, page_roles
 from web.errors import domain_status
 from web.files import send_artifact
@@ -128,12 +129,23 @@ def order(order_id: int) -> str:
     me = _me()
     with hunar().db.sessions() as s:
         tracking = track_order(s, order_id, _scope(me))
+    return _order_page(tracking, me.role == Role.CUSTOMER, bool(request.args.get("placed")))
+
+
+def _order_page(
+    t: OrderTracking, owner: bool, placed: bool = False, refusal: DomainError | None = None
+) -> str:
+    """The tracked order; `owner` shows the customer's own forms (amend, cancel)."""
     return render_template(
-        "shop/order.html",
-        t=tracking,
-        placed=bool(request.args.get("placed")),
-        owner=me.role == Role.CUSTOMER,
+        "shop/order.html", t=t, placed=placed, owner=owner, refusal=refusal, tiers=tiers()
     )
+
+
+def _refused(order_id: int, scope: int | None, exc: DomainError) -> tuple[str, int]:
+    """The order page again, with the rule that refused the change and its 4xx status."""
+    with hunar().db.sessions() as s:
+        tracking = track_order(s, order_id, scope)
+    return _order_page(tracking, scope is not None, refusal=exc), domain_status(exc)
 
 
 @bp.post("/orders/<id:order_id>/cancel")
@@ -150,12 +162,7 @@ def cancel(order_id: int) -> Response | tuple[str, int]:
     except NotFound:
         raise
     except DomainError as exc:
-        with ctx.db.sessions() as s:
-            tracking = track_order(s, order_id, scope)
-        page = render_template(
-            "shop/order.html", t=tracking, placed=False, owner=scope is not None, refusal=exc
-        )
-        return page, domain_status(exc)
+        return _refused(order_id, scope, exc)
     if result.proposal_id is not None:
         flush_enqueues(ctx)  # the re-plan's solve is requested; a failure waits for dispatch
     flash(
@@ -163,6 +170,38 @@ def cancel(order_id: int) -> Response | tuple[str, int]:
         if result.changed
         else "This order was already cancelled."
     )
+    return redirect(url_for("shop.order", order_id=order_id))
+
+
+@bp.post("/orders/<id:order_id>/amend")
+@page_roles(Role.CUSTOMER)
+def amend(order_id: int) -> Response | tuple[str, int]:
+    """The customer changes a line's quantity or lead time (before its design goes to CAD):
+    re-priced and re-promised by `amend_line`; a refusal shows the rule on the order page."""
+    ctx, me = hunar(), _me()
+    scope = _scope(me)
+    line_id = whole_number(last_value(request.form, "line_id"))
+    quantity = whole_number(last_value(request.form, "quantity"), max_digits=6)
+    tier = (last_value(request.form, "tier", "") or "").strip()[:16]
+    try:
+        if line_id is None:
+            raise DomainError("choose the line to change", fields={"line_id": "whole number"})
+        if quantity is None:
+            raise DomainError(
+                "quantity must be a whole number", fields={"quantity": "whole number"}
+            )
+        with ctx.db.transaction() as s:
+            actor = Actor(me.email, me.id)
+            done = amend_line(s, order_id, line_id, quantity, tier, actor, customer_id=scope)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return _refused(order_id, scope, exc)
+    if done.changed:
+        when = f", ships by {done.promised_ship_date}" if done.promised_ship_date else ""
+        flash(f"Line {line_id} changed: {quantity} units, {tier}{when}. New total {done.total}.")
+    else:
+        flash(f"Line {line_id} already has {quantity} units at {tier}: nothing changed.")
     return redirect(url_for("shop.order", order_id=order_id))
 
 

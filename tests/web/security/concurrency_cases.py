@@ -10,12 +10,18 @@ A new state-changing route fails `test_every_state_changing_route_is_covered` un
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import concurrency_requests as rq
 from concurrency_requests import Effect, Request
 from security_helpers import World
+from sqlalchemy import func, select
+
+import configurator
+from orders.models import JobRecord, ProductConfiguration
+from orders.queries.artifacts import dedupe_key
 
 REDIRECT = frozenset({302, 303})
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -40,6 +46,43 @@ class Case:
     effect: Effect
     answers: frozenset[int]
     settle: Callable[[World, Request], None] | None = None
+
+
+ANON_DESIGN = rq.design(17)  # nobody else in the sweep uses this seed
+
+
+def _anonymous_preview(w: World) -> Request:
+    config = configurator.validate("enclosure", ANON_DESIGN).config
+    assert config is not None
+    body = {"family": "enclosure", "params": ANON_DESIGN}
+    return Request(w.login("anonymous"), "/api/preview", json=body, subject=config.config_hash)
+
+
+def _anonymous_effect(w: World, r: Request) -> int:
+    """Rows for the hash times build jobs for it: 1 only when both are exactly one."""
+    rows = rq.count(
+        w,
+        select(func.count())
+        .select_from(ProductConfiguration)
+        .where(ProductConfiguration.config_hash == r.subject),
+    )
+    jobs = rq.count(
+        w,
+        select(func.count())
+        .select_from(JobRecord)
+        .where(JobRecord.dedupe_key == dedupe_key(r.subject)),
+    )
+    return rows * jobs
+
+
+def _wait_anonymous(w: World, r: Request) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        state = r.who.client.get(f"/api/preview/{r.subject}").json["state"]
+        if state not in ("queued", "building"):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the anonymous preview build did not finish in 180 s")
 
 
 CASES: dict[str, Case] = {
@@ -76,6 +119,24 @@ CASES: dict[str, Case] = {
     "shop.cancel": Case(
         "one cancelled transition", rq.cancel_own, rq.events("order", "cancelled"), REDIRECT
     ),
+    "shop.amend": Case(
+        "one amended event; the rest redirect (the line already has it)",
+        rq.amend_own,
+        rq.events("order_line", "amended"),
+        REDIRECT,
+    ),
+    "shop.forgot_password": Case(
+        "one reset link per form key; every answer the same page",
+        rq.forgot,
+        rq.reset_links,
+        frozenset({200}),
+    ),
+    "shop.reset_password": Case(
+        "one new password per link; the rest 410 (the link is used)",
+        rq.reset_link,
+        rq.events("user", "password_set_by_link"),
+        frozenset({302, 410}),
+    ),
     "api.save_configuration": Case(
         "one design saved: one quote for the customer", rq.api_save, rq.quotes_of, frozenset({201})
     ),
@@ -88,6 +149,13 @@ CASES: dict[str, Case] = {
         rq.build_jobs,
         frozenset({200, 202}),
         rq.wait_for_build,
+    ),
+    "api.anonymous_preview": Case(
+        "one design row and one build job per config hash, for visitors too",
+        _anonymous_preview,
+        _anonymous_effect,
+        frozenset({202}),
+        _wait_anonymous,
     ),
     "operator.press": Case(
         "one floor event per event id; the rest 'already done'",
@@ -104,6 +172,18 @@ CASES: dict[str, Case] = {
     "operator.bed_clear": Case(
         "one confirmation per print; the rest 303 already confirmed",
         rq.bed_clear,
+        rq.events("bed_clear"),
+        frozenset({303}),
+    ),
+    "operator.fail_object": Case(
+        "one remake of the failed line per event id; the rest 303 already done",
+        rq.fail_object,
+        rq.remakes_of,
+        frozenset({303}),
+    ),
+    "operator.plate_clear": Case(
+        "one confirmation per finished print, from the traveler's QR; the rest 303",
+        rq.plate_clear,
         rq.events("bed_clear"),
         frozenset({303}),
     ),

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from mes_bridge.transports.webhook import signed_headers
 from orders.commands.audit import Actor
 from orders.commands.ordering import LineRequest, place_order
+from orders.commands.password_reset import request_reset
 from orders.commands.planning import request_plan
 from orders.lifecycle import Status
 from orders.models import (
@@ -31,6 +32,9 @@ from orders.models import (
     JobRecord,
     Operation,
     Order,
+    OrderLine,
+    OutboxMessage,
+    PasswordReset,
     Payment,
     ProductConfiguration,
     Quote,
@@ -194,6 +198,40 @@ def cancel_own(w: World) -> Request:
     return Request(w.shared("customer"), f"/orders/{oid}/cancel", {"reason": "x"}, subject=oid)
 
 
+def amend_own(w: World) -> Request:
+    """The same change of quantity, sent N times (the line is placed, before CAD)."""
+    oid = fresh_order(w)
+    lid = count(w, select(func.min(OrderLine.id)).where(OrderLine.order_id == oid))
+    form = {"line_id": str(lid), "quantity": "3", "tier": "standard"}
+    return Request(w.shared("customer"), f"/orders/{oid}/amend", form, subject=lid)
+
+
+def forgot(w: World) -> Request:
+    """One "forgot password" form (its one-off key) for an account of its own."""
+    uid = w.add_user(f"forgot-{uuid.uuid4().hex[:6]}", Role.CUSTOMER)
+    email = next(e for e, u in w.users.values() if u == uid)
+    form = {"email": email, "request_key": uuid.uuid4().hex}
+    return Request(w.login("anonymous"), "/forgot", form, subject=uid)
+
+
+def reset_links(w: World, r: Request) -> int:
+    query = select(func.count()).select_from(PasswordReset)
+    return count(w, query.where(PasswordReset.user_id == r.subject))
+
+
+def reset_link(w: World) -> Request:
+    """The link of a reset e-mail (read from the outbox, as the mail carries it) used N times."""
+    uid = w.add_user(f"reset-{uuid.uuid4().hex[:6]}", Role.CUSTOMER)
+    email = next(e for e, u in w.users.values() if u == uid)
+    with w.ctx.db.transaction() as s:
+        assert request_reset(s, email, uuid.uuid4().hex)
+        keys = select(OutboxMessage).where(OutboxMessage.idempotency_key.like("mail:reset%"))
+        msg = s.scalars(keys.where(OutboxMessage.destination == email)).one()
+        path = str(msg.payload["link"]["path"])
+    form = {"password": "a new long passphrase", "password_again": "a new long passphrase"}
+    return Request(w.login("anonymous"), path, form, subject=uid)
+
+
 def api_save(w: World) -> Request:
     body = {"family": "enclosure", "params": design(2)}
     return Request(w.shared("customer"), "/api/configurations", json=body)
@@ -241,6 +279,70 @@ def bed_clear(w: World) -> Request:
     return Request(
         w.shared("operator"), f"/operator/station/{w.machine}/bed-clear", form, subject=w.machine
     )
+
+
+def _on_station(s: Any, w: World) -> tuple[Any, list[Any]]:
+    """The released plan's assignment of the started job, and the other jobs on its printer."""
+    from mes_bridge.job_order_ids import operation_of
+    from orders.queries.plans import current_release
+
+    plan = current_release(s)
+    mine = next(a for a in plan.assignments if a.operation_id == operation_of(w.job))
+    others = [a for a in plan.assignments if a.operation_id != mine.operation_id]
+    return mine, others
+
+
+def fail_object(w: World) -> Request:
+    """One part of the started job's plate failed (made a plate of two lines if it was not)."""
+    from mes_bridge.job_order_ids import job_order_id
+    from orders.models import Assignment, OperationStatus
+    from orders.queries.plans import current_release
+
+    with w.ctx.db.transaction() as s:
+        mine, others = _on_station(s, w)
+        if mine.plate_key:
+            members = [a for a in others if a.plate_key == mine.plate_key]
+        else:
+            prints = [a for a in others if s.get_one(Operation, a.operation_id).process == "fdm"]
+            other = next(a.operation_id for a in prints if a.plate_key is None)
+            members = [a for a in others if a.operation_id == other]
+            rows = s.scalars(
+                select(Assignment).where(
+                    Assignment.schedule_id == mine.schedule_id,
+                    Assignment.operation_id.in_([mine.operation_id, other]),
+                )
+            )
+            for a in rows:  # every row of each op (a long print may be split)
+                a.plate_key, a.machine_id = f"sweep-{mine.operation_id}", mine.machine_id
+            s.get_one(Operation, other).status = OperationStatus.RUNNING
+        op = s.get_one(Operation, members[0].operation_id)
+        member = job_order_id(op.id, current_release(s).version)
+        line = op.order_line_id
+    form = {"event_id": uuid.uuid4().hex, "member": member, "reason": "sweep"}
+    return Request(w.shared("operator"), f"/operator/job/{w.job}/fail-object", form, subject=line)
+
+
+def remakes_of(w: World, r: Request) -> int:
+    where = OrderLine.parent_line_id == r.subject
+    return count(w, select(func.count()).select_from(OrderLine).where(where))
+
+
+def plate_clear(w: World) -> Request:
+    """A scan of the traveler's QR confirms the plate clear after a print finished on it."""
+    from orders.models import OperationStatus
+
+    with w.ctx.db.transaction() as s:
+        mine, others = _on_station(s, w)
+        done = next(
+            s.get_one(Operation, a.operation_id)
+            for a in others
+            if a.machine_id == mine.machine_id
+            and s.get_one(Operation, a.operation_id).process == "fdm"
+        )
+        done.status, done.ended_at = OperationStatus.DONE, datetime.now(UTC)  # it just ended
+    form = {"check": ["bed clear", "qc passed"]}
+    url = f"/operator/job/{w.job}/plate-clear"
+    return Request(w.shared("operator"), url, form, subject=w.machine)
 
 
 def machine_down(w: World) -> Request:

@@ -26,8 +26,9 @@ NOT_OBJECTS = {
     "filename",
     "kind",
     "action",  # catalogue keys, static files, verbs
-    "index",
-}  # a position in the cart, which lives in the user's own session
+    "index",  # a position in the cart, which lives in the user's own session
+    "config_hash",  # the anonymous preview: a digest of the values the visitor typed
+}
 # Documents that exist only later in an order's life: their owner gets a 404 before then too.
 LATER = {"shop.delivery_note_pdf"}  # the delivery note, once the order ships
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,17 @@ def test_every_post_route_and_template_form_needs_the_token(world: World) -> Non
         assert f"url_for('{endpoint}'" in text or endpoint == "shop.configure_submit", endpoint
 
 
+def _settled(w: World, quiet_s: float = 0.5, limit_s: float = 30.0) -> None:
+    """Until the row counts hold still for `quiet_s` (background jobs started by a write)."""
+    end, last = time.monotonic() + limit_s, row_counts(w)
+    while time.monotonic() < end:
+        time.sleep(quiet_s)
+        now = row_counts(w)
+        if now == last:
+            return
+        last = now
+
+
 def test_cookie_api_writes_need_the_token_and_tokens_are_per_session(world: World) -> None:  # noqa: F811
     a, b = world.login("customer"), world.login("customer_b")
     writes = [
@@ -204,6 +216,7 @@ def test_cookie_api_writes_need_the_token_and_tokens_are_per_session(world: Worl
             ok.status_code,
             ok.data[:200],
         )
+        _settled(world)  # a preview write starts a build in the background: let it land first
     resp = a.api("POST", "/api/floor/events", {"kind": "machine_down", "machine_id": world.machine})
     assert resp.status_code == 401, "a session cookie must not authenticate machine events"
 

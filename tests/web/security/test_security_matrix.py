@@ -54,6 +54,9 @@ EXPECTED: dict[str, Access] = {
     "shop.order": Access(CUSTOMERS),
     "shop.download": Access(CUSTOMERS),
     "shop.cancel": Access(CUSTOMERS),  # the world's orders are on the floor: a 422 refusal
+    "shop.amend": Access(CUSTOMERS),  # an empty form: a 422 naming line_id
+    "shop.forgot_password": Access(EVERYONE),  # an empty form: a 422 naming email
+    "shop.reset_password": Access(EVERYONE),  # the sample key is no link: 410 Gone
     "shop.delivery_note_pdf": Access(CUSTOMERS, frozenset({404})),  # none until it ships
     "shop.confirmation_pdf": Access(CUSTOMERS),
     "shop.invoice_pdf": Access(CUSTOMERS),  # numbered on the first download
@@ -70,6 +73,10 @@ EXPECTED: dict[str, Access] = {
     "api.save_configuration": Access(CUSTOMERS),
     "api.get_configuration": Access(CUSTOMERS),
     "api.preview": Access(CUSTOMERS),
+    # the anonymous preview, by the visitor's own values (strictly rate-limited; no ids)
+    "api.anonymous_preview": Access(EVERYONE),
+    "api.anonymous_preview_status": Access(EVERYONE),
+    "api.anonymous_preview_glb": Access(EVERYONE, frozenset({404})),  # none until it is built
     "api.orders": Access(CUSTOMERS),
     "api.create_order": Access(CUSTOMERS),
     "api.order": Access(CUSTOMERS),
@@ -109,10 +116,23 @@ EXPECTED: dict[str, Access] = {
         )
     },
     "planner.delivery_note_pdf": Access(PLANNERS, frozenset({404})),  # none until it ships
+    "planner.fleet": Access(PLANNERS | OPERATORS),  # operators watch the fleet too
+    "planner.fleet_json": Access(PLANNERS | OPERATORS),
     "planner.mail_log": Access(frozenset({ADMIN})),  # the e-mail log: addresses of customers
     **{
         f"operator.{name}": Access(OPERATORS)
-        for name in ("home", "job", "press", "traveler", "station", "bed_clear", "station_live")
+        for name in (
+            "home",
+            "job",
+            "press",
+            "traveler",
+            "station",
+            "bed_clear",
+            "station_live",
+            "plate_clear_page",  # where the traveler's QR leads: a page, no change on GET
+            "plate_clear",  # no boxes ticked: back to the page
+            "fail_object",  # no member named: a 422 naming it
+        )
     },
     "shop.change_password": Access(SIGNED_IN),  # an empty form: a 422 naming the field
     **{
@@ -145,7 +165,15 @@ def samples(w: World) -> dict[str, Any]:
         "schedule_id": w.schedule_id,
         "user_id": w.users["staff"][1],  # a person only the admin's sweep changes
         "filename": "css/hunar.css",
+        "config_hash": _hash_of(w, w.config_a),  # the digest of design A's values
     }
+
+
+def _hash_of(w: World, config_id: int) -> str:
+    from orders.models import ProductConfiguration
+
+    with w.ctx.db.sessions() as s:
+        return s.get_one(ProductConfiguration, config_id).config_hash
 
 
 def requests(w: World) -> list[tuple[str, str, str]]:

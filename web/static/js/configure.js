@@ -1,5 +1,9 @@
 // Live configurator: validation messages per field, the itemised quote and date, and the 3D
-// preview. Every server text is inserted with textContent, never as HTML.
+// preview (a customer's saved design, or for anyone else an anonymous preview by config hash).
+// The process narrows the materials, the material the colours, and a standard size fills its
+// dependent fields; the server still validates everything. While a field is invalid the
+// preview says so instead of showing the last model as if it were current.
+// Every server text is inserted with textContent, never as HTML.
 "use strict";
 (() => {
   const form = document.getElementById("configure");
@@ -17,9 +21,12 @@
   const findingsList = document.getElementById("findings");
   const formErrors = document.getElementById("form-errors");
   const params = family.groups.flatMap((g) => g.params);
+  const materialParam = params.find((p) => p.name === "material");
+  const allMaterials = materialParam ? materialParam.options.map(String) : [];
   let seq = 0;
   let previewSeq = 0;
   let timer = null;
+  let previewTimer = null;
 
   const el = (tag, text, cls) => {
     const node = document.createElement(tag);
@@ -149,14 +156,34 @@
       addBtn.disabled = !data.orderable;
       blockOrdering(data.orderable ? "" : (data.reasons || []).map((r) => r.message)
         .concat(data.makeable === false ? [] : data.promise.reasons).join("; "));
-      if (data.orderable && signedIn && withPreview) preview(body.params);
+      if (data.makeable === false) {
+        stale("This design cannot be made, so no 3D preview is built. Change the design to see one.");
+      } else if (withPreview) {
+        schedulePreview(body.params);
+      }
       return;
     }
     blockOrdering("");
     addBtn.disabled = true;
     const err = (data && data.error) || { message: "The server did not answer.", fields: {} };
-    showErrors(Object.keys(err.fields).length ? err.fields : { form: err.message });
+    const fields = (err && err.fields) || {};
+    showErrors(Object.keys(fields).length ? fields : { form: err.message || "Please try again." });
     quoteBox.replaceChildren(el("p", "Fix the highlighted fields to see the price.", "muted"));
+    if (status === 422) stale("Fix the highlighted field to update the 3D preview.");
+  }
+
+  // The model on screen no longer matches the form: say so, stop following any build.
+  function stale(text) {
+    ++previewSeq;
+    viewer.dataset.stale = "true";
+    viewer.classList.add("stale");
+    setProgress(1, text);
+    findingsList.replaceChildren();
+  }
+
+  function fresh() {
+    viewer.dataset.stale = "false";
+    viewer.classList.remove("stale");
   }
 
   function setProgress(fraction, text) {
@@ -188,13 +215,33 @@
 
   // The job records the GLB about a second in, long before STEP/STL/3MF, analysis and G-code:
   // show it as soon as the status names it, then keep following the job to "up to date".
+  // Signed-in customers preview their saved design; anyone else asks by the design's values
+  // (the server reuses a build of the same design and limits new ones).
+  async function startPreview(values) {
+    if (signedIn) {
+      const saved = await api("POST", "/api/configurations", { family: family.key, params: values });
+      if (saved.status !== 201) return { id: null, st: saved };
+      const id = saved.data.id;
+      const path = `/api/configurations/${id}/preview`;
+      return { id, path, st: await api("POST", path) };
+    }
+    const st = await api("POST", "/api/preview", { family: family.key, params: values });
+    const id = st.data && st.data.config_hash;
+    return { id, path: id ? `/api/preview/${id}` : null, st };
+  }
+
   async function preview(values) {
     const mine = ++previewSeq;
     setProgress(0.05, "Building your 3D preview…");
-    const saved = await api("POST", "/api/configurations", { family: family.key, params: values });
-    if (mine !== previewSeq || saved.status !== 201) return;
-    const id = saved.data.id;
-    let st = await api("POST", `/api/configurations/${id}/preview`);
+    const started = await startPreview(values);
+    if (mine !== previewSeq) return;
+    if (started.id === null || started.id === undefined) {
+      const err = started.st.data && started.st.data.error;
+      setProgress(1, `No 3D preview right now: ${(err && err.message) || "please try again"}.`);
+      return;
+    }
+    const id = started.id;
+    let st = started.st;
     let shown = false;
     while (mine === previewSeq && st.status < 300 && ["queued", "building"].includes(st.data.state)) {
       if (!shown && st.data.preview_url) shown = showModel(st.data.preview_url, id);
@@ -202,12 +249,13 @@
         ? "Preview ready, preparing manufacturing files…"
         : `Building: ${st.data.stage || st.data.state}…`);
       await new Promise((r) => setTimeout(r, shown ? 1000 : 250));
-      st = await api("GET", `/api/configurations/${id}/preview`);
+      st = await api("GET", started.path);
     }
     if (mine !== previewSeq) return;
     if (st.status >= 300 || st.data.state === "failed") {
       const err = st.data && st.data.error;
       const why = (err && (err.message || err)) || "error";
+      if (!shown) viewer.dataset.stale = "true";
       setProgress(1, shown
         ? `The manufacturing files could not be prepared: ${why}.`
         : `The preview could not be built: ${why}. The last good preview stays on screen.`);
@@ -228,6 +276,7 @@
       viewer.setAttribute("src", url);
     }
     viewer.dataset.configurationId = id;
+    fresh();
     return true;
   }
 
@@ -243,6 +292,50 @@
   function schedule() {
     clearTimeout(timer);
     timer = setTimeout(update, 300);
+  }
+
+  // Only the materials the chosen process runs (the current one stays if the server must
+  // still say why it does not fit); then the colours follow the material.
+  function schedulePreview(values) {
+    clearTimeout(previewTimer);
+    if (signedIn) { preview(values); return; }
+    // a visitor's new designs are rate-limited: build once the edits pause
+    setProgress(0.05, "The 3D preview follows when you pause…");
+    const mine = previewSeq;
+    previewTimer = setTimeout(() => { if (mine === previewSeq) preview(values); }, 1200);
+  }
+
+  function syncMaterials(initial = false) {
+    const proc = document.getElementById("p-process");
+    const mat = document.getElementById("p-material");
+    if (!proc || !mat || !allMaterials.length) return;
+    const keep = mat.value;
+    const fits = allMaterials.filter((m) => {
+      const info = family.material_info[m];
+      return info && info.processes.includes(proc.value);
+    });
+    if (!fits.length) return;
+    if (initial && !fits.includes(keep) && allMaterials.includes(keep)) fits.push(keep);
+    const chosen = fits.includes(keep) ? keep : fits[0];
+    mat.replaceChildren(...fits.map((m) => {
+      const o = el("option", m.replaceAll("_", " "));
+      o.value = m;
+      o.selected = m === chosen;
+      return o;
+    }));
+    syncColours();
+  }
+
+  // A standard size (e.g. a flange's nominal size) fills the fields it determines.
+  function fillStandard(name) {
+    const table = (family.standards || {})[name];
+    const input = document.getElementById("p-" + name);
+    const row = table && input ? table[input.value] : null;
+    if (!row) return;
+    for (const [param, value] of Object.entries(row)) {
+      const field = document.getElementById("p-" + param);
+      if (field) field.value = String(value);
+    }
   }
 
   function syncColours() {
@@ -262,9 +355,14 @@
 
   form.addEventListener("input", schedule);
   form.addEventListener("change", (ev) => {
-    if (ev.target.id === "p-material") syncColours();
+    const name = ev.target.name;
+    if (name === "process") syncMaterials();
+    if (name === "material") syncColours();
+    if (family.standards && name in family.standards) fillStandard(name);
     schedule();
   });
+  if (form.dataset.invalid === "true") stale("Fix the highlighted field to update the 3D preview.");
+  syncMaterials(true);
   viewer.addEventListener("load", () => { viewer.dataset.loaded = "true"; });
   update();
 })();
