@@ -24,6 +24,7 @@ from mes_bridge.transports.base import (
     JobState,
     NotReady,
     Packet,
+    PrinterStatus,
     StartResult,
     Transport,
     TransportUnavailable,
@@ -51,9 +52,15 @@ class OctoPrintTransport(Transport):
     name = "octoprint"
 
     def __init__(
-        self, url: str, api_key: str, port: str = "VIRTUAL", timeout_s: float = 10.0
+        self,
+        url: str,
+        api_key: str,
+        port: str = "VIRTUAL",
+        timeout_s: float = 10.0,
+        machine_id: str = "",
     ) -> None:
         super().__init__()
+        self.machine_id = machine_id
         self.url, self.api_key, self.port, self.timeout_s = (
             url.rstrip("/"),
             api_key,
@@ -193,6 +200,33 @@ class OctoPrintTransport(Transport):
         completion = (job.get("progress") or {}).get("completion")
         return state, float(completion) if isinstance(completion, int | float) else None
 
+    def status(self) -> PrinterStatus:
+        """The fleet board's view: the selected job, its progress and time left (/api/job) and
+        the temperatures (/api/printer, 409 while the printer is not connected)."""
+        job = self._req("GET", "/api/job").json()
+        word = str(job.get("state") or "")
+        path = str(((job.get("job") or {}).get("file") or {}).get("path") or "")
+        name = path.rsplit("/", 1)[-1]
+        job_id = name.removesuffix(".gcode") if path.startswith(f"{STARTED_FOLDER}/") else ""
+        progress = job.get("progress") or {}
+        completion, left = progress.get("completion"), progress.get("printTimeLeft")
+        printer = self._req("GET", "/api/printer")
+        shown = printer.json() if printer.status_code == 200 else {}
+        temps = shown.get("temperature") or {}  # empty until the printer's first report
+        error = str((shown.get("state") or {}).get("error") or "")
+        return PrinterStatus(
+            machine_id=self.machine_id,
+            connection=self._state,
+            job_state=_ACTIVE.get(word, JobState.UNKNOWN) if job_id else JobState.UNKNOWN,
+            job_id=job_id,
+            progress=completion / 100 if job_id and isinstance(completion, int | float) else None,
+            eta_s=float(left) if job_id and isinstance(left, int | float) else None,
+            nozzle_c=_actual(temps.get("tool0")),
+            bed_c=_actual(temps.get("bed")),
+            error=error or (word if word.startswith(("Error", "Offline after error")) else ""),
+            read_at=now_utc(),
+        )
+
     def start(self, job_id: str) -> StartResult:
         """Move the file into ``started/`` (the durable at-most-once mark), then print it."""
         state = self.read_state(job_id)
@@ -228,8 +262,15 @@ class OctoPrintTransport(Transport):
             raise DeliveryRejected(f"octoprint {body['command']} {path}: HTTP {resp.status_code}")
 
 
+def _actual(reading: object) -> float | None:
+    value = reading.get("actual") if isinstance(reading, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
 def from_config(machine_id: str, config: Mapping[str, Any], site: SiteConfig) -> Transport | None:
     """OctoPrint at the configured URL; None (the default transport) without one."""
     if not config.get("url"):
         return None
-    return OctoPrintTransport(str(config["url"]), str(config.get("api_key", "")))
+    return OctoPrintTransport(
+        str(config["url"]), str(config.get("api_key", "")), machine_id=machine_id
+    )

@@ -73,6 +73,15 @@ BENCHES: dict[str, Smoke] = {
         postgres=True,
     ),
     "load_bench.py": Smoke((r"measure\s+\| value", r"verdict: PASS"), slow=True, postgres=True),
+    "soak_bench.py": Smoke(
+        (
+            r"stack\s+\| minutes \| requests \| 5xx \| stuck jobs >10 min \| duplicate effects \|.*",
+            r"verdict: PASS",
+        ),
+        slow=True,  # two stacks, a minute of traffic each
+        postgres=True,
+        timeout_s=900,
+    ),
     "quote_bench.py": Smoke(
         (
             r"family\s+process\s+n \| time quoted/slicer median\s+p5\s+p95.*\| off-bed G-code",
@@ -89,6 +98,7 @@ HELPERS: dict[str, str] = {
     "load_stack.py": "the private gunicorn/PostgreSQL/Redis/RQ stack of a load run",
     "scheduler_pjs.py": "PyJobShop side of scheduler_bench.py",
     "http_load.py": "closed-loop HTTP client of web_bench.py when wrk is not installed",
+    "soak_traffic.py": "customers, planner and operators of soak_bench.py",
 }
 
 

@@ -84,3 +84,28 @@ def test_polled_progress_becomes_events(octoprint):
     assert isinstance(done, StatusEvent) and done.kind == "completed"
     again = gate.admit(polled_state_event(jid, state.value, pct, datetime.now(UTC), "octoprint", 1))
     assert again.code == "duplicate"
+
+
+def test_status_for_the_fleet_board_while_printing_and_idle(octoprint):
+    """The fleet board reads every printer through `status()`: job, progress, temperatures."""
+    from mes_bridge.transports.base import ConnectionState
+
+    job = make_job()
+    packet = Packet.from_job(job, {"part.gcode": GCODE * 40})
+    with OctoPrintTransport(octoprint.url, octoprint.api_key, machine_id="octo-1") as t:
+        t.deliver(packet, "key-status")
+        t.start(job.job_order_id)
+        seen = t.status()
+        assert seen.machine_id == "octo-1" and seen.connection is ConnectionState.CONNECTED
+        assert seen.read_at is not None
+        if seen.job_state in (JobState.RUNNING, JobState.INTERRUPTED):
+            assert seen.job_id == job.job_order_id
+            assert seen.progress is None or 0 <= seen.progress <= 1
+        end = time.monotonic() + 15  # temperatures appear with the printer's first report
+        while seen.nozzle_c is None and time.monotonic() < end:
+            time.sleep(0.5)
+            seen = t.status()
+        assert seen.nozzle_c is not None and seen.bed_c is not None, seen
+        wait_state(t, job.job_order_id, JobState.ENDED)
+        idle = t.status()
+        assert idle.job_state is JobState.UNKNOWN and idle.error == ""
