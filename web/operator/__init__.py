@@ -82,6 +82,18 @@ def _own_station(s: Session, machine_id: str) -> st.StationUser:
     return me
 
 
+def _own_job(job_order_id: str) -> str:
+    """The job's machine when it is one of this operator's stations, else 404: decided before
+    any input is judged, so another station's job answers exactly like a missing one."""
+    with hunar().db.sessions() as s:
+        try:
+            machine_id = st.machine_of_job(s, _job_id(job_order_id))[1]
+        except NotFound:
+            abort(404)
+        _own_station(s, machine_id)
+        return machine_id
+
+
 @bp.get("/station/<machine_id>")
 @staff_page(OPERATOR)
 def station(machine_id: str) -> str:
@@ -142,7 +154,7 @@ def traveler(job_order_id: str) -> str:
 @staff_page(OPERATOR)
 def press(job_order_id: str, action: str) -> Response | tuple[Response, int]:
     form = request.form
-    _job_id(job_order_id)
+    _own_job(job_order_id)
     event_id = (form.get("event_id") or "").strip()[:64]
     qty_raw = form.get("qty", "").strip()
     qty = whole_number(qty_raw, max_digits=6)
@@ -191,7 +203,7 @@ def _answer(
 def fail_object(job_order_id: str) -> Response | tuple[Response, int]:
     """One part of a running shared plate failed: scrap and re-queue only its order line."""
     form = request.form
-    _job_id(job_order_id)
+    _own_job(job_order_id)
     event_id = (form.get("event_id") or "").strip()[:64]
     member = form.get("member", "").strip()[:64]
     if not event_id:
@@ -231,7 +243,7 @@ def plate_clear_page(job_order_id: str) -> str:
 def plate_clear(job_order_id: str) -> Response | tuple[Response, int]:
     """The operator holding the traveler confirms its printer's plate clear (and QC passed)."""
     checks = request.form.getlist("check")
-    _job_id(job_order_id)
+    _own_job(job_order_id)
     if len(checks) < 2:
         message = "check: tick both boxes (the plate is clear, the last print passed QC)"
         if wants_json():
