@@ -89,8 +89,14 @@ def test_pin_whose_start_has_passed_stays_on_its_machine_from_now(ctx: AppContex
 
 def test_pin_that_cannot_be_kept_is_named_not_silently_infeasible(ctx: AppContext) -> None:
     sid = _released(ctx)
-    # two hours on, the print has not started: it cannot end before the pinned post step
-    row = _pin_and_solve(ctx, sid, "post", timedelta(hours=2))
+    # a minute before the pinned post step, the print before it has not started: it cannot
+    # end in time (relative to the released slot, so the shift calendar and the time of day
+    # the suite runs at do not matter; a fixed "two hours on" passed or failed by the clock)
+    with ctx.db.sessions() as s:
+        slot = _step(s, sid, "post").start
+    slot = slot if slot.tzinfo else slot.replace(tzinfo=UTC)
+    later = max(timedelta(0), slot - datetime.now(UTC) - timedelta(minutes=1))
+    row = _pin_and_solve(ctx, sid, "post", later)
     with ctx.db.sessions() as s:
         post = _step(s, sid, "post")
         found = [d for d in row.kpis["diagnostics"] if d["code"] == "pin_not_honoured"]
