@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from orders.commands.audit import Actor
+    from orders.context import AppContext
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -154,12 +155,47 @@ def dispatch(loop: bool, interval: float) -> None:
                 f"retry later {report['retry_later']}, rejected {report['rejected']}, "
                 f"e-mails sent {mailed}"
             )
+            _prune_when_due(ctx)
             if not loop:
                 break
             time.sleep(interval)
     finally:
         for t in transports.values():
             t.close()
+
+
+def _prune_when_due(ctx: AppContext) -> None:
+    """The dispatcher's housekeeping: old anonymous previews, every [preview] prune_every_minutes
+    (a failure is said and tried again next time; delivery goes on)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from orders.commands.prune import prune_when_due
+
+    try:
+        pruned = prune_when_due(ctx)
+    except (SQLAlchemyError, OSError) as exc:
+        click.echo(f"anonymous previews not pruned: {exc}", err=True)
+        return
+    if pruned is not None and pruned.pruned:
+        click.echo(f"anonymous previews pruned {len(pruned.pruned)}")
+
+
+@main.command()
+def prune() -> None:
+    """Delete anonymous previews nobody saved, ordered or is building, older than [preview]
+    keep_hours in data/shop.toml: their rows and their files in the artifact store."""
+    from orders.commands.prune import prune_previews
+    from orders.context import AppContext
+
+    ctx = AppContext.from_settings(load_settings())
+    try:
+        report = prune_previews(ctx)
+    finally:
+        ctx.close()
+    click.echo(
+        f"anonymous preview designs pruned: {len(report.pruned)}; "
+        f"in use at that moment, kept: {report.skipped}"
+    )
 
 
 @main.group()

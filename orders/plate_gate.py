@@ -12,6 +12,8 @@ confirmation is a `bed_clear` event (station button or traveler QR); a printer m
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -27,12 +29,12 @@ from orders.models import (
     OutboxMessage,
     OutboxStatus,
     Schedule,
-    ScheduleState,
 )
 
 PRINT_PROCESSES = ("fdm", "resin")
 WAITING = "waiting for plate clear"
 ON_THE_PLATE = (OperationStatus.RUNNING, OperationStatus.PAUSED)
+_PAGE = 8  # finished prints per printer looked at in one query, newest first
 
 
 def auto_ejects(session: Session, machine_id: str) -> bool:
@@ -41,19 +43,158 @@ def auto_ejects(session: Session, machine_id: str) -> bool:
     return machine is not None and (machine.transport_config or {}).get("auto_eject") is True
 
 
-def last_print(session: Session, machine_id: str) -> datetime | None:
-    """When the printer's last print finished (plans in force or superseded)."""
-    return session.scalar(
-        select(func.max(Operation.ended_at))
-        .join(Assignment, Assignment.operation_id == Operation.id)
+@dataclass(frozen=True)
+class _Placement:
+    """One released plan's row for an operation: where that plan put it."""
+
+    version: int
+    released_at: datetime
+    machine_id: str
+    plate_key: str | None
+    schedule_id: int
+
+
+def last_prints(
+    session: Session, machine_ids: Collection[str] | None = None
+) -> dict[str, datetime]:
+    """When each printer's last print finished (every printer that printed, or only these).
+
+    A job counts on the printer it ran on, the machine of the plan in force when it started
+    (`ran_on`), not on every printer some released plan once gave it; a proposal that was
+    never released placed nothing. The newest prints are looked at first, a page per printer
+    at a time, so the whole fleet costs a handful of queries unless jobs moved a lot.
+    """
+    wanted = None if machine_ids is None else set(machine_ids)
+    found: dict[str, datetime] = {}
+    lo = 0
+    while wanted is None or wanted:
+        page = _candidates(session, wanted, lo, lo + _PAGE)
+        if not page:
+            break
+        ran = ran_on(session, {op for _, op, _ in page})
+        for machine, op, ended in page:  # per printer, newest first
+            if machine not in found and machine in ran.get(op, ()):
+                found[machine] = ended
+        wanted = {machine for machine, _, _ in page} - set(found)  # not settled on this page
+        lo += _PAGE
+    return found
+
+
+def _candidates(
+    session: Session, machines: set[str] | None, lo: int, hi: int
+) -> list[tuple[str, int, datetime]]:
+    """Finished prints some released plan put on each printer, newest first: ranks lo+1..hi."""
+    placed = (
+        select(
+            Assignment.machine_id.label("machine"),
+            Operation.id.label("op"),
+            Operation.ended_at.label("ended"),
+        )
+        .join(Operation, Operation.id == Assignment.operation_id)
         .join(Schedule, Schedule.id == Assignment.schedule_id)
         .where(
-            Assignment.machine_id == machine_id,
             Operation.status == OperationStatus.DONE,
             Operation.process.in_(PRINT_PROCESSES),
-            Schedule.state.in_((ScheduleState.RELEASED, ScheduleState.SUPERSEDED)),
+            Operation.ended_at.is_not(None),
+            Schedule.released_at.is_not(None),  # a proposal never released placed nothing
         )
+        .distinct()
     )
+    if machines is not None:
+        placed = placed.where(Assignment.machine_id.in_(sorted(machines)))
+    sub = placed.subquery()
+    rank = func.row_number().over(
+        partition_by=sub.c.machine, order_by=(sub.c.ended.desc(), sub.c.op.desc())
+    )
+    ranked = select(sub.c.machine, sub.c.op, sub.c.ended, rank.label("rank")).subquery()
+    rows = session.execute(
+        select(ranked.c.machine, ranked.c.op, ranked.c.ended)
+        .where(ranked.c.rank > lo, ranked.c.rank <= hi)
+        .order_by(ranked.c.machine, ranked.c.rank)
+    )
+    return [(m, op, ended) for m, op, ended in rows]
+
+
+def ran_on(session: Session, op_ids: Collection[int]) -> dict[int, set[str]]:
+    """The printer(s) each operation ran on: its rows in the plan in force when it started.
+
+    Only the released plan's job orders may start, so that plan is the one named by the job's
+    first accepted `started` floor event; without one (work recorded by hand), the plan
+    released last before `started_at`. A job every released plan kept on one printer needs
+    neither look-up."""
+    placements: dict[int, list[_Placement]] = {}
+    started_at: dict[int, datetime | None] = {}
+    for op_id, op_started, *rest in session.execute(
+        select(
+            Assignment.operation_id,
+            Operation.started_at,
+            Schedule.version,
+            Schedule.released_at,
+            Assignment.machine_id,
+            Assignment.plate_key,
+            Schedule.id,
+        )
+        .join(Operation, Operation.id == Assignment.operation_id)
+        .join(Schedule, Schedule.id == Assignment.schedule_id)
+        .where(Assignment.operation_id.in_(sorted(op_ids)), Schedule.released_at.is_not(None))
+    ):
+        placements.setdefault(op_id, []).append(_Placement(*rest))
+        started_at[op_id] = op_started
+    out = {op: {p.machine_id for p in ps} for op, ps in placements.items()}
+    moved = {op: ps for op, ps in placements.items() if len(out[op]) > 1}
+    if moved:
+        first_start = _started_versions(session, moved)
+        for op, ps in moved.items():
+            version = first_start.get(op) or _in_force(ps, started_at[op])
+            out[op] = {p.machine_id for p in ps if p.version == version}
+    return out
+
+
+def _started_versions(session: Session, moved: dict[int, list[_Placement]]) -> dict[int, int]:
+    """Per operation, the plan version of its first accepted start (a plate starts by its
+    first member's job order)."""
+    plates = {(p.schedule_id, p.plate_key) for ps in moved.values() for p in ps if p.plate_key}
+    leads: dict[tuple[int, str], int] = {}
+    if plates:
+        for sid, key, lead in session.execute(
+            select(Assignment.schedule_id, Assignment.plate_key, func.min(Assignment.operation_id))
+            .where(
+                Assignment.schedule_id.in_(sorted({s for s, _ in plates})),
+                Assignment.plate_key.in_(sorted({str(k) for _, k in plates})),
+            )
+            .group_by(Assignment.schedule_id, Assignment.plate_key)
+        ):
+            leads[(sid, key)] = lead
+    jobs: dict[str, list[tuple[int, int]]] = {}
+    for op, ps in moved.items():
+        for p in ps:
+            lead = leads.get((p.schedule_id, p.plate_key), op) if p.plate_key else op
+            jobs.setdefault(job_order_id(lead, p.version), []).append((op, p.version))
+    named = Event.payload["job_order_id"].as_string()
+    out: dict[int, int] = {}
+    for job in session.scalars(
+        select(named).where(
+            Event.entity_type == "floor_event", Event.to_state == "started", named.in_(jobs)
+        )
+    ):
+        for op, version in jobs[job]:
+            out[op] = min(version, out.get(op, version))
+    return out
+
+
+def _in_force(placements: list[_Placement], started_at: datetime | None) -> int:
+    """The version of the plan released last before the start; the first plan when the start
+    reads earlier than every release (a machine clock behind the server's)."""
+    ordered = sorted(placements, key=lambda p: p.released_at)
+    if started_at is None:
+        return ordered[-1].version
+    before = [p for p in ordered if p.released_at <= started_at]
+    return before[-1].version if before else ordered[0].version
+
+
+def last_print(session: Session, machine_id: str) -> datetime | None:
+    """When the last print that ran on this printer finished."""
+    return last_prints(session, [machine_id]).get(machine_id)
 
 
 def last_clear(session: Session, machine_id: str) -> datetime | None:

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from orders.commands.accounts import create_user
 from orders.models import STAFF, Calendar, CalendarWindow, Machine, Role, User, WindowKind
+from orders.shop import shop_numbers
 
-SHOP_TZ = "Asia/Karachi"
+SHOP_TZ = shop_numbers().locality.time_zone  # shifts are typed in the shop's own time
 FDM = ("pla", "petg")
 FDM_ENCLOSED = ("pla", "petg", "abs")
 # id, name, process, materials, build volume mm, speed factor, hourly rate, transport

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
 
@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         description="Base of absolute links in job packets, QR codes and e-mails, e.g. "
         "https://shop.example.com. Unset: a link made in a web request uses that request's "
         "host; a job packet keeps the address of the request that released its plan.",
+    )
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["localhost", "127.0.0.1", "::1"],
+        description="Comma-separated host names (no port) whose requests may supply the base "
+        "of links in e-mails when HUNAR_PUBLIC_URL is unset, e.g. shop.lan,192.168.1.20. A "
+        "request to any other host writes e-mails without a link, so a forged Host header "
+        "never receives a password-reset link.",
     )
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
@@ -69,6 +76,24 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=10.0, gt=0, description="Connect and reply timeout.")
     cad_job_timeout_s: int = 120
     plan_job_timeout_s: int = 600
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, raw: object) -> object:
+        """`a,b` from the environment; host names compare case-insensitively."""
+        if isinstance(raw, str):
+            raw = raw.split(",")
+        if isinstance(raw, list | tuple):
+            return [str(h).strip().strip("[]").lower() for h in raw if str(h).strip()]
+        return raw
+
+    def trusts_host(self, host: str) -> bool:
+        """Whether a request's Host (`name[:port]`, `[v6]:port`) is one the shop serves itself."""
+        if host.startswith("["):
+            name = host[1 : host.find("]")]
+        else:
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return name.lower() in self.trusted_hosts
 
     def base_url(self, request_url: str | None = None) -> str | None:
         """Where absolute links point: HUNAR_PUBLIC_URL when set, else the asking request's

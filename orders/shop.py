@@ -75,6 +75,33 @@ class Money:
 
 
 @dataclass(frozen=True)
+class Locality:
+    """How people read money and time ([locale] in shop.toml): the shop's zone and Babel locale,
+    and the sign written before amounts per currency code."""
+
+    time_zone: str
+    locale: str
+    currency_signs: dict[str, str]
+
+
+def _locality(raw: dict[str, Any]) -> Locality:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from babel import Locale, UnknownLocaleError
+
+    if not isinstance(raw["currency_signs"], dict):
+        raise ShopDataError('locale.currency_signs must be a table like { PKR = "Rs" }')
+    signs = {str(k).upper(): str(v) for k, v in raw["currency_signs"].items()}
+    found = Locality(str(raw["time_zone"]), str(raw["locale"]), signs)
+    try:
+        ZoneInfo(found.time_zone)
+        Locale.parse(found.locale)
+    except (ZoneInfoNotFoundError, UnknownLocaleError, ValueError) as exc:
+        raise ShopDataError(f"locale: {exc}") from exc
+    return found
+
+
+@dataclass(frozen=True)
 class ShopNumbers:
     tier_weight: dict[str, int]
     max_operation_minutes: int
@@ -88,6 +115,7 @@ class ShopNumbers:
     learning: Learning
     money: Money
     taxes: tuple[TaxLine, ...]
+    locality: Locality
 
     def changeover_for(self, process: str) -> Changeover:
         return self.changeover.get(process, self.changeover["other"])
@@ -150,9 +178,37 @@ def parse(data: dict[str, Any]) -> ShopNumbers:
             learning=Learning(**_positive_ints(data["learning"], "learning")),
             money=Money(str(data["money"]["invoice_prefix"]), str(data["money"]["bank_details"])),
             taxes=tuple(_tax_line(t, f"tax[{i}]") for i, t in enumerate(data.get("tax", []))),
+            locality=_locality(data["locale"]),
         )
     except (KeyError, TypeError) as exc:
         raise ShopDataError(f"{SHOP_TOML.name}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class PreviewKeeping:
+    """How long an anonymous preview's design is kept and how often it is pruned ([preview])."""
+
+    keep_hours: int
+    prune_every_minutes: int
+    batch_designs: int
+
+
+@cache
+def preview_keeping(path: Path = SHOP_TOML) -> PreviewKeeping:
+    """The [preview] numbers; each a whole number >= 1 (a 0-hour keep would prune live ones)."""
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh).get("preview")
+    if not isinstance(raw, dict):
+        raise ShopDataError(f"{path.name}: the [preview] table is missing")
+    values = _positive_ints(raw, "preview")
+    try:
+        keeping = PreviewKeeping(**values)
+    except TypeError as exc:
+        raise ShopDataError(f"{path.name}: [preview] {exc}") from exc
+    for key, value in values.items():
+        if value < 1:
+            raise ShopDataError(f"preview.{key} must be at least 1, got {value}")
+    return keeping
 
 
 @cache

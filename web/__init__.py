@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _register_blueprints(app)
     # A fresh key for each rendered form whose double submit must count once (propose, reset).
     app.jinja_env.globals["form_key"] = lambda: uuid.uuid4().hex
+    _local_formats(app)
 
     @app.before_request
     def refuse_nul() -> None:
@@ -121,6 +122,30 @@ def create_app(settings: Settings | None = None) -> Flask:
                     f"{field or 'the request'} contains a NUL character",
                     {field or "body": "no NUL characters"},
                 )
+
+    @app.before_request
+    def mail_links_from_trusted_host() -> None:
+        """E-mails written by this request link back to the address it came to, if the shop
+        serves that host itself (`HUNAR_TRUSTED_HOSTS`); HUNAR_PUBLIC_URL still wins."""
+        from flask import g
+
+        from orders.adapters.mail import set_link_base
+
+        trusted = not settings.public_url and settings.trusts_host(request.host)
+        g.mail_link_token = set_link_base(request.host_url if trusted else None)
+
+    @app.teardown_request
+    def forget_mail_links(_exc: BaseException | None) -> None:
+        from flask import g
+
+        from orders.adapters.mail import reset_link_base
+
+        token = g.pop("mail_link_token", None)
+        if token is not None:
+            try:
+                reset_link_base(token)
+            except ValueError:  # torn down in another context (a streamed body): nothing to undo
+                pass
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -190,6 +215,21 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         threading.Thread(target=warm_up, name="warm-cad", daemon=True).start()
     return app
+
+
+def _local_formats(app: Flask) -> None:
+    """Money and times as the shop reads them (`orders.formats`): `{{ amount|money(cur) }}`,
+    `{{ at|when }}`, `{{ at|when('weekday') }}`, `{{ d|day }}`, and `zone` ("PKT") for labels.
+    The page's body carries the zone and locale for the scripts that redraw times."""
+    from orders import formats
+
+    app.jinja_env.filters.update(money=formats.money, when=formats.when, day=formats.day)
+    app.jinja_env.globals.update(
+        zone=formats.zone_label,
+        shop_time_zone=lambda: formats.locality().time_zone,
+        shop_locale=lambda: formats.locality().locale.replace("_", "-"),
+        currency_signs=lambda: formats.locality().currency_signs,
+    )
 
 
 def _signed_in() -> bool:

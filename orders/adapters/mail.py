@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -33,14 +34,31 @@ KIND = "email"
 MAIL_BACKOFF = Backoff(base_s=5.0, max_s=300.0)  # 5, 10, 20 … s while the server is away
 CLAIM_LEASE = timedelta(seconds=120)  # longer than one SMTP conversation with its timeouts
 NOT_CONFIGURED = "not sent: no SMTP configured"
+# The base of links in e-mails written during one web request whose host the shop trusts
+# (`Settings.trusted_hosts`); None outside such a request. Set by the web layer, read here, so
+# commands that write e-mails need not know whether a request is behind them.
+_request_base: ContextVar[str | None] = ContextVar("hunar_mail_link_base", default=None)
 
 
 @dataclass(frozen=True)
 class Link:
-    """A path on the public site; made absolute at sending time (`Settings.base_url`)."""
+    """A path on the public site; made absolute at sending time from HUNAR_PUBLIC_URL, else from
+    the trusted request that wrote the e-mail (see `set_link_base`)."""
 
     label: str
     path: str
+
+
+def set_link_base(base: str | None) -> Token[str | None]:
+    """E-mails written from now on (in this context) link to `base` when HUNAR_PUBLIC_URL is
+    unset. The web layer passes a request's own address only when its host is trusted, so a
+    forged Host header can never receive someone else's link (a password-reset token above
+    all). Undo with `reset_link_base(token)`."""
+    return _request_base.set(base.rstrip("/") if base else None)
+
+
+def reset_link_base(token: Token[str | None]) -> None:
+    _request_base.reset(token)
 
 
 def add_email(
@@ -56,15 +74,19 @@ def add_email(
     payload: dict[str, Any] = {"to": to, "subject": subject, "body": body}
     if link is not None:
         payload["link"] = {"label": link.label, "path": link.path}
+        if (base := _request_base.get()) is not None:
+            payload["link"]["base"] = base
     return add_message(
         session, kind=KIND, destination=to[:128], transport="smtp", key=key, payload=payload
     )
 
 
 def compose(settings: Settings, msg_key: str, payload: dict[str, Any]) -> EmailMessage:
-    """The e-mail as sent: the stored text, plus the link when a public URL is known."""
+    """The e-mail as sent: the stored text, plus the link when its base is known (HUNAR_PUBLIC_URL,
+    else the trusted address of the request that wrote it)."""
     body = str(payload["body"]).rstrip() + "\n"
-    link, base = payload.get("link"), settings.base_url()
+    link = payload.get("link")
+    base = settings.base_url(link.get("base")) if link else None
     if link and base:
         body += f"\n{link['label']}: {base}{link['path']}\n"
     mail = EmailMessage()

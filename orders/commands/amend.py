@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from orders.commands.audit import Actor, record_event
 from orders.commands.designs import price_line
 from orders.commands.notify import order_amended
+from orders.commands.payments import refuse_if_invoiced
 from orders.errors import DomainError, NotFound, NotMakeable
 from orders.lifecycle import Status
 from orders.models import Event, Operation, Order, OrderLine, ProductConfiguration, Quote, Role
@@ -155,6 +156,7 @@ def amend_line(
     qty, new_tier = check_quantity_tier(quantity, tier, row.family_key)
     if line.quantity == qty and line.tier == new_tier:
         return Amended(order.id, line.id, False, order.total, line.promised_ship_date)
+    refuse_if_invoiced(session, order.id)  # the issued invoice is the legal record of the bill
     _check_allowed(session, line)
     _check_orderable(session, order, row, qty, new_tier)
     quote = price_line(session, row, qty, new_tier, order.customer_id, order.currency)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from mes_bridge.job_order_ids import parse_job_order
 from orders.commands.audit import Actor, transition
 from orders.commands.notify import order_cancelled, order_delivered, order_shipped
+from orders.commands.payments import credit_note_needed, issue_invoice
 from orders.commands.planning import create_proposal
 from orders.errors import DomainError, IllegalTransition, NotFound
 from orders.lifecycle import CANCELLABLE, STAFF_CANCELLABLE, Status
@@ -69,6 +70,7 @@ class Cancelled:
     operations_withdrawn: int = 0
     messages_withdrawn: int = 0
     proposal_id: int | None = None
+    credit_note_for: str | None = None  # the invoice a credit note must cancel, if it was issued
 
 
 def _text(field: str, value: str | None, limit: int, what: str) -> str:
@@ -117,8 +119,9 @@ def ship_order(
     actor: Actor,
     now: datetime | None = None,
 ) -> Shipment:
-    """Ship a completed order: its lines and the order become shipped, and the delivery note
-    (PDF) is stored with the carrier and tracking number, all in the caller's transaction."""
+    """Ship a completed order: its lines and the order become shipped, the delivery note (PDF)
+    is stored with the carrier and tracking number, and the tax invoice is issued (at supply;
+    kept if staff issued it earlier), all in the caller's transaction."""
     carrier, tracking = check_shipping(carrier, tracking)
     order = _locked(session, order_id)
     now = now or datetime.now(UTC)
@@ -153,6 +156,7 @@ def ship_order(
     for ln in lines:
         transition(session, ln, Status.SHIPPED, actor, payload=body)
     transition(session, order, Status.SHIPPED, actor, payload=body)
+    issue_invoice(session, order.id, actor, now)
     order_shipped(session, order, shipment)
     return shipment
 
@@ -205,7 +209,8 @@ def cancel_order(
     """Cancel an order: by its customer (`customer_id`) until the work is released to the floor,
     by staff (a reason required) until it ships. Lines are cancelled, their operations that have
     not started leave the plan, their unsent job orders are withdrawn, and if the order had
-    planned work a re-plan is proposed. Running work is left to the operator to finish or stop."""
+    planned work a re-plan is proposed. Running work is left to the operator to finish or stop.
+    An invoice issued before (an advance payment) stays; an event on it says a credit note is due."""
     by_customer = customer_id is not None
     if by_customer:
         why = " ".join((reason or "").split())[:500] or "cancelled by the customer"
@@ -250,12 +255,13 @@ def cancel_order(
         transition(session, ln, Status.CANCELLED, actor, reason=why)
     transition(session, order, Status.CANCELLED, actor, reason=why, payload=body)
     order_cancelled(session, order, why, by_customer)
+    credit = credit_note_needed(session, order.id, why, actor)
     proposal = None
     if planned:
         objective, limit, horizon = REPLAN
         note = f"re-plan: order {order.id} cancelled"
         proposal = create_proposal(session, objective, limit, horizon, actor, note=note).id
-    return Cancelled(order.id, True, len(withdrawn), messages, proposal)
+    return Cancelled(order.id, True, len(withdrawn), messages, proposal, credit)
 
 
 def _in_a_plan(session: Session, ops: list[Operation]) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 import configurator
 from orders.adapters.mail import Link, add_email
+from orders.formats import money
 from orders.lifecycle import Status
 from orders.models import Event, Order, OrderLine, ProductConfiguration, Role, User
 from orders.models.orders import Shipment
@@ -62,7 +63,7 @@ def order_placed(session: Session, order: Order) -> None:
     text = (
         f"we have received your order #{order.id}:\n\n"
         + "\n".join(rows)
-        + f"\n\nTotal: {order.total:.2f} {order.currency}\n\n"
+        + f"\n\nTotal: {money(order.total, order.currency)}\n\n"
         "We are preparing your designs for production now and will write again when the order "
         "ships, or if anything needs your attention."
     )
@@ -171,8 +172,8 @@ def password_reset_link(
     session: Session, user: User, token: str, reset_id: int, minutes: int
 ) -> None:
     """The one-time link (its token in clear exists only here and in the e-mail). The link is
-    made absolute from HUNAR_PUBLIC_URL when sent, never from a request's Host header, which
-    an attacker could set to receive someone else's link."""
+    made absolute from HUNAR_PUBLIC_URL, else from the asking request's address only when its
+    host is one of HUNAR_TRUSTED_HOSTS: a forged Host header gets an e-mail without a link."""
     body = (
         f"Hello {user.display_name},\n\nsomeone (we hope you) asked to reset the password of "
         f"your Hunar account. The link below lets you choose a new one; it works once, for "

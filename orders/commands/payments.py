@@ -1,5 +1,6 @@
 """Money that came in: staff record payments (bank transfer, cash on delivery), void mistakes,
-and an order gets its invoice number once.
+and an order's tax invoice is issued once, by a business event (shipping it, or staff issuing
+it for an advance payment), never by viewing it.
 
 Every command locks the order row first (`FOR UPDATE` on PostgreSQL; SQLite write transactions
 hold the write lock from their start), so two submits of one form, or two payments racing for
@@ -18,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orders.commands.audit import Actor, record_event
-from orders.errors import DomainError, DuplicateSubmission, NotFound
+from orders.errors import DomainError, DuplicateSubmission, IllegalTransition, NotFound
 from orders.lifecycle import Status
 from orders.models import Invoice, Order, Payment, PaymentMethod, PaymentState
-from orders.queries.money import account, to_paisa
+from orders.queries.money import account, invoice_label, to_paisa
 
 STAFF_METHODS = (PaymentMethod.BANK_TRANSFER, PaymentMethod.CASH_ON_DELIVERY)
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./_-]{2,63}")
@@ -172,29 +173,89 @@ def void_payment(session: Session, payment_id: int, reason: str | None, actor: A
     return row
 
 
-def issue_invoice(
-    session: Session, order_id: int, actor: Actor, customer_id: int | None = None
-) -> Invoice:
-    """The order's invoice: numbered on first request from one gap-free sequence, then fixed.
+class InvoiceIssued(DomainError):
+    """The order's invoice is issued: it is the legal record of the bill, so the bill is fixed."""
 
-    The order row lock makes concurrent requests for one order wait and find the first's
-    number; two orders racing for the next number meet at the unique key, and the loser takes
-    the one after (a savepoint keeps its transaction). A number rolled back is never seen.
+    code = "invoice_issued"
+
+
+class InvoiceRefused(IllegalTransition):
+    """The order is in no state to be invoiced (a cancelled order, an unplaced draft): 409."""
+
+    code = "invoice_not_allowed"
+
+    def __init__(self, order: Order, message: str) -> None:
+        super().__init__("order", Status(order.status).value, "invoiced")
+        self.message = message
+        self.args = (message,)
+        self.fields = {"order_id": message}
+
+
+@dataclass(frozen=True)
+class Issued:
+    invoice: Invoice
+    label: str  # as printed, e.g. HUN-INV-000012
+    created: bool  # False: it was issued before (a second press, or the order shipped)
+
+
+NOT_INVOICEABLE = (Status.DRAFT, Status.QUOTED, Status.CANCELLED)
+
+
+def issue_invoice(
+    session: Session, order_id: int, actor: Actor, now: datetime | None = None
+) -> Issued:
+    """Issue the order's tax invoice: at supply (`ship_order`), or earlier when staff press
+    "Issue invoice" (a customer paying in advance). Viewing never issues; a second call gives
+    the first's number.
+
+    The number comes from one gap-free sequence: the order row lock makes concurrent requests
+    for one order wait and find the first's number; two orders racing for the next number meet
+    at the unique key, and the loser takes the one after (a savepoint keeps its transaction).
+    A number rolled back (with the shipment it belonged to) is never seen.
     """
-    order = _locked(session, order_id, customer_id)
+    order = _locked(session, order_id)
     for _ in range(NUMBER_ATTEMPTS):
         existing = session.scalar(select(Invoice).where(Invoice.order_id == order.id))
         if existing is not None:
-            return existing
-        if order.status == Status.CANCELLED:
-            raise NotFound(f"order {order_id} was cancelled before it was invoiced")
+            return Issued(existing, invoice_label(existing.number), created=False)
+        if order.status in NOT_INVOICEABLE:
+            raise InvoiceRefused(
+                order, f"order {order.id} is {order.status.value}: it cannot be invoiced"
+            )
         number = (session.scalar(select(func.max(Invoice.number))) or 0) + 1
-        invoice = Invoice(order_id=order.id, number=number)
+        invoice = Invoice(order_id=order.id, number=number, issued_at=now or datetime.now(UTC))
         try:
             with session.begin_nested():
                 session.add(invoice)
         except IntegrityError:
             continue
-        record_event(session, actor, "invoice", number, None, "issued", {"order_id": order.id})
-        return invoice
+        label = invoice_label(number)
+        body = {"order_id": order.id, "invoice": label, "order_status": order.status.value}
+        record_event(session, actor, "invoice", number, None, "issued", body)
+        return Issued(invoice, label, created=True)
     raise DomainError("the invoice number is busy; try again", fields={"order_id": "busy"})
+
+
+def refuse_if_invoiced(session: Session, order_id: int) -> None:
+    """An issued invoice is the legal record of the bill: the order's lines no longer change
+    (a change would need a credit note and a new invoice). The caller holds the order lock."""
+    number = session.scalar(select(Invoice.number).where(Invoice.order_id == order_id))
+    if number is not None:
+        label = invoice_label(number)
+        raise InvoiceIssued(
+            f"order {order_id} can no longer be changed: invoice {label} was issued for it and "
+            "is the legal record of the bill. Please contact us",
+            fields={"invoice": f"{label} is issued"},
+        )
+
+
+def credit_note_needed(session: Session, order_id: int, reason: str, actor: Actor) -> str | None:
+    """On cancelling an invoiced order: an event on the invoice saying a credit note is due
+    (none is issued here); the invoice's label, or None when the order was never invoiced."""
+    number = session.scalar(select(Invoice.number).where(Invoice.order_id == order_id))
+    if number is None:
+        return None
+    label = invoice_label(number)
+    body = {"order_id": order_id, "invoice": label, "reason": reason}
+    record_event(session, actor, "invoice", number, "issued", "credit_note_needed", body)
+    return label

@@ -13,6 +13,7 @@ from datetime import datetime
 from reportlab.lib.units import mm
 from sqlalchemy.orm import Session
 
+from orders import formats
 from orders.lifecycle import Status
 from orders.models import Order, ProductConfiguration, User
 from orders.queries.catalog import load_config
@@ -76,8 +77,8 @@ def render_note_pdf(note: DeliveryNote) -> bytes:
     text("Hunar made-to-order manufacturing", 9)
     pdf.gap(6)
     text(f"For: {note.customer} <{note.email}>")
-    text(f"Ordered: {note.ordered_at:%Y-%m-%d}")
-    text(f"Shipped: {note.shipped_at:%Y-%m-%d %H:%M} UTC")
+    text(f"Ordered: {formats.when(note.ordered_at, 'day')}")
+    text(f"Shipped: {formats.when(note.shipped_at)} {formats.zone_label()}")
     text(f"Carrier: {note.carrier}")
     text(f"Tracking number: {note.tracking_number}")
     pdf.gap(6)

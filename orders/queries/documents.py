@@ -3,21 +3,26 @@
 All three share the look of the delivery note (`queries/pdf.py`) and one set of figures
 (`queries/money.py`): the lines, the configured tax lines, the total. A quote is priced live
 (it binds nothing); a confirmation shows the order as placed; an invoice adds its number,
-the payments received and the balance due, so it is drawn afresh on every download.
+the payments received and the balance due, so it is drawn afresh on every download. Until the
+invoice is issued (`commands/payments.issue_invoice`) the same document is a pro-forma.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from reportlab.lib.units import mm
 from sqlalchemy.orm import Session
 
+from orders import formats
+from orders.errors import NotFound
+from orders.lifecycle import Status
 from orders.models import Order, PaymentState, User
 from orders.queries.designs import LiveQuote
-from orders.queries.money import Account, Bill, taxes_on, to_paisa
+from orders.queries.money import Account, Bill, account, bill_for, taxes_on, to_paisa
 from orders.queries.pdf import Cell, PdfWriter
 from orders.shop import shop_numbers
 
@@ -25,8 +30,14 @@ SHOP_NAME = "Hunar made-to-order manufacturing"
 QTY_X, UNIT_X, AMOUNT_X = 125.0, 155.0, 190.0
 
 
+@dataclass(frozen=True)
+class Document:
+    pdf: bytes
+    filename: str
+
+
 def money(currency: str, amount: Decimal) -> str:
-    return f"{currency} {amount:,.2f}"
+    return formats.money(amount, currency)
 
 
 def _header(pdf: PdfWriter, title: str, facts: Iterable[str]) -> None:
@@ -122,19 +133,21 @@ def render_confirmation_pdf(session: Session, order: Order, bill: Bill) -> bytes
     return pdf.finish()
 
 
-def render_invoice_pdf(session: Session, order: Order, acct: Account, issued: datetime) -> bytes:
-    """The invoice: its number, the bill, the payments received so far and the balance due."""
-    pdf = PdfWriter(f"Invoice {acct.invoice_number}")
-    bill = acct.bill
-    _header(
-        pdf,
-        f"Invoice {acct.invoice_number}",
-        [
-            _customer(session, order),
-            f"Order: #{order.id}",
-            f"Invoice date: {issued:%Y-%m-%d}",
-        ],
-    )
+def render_invoice_pdf(session: Session, order: Order, acct: Account, now: datetime) -> bytes:
+    """The issued invoice: its number and date, the bill, the payments so far, the balance due.
+    Before it is issued, the same figures as a pro-forma dated `now`: marked as such, with no
+    number, because only a business event (shipping, or staff issuing it) issues the invoice."""
+    inv, bill = acct.invoice, acct.bill
+    cancelled = inv is not None and order.status == Status.CANCELLED
+    if cancelled:  # the invoice still states what it billed; a credit note cancels it
+        bill = bill_for(session, order, as_invoiced=True)
+    if inv is None:
+        title = f"Pro-forma invoice - order #{order.id}"
+        dated = f"Date: {formats.when(now, 'day')} (pro-forma: no invoice number yet)"
+    else:
+        title, dated = f"Invoice {inv.label}", f"Invoice date: {formats.when(inv.issued_at, 'day')}"
+    pdf = PdfWriter(title.replace(" - ", ", "))
+    _header(pdf, title, [_customer(session, order), f"Order: #{order.id}", dated])
     _lines_table(pdf, bill, dates=False)
     _totals(pdf, bill.currency, bill.subtotal, bill)
     pdf.gap(6)
@@ -142,12 +155,36 @@ def render_invoice_pdf(session: Session, order: Order, acct: Account, issued: da
     received = [p for p in acct.payments if p.state == PaymentState.RECORDED]
     for p in received:
         ref = f", ref {p.reference}" if p.reference else ""
-        when = f"{p.received_at:%Y-%m-%d} {p.method.value.replace('_', ' ')}{ref}"
+        when = f"{formats.when(p.received_at, 'day')} {p.method.value.replace('_', ' ')}{ref}"
         _amount_row(pdf, when[:60], money(p.currency, p.amount), x=20)
     if not received:
         pdf.text("None yet.", 9)
     _amount_row(pdf, "Paid", money(bill.currency, acct.paid))
-    _amount_row(pdf, "Balance due", money(bill.currency, acct.balance), bold=True)
+    if cancelled:
+        pdf.gap(4)
+        pdf.text("The order was cancelled after this invoice was issued:", bold=True)
+        pdf.text("a credit note for it is due.", bold=True)
+    else:
+        _amount_row(pdf, "Balance due", money(bill.currency, acct.balance), bold=True)
     pdf.gap(6)
+    if inv is None:
+        pdf.text("This pro-forma is not a tax invoice. The invoice, with its number, is", 9)
+        pdf.text("issued when the order ships (or on request, for payment in advance).", 9)
     pdf.text(f"Bank transfer: {shop_numbers().money.bank_details}", 9)
     return pdf.finish()
+
+
+def invoice_document(
+    session: Session, order_id: int, customer_id: int | None, now: datetime
+) -> Document:
+    """The order's invoice if issued, else its pro-forma (the filename says which); with
+    `customer_id`, only that customer's order. Only reads: viewing never issues an invoice.
+    A cancelled order that was never invoiced has neither (NotFound)."""
+    acct = account(session, order_id, customer_id)
+    order = session.get_one(Order, order_id)
+    if acct.invoice is None and order.status == Status.CANCELLED:
+        raise NotFound(f"order {order_id} was cancelled before it was invoiced")
+    pdf = render_invoice_pdf(session, order, acct, now)
+    if acct.invoice is None:
+        return Document(pdf, f"hunar-proforma-order-{order_id}.pdf")
+    return Document(pdf, f"hunar-invoice-{acct.invoice.label}.pdf")

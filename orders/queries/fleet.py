@@ -25,9 +25,9 @@ from orders.models import (
     OperationStatus,
     PrinterStatusRow,
     Schedule,
-    ScheduleState,
     StockItem,
 )
+from orders.plate_gate import last_prints
 from orders.queries.plans import current_release
 from orders.queries.station import PRINT_PROCESSES
 
@@ -101,19 +101,8 @@ def _planned(session: Session, plan: Schedule | None) -> dict[str, PlannedJob]:
 
 def _needs_bed_clear(session: Session) -> set[str]:
     """Printers whose last finished print came after their last bed-clear confirmation (the
-    station's rule, `queries/station.bed_clear_needed`, for the whole fleet in two queries)."""
-    prints = session.execute(
-        select(Assignment.machine_id, func.max(Operation.ended_at))
-        .join(Operation, Operation.id == Assignment.operation_id)
-        .join(Schedule, Schedule.id == Assignment.schedule_id)
-        .where(
-            Operation.status == OperationStatus.DONE,
-            Operation.process.in_(PRINT_PROCESSES),
-            Schedule.state.in_((ScheduleState.RELEASED, ScheduleState.SUPERSEDED)),
-        )
-        .group_by(Assignment.machine_id)
-    )
-    last_print = {m: at for m, at in prints if at is not None}
+    station's rule, `plate_gate.bed_clear_needed`, for the whole fleet in a few queries)."""
+    last_print = last_prints(session)  # where each print ran, as the station's gate reads it
     if not last_print:
         return set()
     clears = {

@@ -7,7 +7,7 @@ document, the staff page and the payment rule all compute the same figures from 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
@@ -58,6 +58,15 @@ class Bill:
 
 
 @dataclass(frozen=True)
+class IssuedInvoice:
+    """An order's tax invoice: its number as printed and when it was issued."""
+
+    number: int
+    label: str
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
 class Account:
     """An order's bill with its payments: what was paid (recorded, not void) and the balance."""
 
@@ -68,7 +77,11 @@ class Account:
     payments: tuple[Payment, ...]
     paid: Decimal
     balance: Decimal
-    invoice_number: str | None
+    invoice: IssuedInvoice | None  # None: not issued yet, its document is a pro-forma
+
+    @property
+    def invoice_number(self) -> str | None:
+        return self.invoice.label if self.invoice is not None else None
 
 
 def taxes_on(subtotal: Decimal, lines: tuple[TaxLine, ...] | None = None) -> tuple[TaxAmount, ...]:
@@ -88,11 +101,14 @@ def make_bill(currency: str, lines: tuple[BillLine, ...]) -> Bill:
     return Bill(currency, lines, subtotal, taxes, subtotal + sum(t.amount for t in taxes))
 
 
-def bill_for(session: Session, order: Order) -> Bill:
-    """The order's lines as placed (remakes are free, cancelled lines are not charged)."""
+def bill_for(session: Session, order: Order, *, as_invoiced: bool = False) -> Bill:
+    """The order's lines as placed (remakes are free, cancelled lines are not charged).
+
+    `as_invoiced`: the bill its issued invoice states, cancelled lines included: lines are only
+    cancelled with their order, and an invoiced order's lines no longer change."""
     lines = []
     for ln in order.lines:
-        if ln.parent_line_id is not None or ln.status == Status.CANCELLED:
+        if ln.parent_line_id is not None or (ln.status == Status.CANCELLED and not as_invoiced):
             continue
         quoted = session.get(Quote, ln.quote_id) if ln.quote_id is not None else None
         amount = quoted.total if quoted is not None else ln.unit_price * ln.quantity
@@ -115,6 +131,14 @@ def invoice_label(number: int) -> str:
     return f"{shop_numbers().money.invoice_prefix}-{number:06d}"
 
 
+def issued_invoice(session: Session, order_id: int) -> IssuedInvoice | None:
+    """The order's issued invoice, or None while its document is a pro-forma."""
+    row = session.scalar(select(Invoice).where(Invoice.order_id == order_id))
+    if row is None:
+        return None
+    return IssuedInvoice(row.number, invoice_label(row.number), row.issued_at)
+
+
 def account(session: Session, order_id: int, customer_id: int | None = None) -> Account:
     """The order's money; with `customer_id`, only that customer's order (others: NotFound)."""
     order = session.get(Order, order_id)
@@ -125,7 +149,6 @@ def account(session: Session, order_id: int, customer_id: int | None = None) -> 
         session.scalars(select(Payment).where(Payment.order_id == order_id).order_by(Payment.id))
     )
     paid = sum((p.amount for p in payments if p.state == PaymentState.RECORDED), Decimal(0))
-    number = session.scalar(select(Invoice.number).where(Invoice.order_id == order_id))
     return Account(
         order.id,
         order.customer_id,
@@ -134,5 +157,5 @@ def account(session: Session, order_id: int, customer_id: int | None = None) -> 
         payments,
         to_paisa(paid),
         to_paisa(bill.total - paid),
-        invoice_label(number) if number is not None else None,
+        issued_invoice(session, order_id),
     )

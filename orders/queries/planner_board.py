@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orders.errors import DomainError
+from orders.formats import when
 from orders.lifecycle import Status
 from orders.lookup import found
 from orders.models import (
@@ -123,7 +124,7 @@ def board(
             email,
             str(order.total),
             order.currency,
-            order.created_at.strftime("%Y-%m-%d %H:%M"),
+            when(order.created_at),
             _hold_reasons(order, lines),
             tuple(
                 BoardLine(

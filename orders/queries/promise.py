@@ -14,6 +14,7 @@ import configurator
 from orders.models import (
     Machine,
 )
+from orders.queries.floor_learning import time_correction
 from orders.queries.planning_problem import at_minute, build_problem
 from orders.queries.plans import current_release, released_plan
 from orders.queries.routing import eligible_minutes, setup_family
@@ -58,10 +59,15 @@ def promise_for(
 
     With a released plan, the scheduler's capable-to-promise slots the order into it without
     moving committed work; otherwise a capacity estimate over the machine calendars is used.
+    Either way the run time is corrected by what the floor learned (`time_correction`, as
+    the live quote does), so the date does not assume minutes the machines never keep.
     """
     local_now = now.astimezone(shop_timezone(session))
     ctp = capable_to_promise(session, now)
-    result = configurator.promise(config, qty, tier, shop_load(session), local_now, ctp=ctp)
+    learned = time_correction(session, config.family_key, str(config.values["process"]))
+    result = configurator.promise(
+        config, qty, tier, shop_load(session), local_now, ctp=ctp, time_factor=learned.factor
+    )
     return result.ship_date if result.ok else None
 
 

@@ -165,6 +165,13 @@ def _lead_times(session: Session, limit: int = 20) -> tuple[tuple[str, float], .
         .limit(limit)
     )
     return tuple(
-        (f"#{oid}", round((at - created).total_seconds() / 86400, 2))
+        (f"#{oid}", _in_days((at - created).total_seconds()))
         for oid, created, at in reversed(list(shipped))
     )
+
+
+def _in_days(seconds: float) -> float:
+    """Days to three significant figures: an order shipped within the hour shows its lead time
+    (0.0104 days), not a rounded 0 that reads as "no data"; a week stays 7 (7.02, not 7.0174)."""
+    days = seconds / 86400
+    return float(f"{days:.3g}") if days > 0 else 0.0

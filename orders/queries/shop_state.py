@@ -20,6 +20,7 @@ from orders.models import (
     OperationStatus,
     ProductConfiguration,
 )
+from orders.shop import shop_numbers
 
 OPEN_OPS = (
     OperationStatus.PENDING,
@@ -58,8 +59,9 @@ def _shifts(calendar: Calendar | None) -> tuple[Shift, ...]:
 
 
 def shop_timezone(session: Session) -> ZoneInfo:
+    """The first calendar's zone (shifts are local), else the shop's own ([locale] in shop.toml)."""
     cal = session.scalars(select(Calendar).order_by(Calendar.id)).first()
-    return ZoneInfo(cal.timezone if cal else "UTC")
+    return ZoneInfo(cal.timezone if cal else shop_numbers().locality.time_zone)
 
 
 def shop_load(session: Session) -> configurator.ShopLoad:

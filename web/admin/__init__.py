@@ -1,9 +1,11 @@
 """Staff administration for admins: people, roles, stations, deactivation, password resets.
 
-Views are thin: every change is an `orders.commands.staff` command (the same ones `hunar user`
-runs), so the guard rails and audit events do not depend on which door was used. A generated
-password is rendered into the answer once and never put in a flash message (cookies are signed,
-not encrypted).
+Views are thin: each form is a `web.admin.forms` class (shape only: present, length caps), and
+every change is an `orders.commands.staff` command (the same ones `hunar user` runs), so the
+guard rails and audit events do not depend on which door was used. A form's field-rule failure
+is refused like any other: the page again, 422, the field named. A generated password is
+rendered into the answer once and never put in a flash message (cookies are signed, not
+encrypted).
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from orders.commands import staff
 from orders.errors import DomainError
 from orders.models import Role, User
 from orders.queries.staff import people, station_choices
-from web import last_value
+from web.admin.forms import (
+    ActiveForm,
+    AddUserForm,
+    ResetPasswordForm,
+    RoleForm,
+    StationsForm,
+)
 from web.auth import hunar
 from web.errors import domain_status
 from web.planner.access import actor, staff_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-MAX_STATIONS = 100  # more than the shop has machines: a longer list is not a person's choice
 
 
 def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
@@ -48,19 +55,6 @@ def _refused(exc: DomainError) -> tuple[str, int]:
     return _page(domain_status(exc), message=exc.message, errors=exc.fields)
 
 
-def _stations() -> list[str]:
-    values = request.form.getlist("stations")
-    if len(values) > MAX_STATIONS:
-        raise DomainError(
-            f"at most {MAX_STATIONS} stations", fields={"stations": f"at most {MAX_STATIONS}"}
-        )
-    return [v[:64] for v in values]
-
-
-def _field(name: str, limit: int) -> str:
-    return (last_value(request.form, name, "") or "")[:limit]
-
-
 @bp.get("/users")
 @staff_page(Role.ADMIN)
 def users() -> tuple[str, int]:
@@ -71,14 +65,11 @@ def users() -> tuple[str, int]:
 @staff_page(Role.ADMIN)
 def add_user() -> tuple[str, int]:
     try:
+        form = AddUserForm().checked()
+        role = staff.parse_role(form.role.data)
         with hunar().db.transaction() as s:
             user, password = staff.add_staff(
-                s,
-                actor(),
-                _field("email", 300),
-                staff.parse_role(_field("role", 40)),
-                _field("display_name", 200),
-                _stations(),
+                s, actor(), form.email.data, role, form.display_name.data, form.stations.data
             )
             email = user.email
     except DomainError as exc:
@@ -90,8 +81,9 @@ def add_user() -> tuple[str, int]:
 @staff_page(Role.ADMIN)
 def set_role(user_id: int) -> Response | tuple[str, int]:
     try:
+        role = staff.parse_role(RoleForm().checked().role.data)
         with hunar().db.transaction() as s:
-            user = staff.set_role(s, actor(), user_id, staff.parse_role(_field("role", 40)))
+            user = staff.set_role(s, actor(), user_id, role)
             flash(f"{user.email} is now {user.role.value}.")
     except DomainError as exc:
         return _refused(exc)
@@ -102,8 +94,9 @@ def set_role(user_id: int) -> Response | tuple[str, int]:
 @staff_page(Role.ADMIN)
 def set_stations(user_id: int) -> Response | tuple[str, int]:
     try:
+        stations = StationsForm().checked().stations.data
         with hunar().db.transaction() as s:
-            user = staff.assign_stations(s, actor(), user_id, _stations())
+            user = staff.assign_stations(s, actor(), user_id, stations)
             flash(f"{user.email}: stations {', '.join(user.station_ids) or 'none'}.")
     except DomainError as exc:
         return _refused(exc)
@@ -113,12 +106,10 @@ def set_stations(user_id: int) -> Response | tuple[str, int]:
 @bp.post("/users/<id:user_id>/active")
 @staff_page(Role.ADMIN)
 def set_active(user_id: int) -> Response | tuple[str, int]:
-    raw = _field("active", 5)
     try:
-        if raw not in ("0", "1"):
-            raise DomainError("say whether the account is active", fields={"active": "0 or 1"})
+        active = ActiveForm().checked().active.data == "1"
         with hunar().db.transaction() as s:
-            user = staff.set_active(s, actor(), user_id, raw == "1")
+            user = staff.set_active(s, actor(), user_id, active)
             flash(f"{user.email} is {'active' if user.active else 'deactivated'}.")
     except DomainError as exc:
         return _refused(exc)
@@ -130,9 +121,10 @@ def set_active(user_id: int) -> Response | tuple[str, int]:
 def reset_password(user_id: int) -> tuple[str, int]:
     """The admin's password, or a generated one when the field is empty; shown once."""
     try:
+        form = ResetPasswordForm().checked()
         with hunar().db.transaction() as s:
             password = staff.reset_password(
-                s, actor(), user_id, _field("password", 1024) or None, _field("request_key", 64)
+                s, actor(), user_id, form.password.data or None, form.request_key.data
             )
             email = s.get_one(User, user_id).email
     except DomainError as exc:

@@ -23,6 +23,20 @@ ERRORS = {
 }
 
 
+RETRY_AFTER = {
+    "description": "Seconds until the limit's window resets",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+HASH_PARAM = {
+    "name": "config_hash",
+    "in": "path",
+    "required": True,
+    "description": "The design's config hash, as POST /api/preview answered it",
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{16,128}$"},
+}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -50,6 +64,8 @@ def _op(
             "description": ERRORS[code],
             "content": {"application/json": {"schema": _ref("Error")}},
         }
+        if code == "429":
+            op["responses"][code]["headers"] = {"Retry-After": RETRY_AFTER}
     if body:
         op["requestBody"] = {
             "required": True,
@@ -87,6 +103,46 @@ def _file_op() -> dict[str, Any]:
         | {"application/octet-stream": binary},
     }
     return op
+
+
+def _anonymous_preview() -> dict[str, Any]:
+    """/api/preview: the live 3D preview for anyone, by the design's values and then its hash.
+
+    No credentials are needed (a bearer token or a session may be sent; a cookie session's
+    write needs X-CSRFToken). Only a request that stores a new design or starts a build counts
+    against the strict per-visitor and shop-wide limits; following a build is a cached read."""
+    start = _op(
+        "Start (or reuse) the 3D preview of a design, for anyone",
+        "Build state; poll GET /api/preview/{config_hash} until ready or failed",
+        "PublicPreview",
+        body="DesignRequest",
+        errors=("400", "401", "404", "413", "422", "429"),
+        status="202",
+    )
+    start["security"] = [{}, {"bearer": []}, {"session": []}]
+    state = _op(
+        "Where an anonymous preview's build is",
+        "Build state",
+        "PublicPreview",
+        errors=("404", "429"),
+    )
+    state["parameters"] = [HASH_PARAM]
+    model = _op("The anonymous preview's GLB model", "The model", "Error", errors=("404", "429"))
+    model["parameters"] = [HASH_PARAM]
+    model["responses"]["200"] = {
+        "description": "The GLB preview (cached publicly for an hour, with an ETag)",
+        "headers": {
+            "ETag": {"schema": {"type": "string"}},
+            "Cache-Control": {"schema": {"type": "string"}},
+        },
+        "content": {"model/gltf-binary": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    model["responses"]["304"] = {"description": "Not modified (If-None-Match matched the ETag)"}
+    return {
+        "/api/preview": {"post": start},
+        "/api/preview/{config_hash}": {"get": state},
+        "/api/preview/{config_hash}/model.glb": {"get": model},
+    }
 
 
 @cache
@@ -218,6 +274,7 @@ def spec() -> dict[str, Any]:
             },
             "/api/me": {"get": _op("Who am I", "Me", "Me", auth=True, errors=())},
             "/api/artifacts/{artifact_id}": {"get": _file_op()},
+            **_anonymous_preview(),
         },
     }
 

@@ -208,6 +208,40 @@ def schemas() -> dict[str, Any]:
                 "findings": {"type": "array", "items": OBJ},
             },
         },
+        # The anonymous preview names no row, owner or parameter: only the visitor's own hash.
+        "PublicPreview": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [
+                "config_hash",
+                "state",
+                "progress",
+                "stage",
+                "preview_url",
+                "findings",
+                "error",
+            ],
+            "properties": {
+                "config_hash": {"type": "string", "pattern": "^[0-9a-f]{16,128}$"},
+                "state": {
+                    "type": "string",
+                    "enum": ["none", "queued", "building", "ready", "failed"],
+                },
+                "progress": {"type": "number", "minimum": 0, "maximum": 1},
+                "stage": {"type": "string"},
+                "preview_url": {
+                    "type": ["string", "null"],
+                    "pattern": r"^/api/preview/[0-9a-f]{16,128}/model\.glb$",
+                    "description": "set as soon as the model exists (before the build ends)",
+                },
+                "findings": {
+                    "type": "array",
+                    "items": OBJ,
+                    "description": "what the design check found; only once ready",
+                },
+                "error": {"type": ["string", "null"], "description": "set when failed"},
+            },
+        },
         # The server refuses an order without a key (a retry must not order twice), so the
         # schema says so: a client generated from it must send one.
         "OrderRequest": {

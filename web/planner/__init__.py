@@ -7,7 +7,7 @@ are HTML fragments polled with ETags (`web/static/planner/live.js`).
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -27,6 +27,7 @@ from orders.commands import planner_ops
 from orders.commands.planning import approve, request_plan
 from orders.commands.release import release
 from orders.errors import DomainError, NotFound, StaleVersion
+from orders.formats import from_shop_time
 from orders.models import Role
 from orders.queries import planner_board as pv
 from orders.queries.plans import OBJECTIVES
@@ -242,7 +243,8 @@ def pin() -> Response | tuple[str, int]:
 
 
 def _when(text: str) -> datetime | None:
-    """A datetime-local field (taken as UTC) or an ISO time with offset; empty → None."""
+    """A datetime-local field (shop time, as every time on the page) or an ISO time with an
+    offset, as UTC; empty → None."""
     if not text.strip():
         return None
     try:
@@ -251,7 +253,7 @@ def _when(text: str) -> datetime | None:
         raise DomainError(
             f"'{text[:40]}' is not a date and time", fields={"start": "YYYY-MM-DDTHH:MM"}
         ) from exc
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return from_shop_time(at)
 
 
 from web.planner import fleet, machines, mail, payments, reports, shipping, stock  # noqa: E402,F401  (routes on this blueprint)

@@ -17,6 +17,7 @@ from orders.adapters.outbox import flush_enqueues
 from orders.commands import planner_ops
 from orders.commands.floor_events import apply_event, machine_state_event
 from orders.errors import DomainError, FloorMessageRejected, NotFound
+from orders.formats import when, zone_label
 from orders.models import Role, Schedule
 from orders.queries import planner_board as pv
 from web.auth import hunar
@@ -49,9 +50,7 @@ def add_maintenance(machine_id: str) -> Response | tuple[str, int]:
             )
     except DomainError as exc:
         return _refused(404 if isinstance(exc, NotFound) else 422, exc)
-    flash(
-        f"Maintenance on {machine_id} from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC added."
-    )
+    flash(f"Maintenance on {machine_id} from {when(start)} to {when(end)} {zone_label()} added.")
     return redirect(url_for("planner.machines"))
 
 

@@ -1,4 +1,5 @@
-"""Payments desk for staff: look up an order's bill, record money received, void a mistake.
+"""Payments desk for staff: look up an order's bill, record money received, void a mistake,
+issue the invoice ahead of shipping (a customer paying in advance by bank transfer).
 
 Order and payment numbers travel in the form or query (as on the shipping desk). Every form
 carries a fresh idempotency key, so a double click records once; every refusal names its
@@ -12,7 +13,12 @@ import uuid
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from orders.commands.payments import STAFF_METHODS, record_payment, void_payment
+from orders.commands.payments import (
+    STAFF_METHODS,
+    issue_invoice,
+    record_payment,
+    void_payment,
+)
 from orders.errors import DomainError, NotFound
 from orders.models import Role
 from orders.queries.money import account
@@ -91,10 +97,30 @@ def payment_void() -> Response | tuple[str, int]:
     return redirect(url_for("planner.payments", order=order_id))
 
 
+@bp.post("/payments/invoice")
+@staff_page(Role.PLANNER)
+def payment_issue_invoice() -> Response | tuple[str, int]:
+    """The "Issue invoice" button: the order's tax invoice now, before it ships; pressing it
+    again (or at once from several tabs) gives the one number the order already has."""
+    try:
+        order_id = _order_field()
+        with hunar().db.transaction() as s:
+            done = issue_invoice(s, order_id, actor())
+            label, created = done.label, done.created
+    except DomainError as exc:
+        return _refuse(exc)
+    flash(
+        f"Invoice {label} is issued for order #{order_id}."
+        if created
+        else f"Invoice {label} was already issued for order #{order_id}."
+    )
+    return redirect(url_for("planner.payments", order=order_id))
+
+
 @bp.get("/payments/invoice.pdf")
 @staff_page(Role.PLANNER)
 def payment_invoice_pdf() -> Response | tuple[str, int]:
-    """Any order's invoice for staff (numbered on first download, like the customer's)."""
+    """Any order's invoice for staff, or its pro-forma until issued (like the customer's)."""
     try:
         return invoice_response(_order_field("order"), None)
     except NotFound as exc:

@@ -1,4 +1,8 @@
-"""Sign-up, sign-in, sign-out, password reset by e-mailed link, and API tokens for customers."""
+"""Sign-up, sign-in, sign-out, password reset by e-mailed link, and API tokens for customers.
+
+Each form is a `web.shop.account_forms` class: a field-rule failure (missing, too long) is a
+`FormInvalid`, refused like the order book's refusals, on the same page with the same status.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,20 @@ from orders.commands.sign_in import sign_in
 from orders.commands.staff import change_own_password
 from orders.errors import DomainError
 from orders.models import Role, User
-from web import last_value, whole_number
 from web.auth import SessionUser, hunar
+from web.errors import domain_status
 from web.ratelimit import limited
 from web.shop import bp
+from web.shop.account_forms import (
+    ForgotForm,
+    LoginForm,
+    NewTokenForm,
+    PasswordForm,
+    ResetForm,
+    RevokeTokenForm,
+    SignupForm,
+    token_form,
+)
 
 
 def _safe_next(target: str | None) -> str:
@@ -46,15 +60,22 @@ def _safe_next(target: str | None) -> str:
 def signup() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("shop/signup.html", errors={}, email="", name="")
-    email = request.form.get("email", "")[:300]
-    name = request.form.get("name", "")[:120].strip() or None
-    password = request.form.get("password", "")[:1024]
+    form = SignupForm()
     try:
+        form.checked()
         with hunar().db.transaction() as s:
-            user = SessionUser.of(create_user(s, email, password, Role.CUSTOMER, name))
+            user = SessionUser.of(
+                create_user(
+                    s, form.email.data, form.password.data, Role.CUSTOMER, form.name.data or None
+                )
+            )
     except DomainError as exc:
         return render_template(
-            "shop/signup.html", errors=exc.fields, message=exc.message, email=email, name=name or ""
+            "shop/signup.html",
+            errors=exc.fields,
+            message=exc.message,
+            email=form.email.data,
+            name=form.name.data,
         ), 422
     session.clear()
     login_user(user)
@@ -66,18 +87,27 @@ def signup() -> Response | str | tuple[str, int]:
 @limited("login")
 def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
-        return render_template("shop/login.html", email="", next=request.args.get("next", ""))
-    email = request.form.get("email", "")[:300].strip().lower()
-    password = request.form.get("password", "")[:1024]
+        return render_template(
+            "shop/login.html", email="", next=request.args.get("next", ""), errors={}
+        )
+    form = LoginForm()
+    email, next_url = form.email.data, form.next.data
+    try:
+        form.checked()
+    except DomainError as exc:
+        return render_template(
+            "shop/login.html", email=email, next=next_url, message=exc.message, errors=exc.fields
+        ), domain_status(exc)
     with hunar().db.transaction() as s:
-        attempt = sign_in(s, email, password)
+        attempt = sign_in(s, email, form.password.data)
         snapshot = SessionUser.of(attempt.user) if attempt.user is not None else None
     if attempt.locked:
         return (
             render_template(
                 "shop/login.html",
                 email=email,
-                next=request.form.get("next", ""),
+                next=next_url,
+                errors={},
                 message=f"Too many failed sign-ins for this e-mail. Try again in {attempt.retry_after_s} s.",
             ),
             429,
@@ -87,16 +117,16 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
         return render_template(
             "shop/login.html",
             email=email,
-            next=request.form.get("next", ""),
+            next=next_url,
+            errors={},
             message="That e-mail and password do not match.",
         ), 401
     session.clear()  # a fresh session on sign-in (no fixation)
     login_user(snapshot)
     if snapshot.must_change_password:
         flash("Choose your own password before you go on.")
-        next_url = _safe_next(request.form.get("next"))
-        return redirect(url_for("shop.change_password", next=next_url))
-    return redirect(_safe_next(request.form.get("next")))
+        return redirect(url_for("shop.change_password", next=_safe_next(next_url)))
+    return redirect(_safe_next(next_url))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -107,15 +137,14 @@ def change_password() -> Response | str | tuple[str, int]:
     next_url = request.values.get("next", "")[:500]
     if request.method == "GET":
         return render_template("shop/password.html", errors={}, next=next_url)
-    current = request.form.get("current_password", "")[:1024]
-    new = request.form.get("password", "")[:1024]
     try:
-        if new != request.form.get("password_again", "")[:1024]:
-            raise DomainError(
-                "the two new passwords differ", fields={"password_again": "must match"}
-            )
+        form = PasswordForm().checked()
         with hunar().db.transaction() as s:
-            user = SessionUser.of(change_own_password(s, current_user.id, current, new))
+            user = SessionUser.of(
+                change_own_password(
+                    s, current_user.id, form.current_password.data, form.password.data
+                )
+            )
     except DomainError as exc:
         return render_template(
             "shop/password.html", errors=exc.fields, message=exc.message, next=next_url
@@ -139,14 +168,18 @@ def forgot_password() -> str | tuple[str, int]:
     (no address oracle); the form's one-off key makes a double submit send one link."""
     if request.method == "GET":
         return render_template("shop/forgot.html", errors={}, email="", sent=False)
-    email = (last_value(request.form, "email", "") or "")[:300]
-    key = (last_value(request.form, "request_key", "") or "")[:64]
+    form = ForgotForm()
     try:
+        form.checked()
         with hunar().db.transaction() as s:
-            request_reset(s, email, key)
+            request_reset(s, form.email.data, form.request_key.data)
     except DomainError as exc:
         return render_template(
-            "shop/forgot.html", errors=exc.fields, message=exc.message, email=email, sent=False
+            "shop/forgot.html",
+            errors=exc.fields,
+            message=exc.message,
+            email=form.email.data,
+            sent=False,
         ), 422
     return render_template("shop/forgot.html", errors={}, email="", sent=True, message=SENT)
 
@@ -165,15 +198,14 @@ def reset_password(key: str) -> Response | str | tuple[str, int]:
             with hunar().db.sessions() as s:
                 open_link(s, key, lock=False)
             return render_template("shop/reset.html", gone=False, errors={}, key=key)
-        new = (last_value(request.form, "password", "") or "")[:1024]
-        again = (last_value(request.form, "password_again", "") or "")[:1024]
-        with hunar().db.transaction() as s:
-            if new != again:
+        form = ResetForm()
+        problem = form.problem()
+        if problem is not None:
+            with hunar().db.sessions() as s:
                 open_link(s, key, lock=False)  # a dead link says so before a typo does
-                raise DomainError(
-                    "the two new passwords differ", fields={"password_again": "must match"}
-                )
-            reset_with_link(s, key, new)
+            raise problem
+        with hunar().db.transaction() as s:
+            reset_with_link(s, key, form.password.data)
     except ResetLinkInvalid as exc:
         return _link_gone(exc)
     except DomainError as exc:
@@ -198,29 +230,36 @@ def logout() -> Response:
     return redirect(url_for("shop.index"))
 
 
-def _token_action(s: Session) -> str | None:
+def _token_action(s: Session, form: NewTokenForm | RevokeTokenForm) -> str | None:
     """Create a token (its clear value, shown once) or revoke one of the user's own."""
-    if last_value(request.form, "action") == "revoke":
-        token_id = whole_number(last_value(request.form, "token_id", ""))
-        if token_id is None:
-            raise DomainError("choose a token to revoke", fields={"token_id": "whole number"})
-        revoke_token(s, current_user.id, token_id)
+    if isinstance(form, RevokeTokenForm):
+        revoke_token(s, current_user.id, form.chosen())
         flash("Token revoked: it no longer works.")
         return None
-    name = (last_value(request.form, "name", "") or "").strip()[:120] or "api client"
-    return issue_token(s, s.get_one(User, current_user.id), name)
+    return issue_token(s, s.get_one(User, current_user.id), form.name.data or "api client")
 
 
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 @limited("token")
-def account() -> str:
+def account() -> str | tuple[str, int]:
+    """The user's API tokens. A form that breaks a field rule is a 422 naming the field; a
+    refusal of the order book (a duplicate name, a token not theirs) is said on the page."""
+    form = token_form() if request.method == "POST" else None
+    refused = form.problem() if form is not None else None
     new_token = None
     with hunar().db.transaction() as s:
-        if request.method == "POST":
+        if form is not None and refused is None:
             try:
-                new_token = _token_action(s)
+                new_token = _token_action(s, form)
             except DomainError as exc:
                 flash(exc.message)
         tokens = [(t.id, t.name, t.created_at) for t in live_tokens(s, current_user.id)]
-    return render_template("shop/account.html", tokens=tokens, new_token=new_token)
+    page = render_template(
+        "shop/account.html",
+        tokens=tokens,
+        new_token=new_token,
+        message=refused.message if refused else None,
+        errors=refused.fields if refused else {},
+    )
+    return page, domain_status(refused) if refused else 200

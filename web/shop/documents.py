@@ -1,26 +1,26 @@
 """The customer's money papers: a quote for a saved design, the order confirmation, the invoice.
 
 Each is the signed-in customer's own (someone else's design or order is not found, 404); an
-admin reaches every one, as on the order page. The invoice gets its number on first download.
+admin reaches every one, as on the order page. Downloading never writes: before the invoice is
+issued (when the order ships, or by staff on the payments page) it is a pro-forma, no number.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Response, request
 
-from orders.commands.audit import Actor
-from orders.commands.payments import issue_invoice
 from orders.models import Order, Role
 from orders.queries.catalog import check_quantity_tier, load_config
 from orders.queries.designs import get_design, live_quote
 from orders.queries.documents import (
+    invoice_document,
     render_confirmation_pdf,
-    render_invoice_pdf,
     render_quote_pdf,
 )
-from orders.queries.money import account
+from orders.queries.money import IssuedInvoice, account, issued_invoice
 from web import last_value, whole_number
 from web.auth import hunar, page_roles
 from web.shop import bp
@@ -65,10 +65,19 @@ def invoice_pdf(order_id: int) -> Response:
 
 
 def invoice_response(order_id: int, customer_id: int | None) -> Response:
-    """The invoice (numbered now if it has no number yet), shared with the staff page."""
-    me = _me()
-    with hunar().db.transaction() as s:
-        invoice = issue_invoice(s, order_id, Actor(me.email, me.id), customer_id)
-        acct = account(s, order_id, customer_id)
-        pdf = render_invoice_pdf(s, s.get_one(Order, order_id), acct, invoice.issued_at)
-    return pdf_response(pdf, f"hunar-invoice-{acct.invoice_number}.pdf")
+    """The invoice as issued, or the pro-forma before it is (shared with the staff page)."""
+    with hunar().db.sessions() as s:
+        doc = invoice_document(s, order_id, customer_id, datetime.now(UTC))
+    return pdf_response(doc.pdf, doc.filename)
+
+
+def _order_invoice(order_id: int) -> IssuedInvoice | None:
+    """For the order page: the order's issued invoice, or None while it is a pro-forma (the page
+    has already checked that the viewer may see the order)."""
+    with hunar().db.sessions() as s:
+        return issued_invoice(s, order_id)
+
+
+@bp.context_processor
+def _invoice_helpers() -> dict[str, Any]:
+    return {"order_invoice": _order_invoice}

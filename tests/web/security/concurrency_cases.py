@@ -20,7 +20,7 @@ from security_helpers import World
 from sqlalchemy import func, select
 
 import configurator
-from orders.models import JobRecord, ProductConfiguration
+from orders.models import Event, Invoice, JobRecord, ProductConfiguration
 from orders.queries.artifacts import dedupe_key
 
 REDIRECT = frozenset({302, 303})
@@ -83,6 +83,26 @@ def _wait_anonymous(w: World, r: Request) -> None:
             return
         time.sleep(0.5)
     raise AssertionError("the anonymous preview build did not finish in 180 s")
+
+
+def _issue_invoice(w: World) -> Request:
+    """The payments desk's "Issue invoice" for a fresh order, pressed N times at once."""
+    oid = rq.fresh_order(w)
+    return Request(
+        w.shared("planner"), "/planner/payments/invoice", {"order_id": str(oid)}, subject=oid
+    )
+
+
+def _invoices_issued(w: World, r: Request) -> int:
+    """Issue events of the order's invoice numbers: 1 only for one number, issued once."""
+    with w.ctx.db.sessions() as s:
+        numbers = [
+            str(n) for n in s.scalars(select(Invoice.number).where(Invoice.order_id == r.subject))
+        ]
+    issued = (Event.entity_type == "invoice", Event.to_state == "issued")
+    return rq.count(
+        w, select(func.count()).select_from(Event).where(*issued, Event.entity_id.in_(numbers))
+    )
 
 
 CASES: dict[str, Case] = {
@@ -236,6 +256,12 @@ CASES: dict[str, Case] = {
         "one payment per idempotency key", rq.pay, rq.payments_with_key, REDIRECT
     ),
     "planner.payment_void": Case("one void event", rq.void, rq.events("payment", "void"), REDIRECT),
+    "planner.payment_issue_invoice": Case(
+        "one invoice number, issued once; the rest redirect (already issued)",
+        _issue_invoice,
+        _invoices_issued,
+        REDIRECT,
+    ),
     "planner.stock_receive": Case(
         "one item per idempotency key", rq.receive, rq.received, frozenset({303})
     ),

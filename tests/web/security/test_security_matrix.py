@@ -59,7 +59,7 @@ EXPECTED: dict[str, Access] = {
     "shop.reset_password": Access(EVERYONE),  # the sample key is no link: 410 Gone
     "shop.delivery_note_pdf": Access(CUSTOMERS, frozenset({404})),  # none until it ships
     "shop.confirmation_pdf": Access(CUSTOMERS),
-    "shop.invoice_pdf": Access(CUSTOMERS),  # numbered on the first download
+    "shop.invoice_pdf": Access(CUSTOMERS),  # a pro-forma until the invoice is issued
     "shop.quote_pdf": Access(CUSTOMERS),  # quantity and tier default to 1, standard
     "api.families": Access(EVERYONE),
     "api.family": Access(EVERYONE),
@@ -107,6 +107,7 @@ EXPECTED: dict[str, Access] = {
             "payments",
             "payment_record",  # an empty form: a 422 naming the field
             "payment_void",
+            "payment_issue_invoice",  # an empty form: a 422 naming order_id
             "payment_invoice_pdf",  # no order number: a 422
             "stock",
             "stock_receive",  # an empty form: a 422 naming the field

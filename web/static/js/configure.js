@@ -111,11 +111,11 @@
       table.append(tr);
     }
     const total = el("tr", undefined, "total");
-    const totalCell = el("td", `${q.currency} ${q.total}`, "num");
+    const totalCell = el("td", window.hunarLocal.money(q.total, q.currency), "num");
     totalCell.id = "quote-total";
     total.append(el("td", `Total (${q.quantity} pcs, ${q.tier})`), totalCell);
     const unit = el("tr");
-    unit.append(el("td", "Per unit"), el("td", `${q.currency} ${q.unit_price}`, "num"));
+    unit.append(el("td", "Per unit"), el("td", window.hunarLocal.money(q.unit_price, q.currency), "num"));
     table.append(total, unit);
     box.push(table);
     const source = el("p", q.source === "measured"

@@ -12,7 +12,7 @@
     status.dataset.status = order.status;
     for (const line of order.lines) {
       const eta = root.querySelector(`.eta[data-line="${line.id}"]`);
-      if (eta) eta.textContent = line.eta ? line.eta.replace("T", " ").slice(0, 16) + " UTC" : "not planned yet";
+      if (eta) eta.textContent = line.eta ? `${window.hunarLocal.when(line.eta)} ${window.hunarLocal.zone()}` : "not planned yet";
       for (const step of line.timeline) {
         const li = root.querySelector(`[data-line="${line.id}"] [data-status="${step.status}"]`);
         if (li) li.className = step.reached ? "done" : "todo";
