@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from orders.models import JobRecord, JobState
 from orders.models._types import utcnow
@@ -256,33 +257,41 @@ def _background() -> ThreadPoolExecutor:
     return _pool
 
 
-def _execute_logged(record_id: str, path: str, *ids: int | str, ctx: AppContext) -> Any:
+def _execute_logged(
+    record_id: str, path: str, *ids: int | str, ctx: AppContext, tries: int = 0
+) -> Any:
     """`execute` on the in-process executor, where nobody awaits the future: a failure outside
-    the job (its bookkeeping, e.g. a locked SQLite) is logged and left on the record, never lost.
-    Infrastructure trouble (a slicer timed out under load) is tried again later, as RQ would."""
+    the job (its bookkeeping) is logged and left on the record, never lost. Infrastructure
+    trouble (a slicer timed out under load, a database locked or away, even while the job's
+    own record is written) is tried again later, as RQ would, up to len(INPROCESS_RETRY_S)."""
     try:
         return execute(record_id, path, *ids, ctx=ctx)
-    except InfrastructureError as exc:
-        with ctx.db.sessions() as s:
-            attempts = (s.get(JobRecord, record_id) or JobRecord(attempts=99)).attempts
-        if attempts <= len(INPROCESS_RETRY_S):
-            delay = INPROCESS_RETRY_S[attempts - 1]
+    except (InfrastructureError, OperationalError) as exc:
+        if tries < len(INPROCESS_RETRY_S):
+            delay = INPROCESS_RETRY_S[tries]
             log.warning("in-process job %s: %s; again in %s s", record_id, exc, delay)
             timer = threading.Timer(
-                delay, _background().submit, (_execute_logged, record_id, path, *ids), {"ctx": ctx}
+                delay,
+                _background().submit,
+                (_execute_logged, record_id, path, *ids),
+                {"ctx": ctx, "tries": tries + 1},
             )
             timer.daemon = True
             timer.start()
             return None
-        _mark(ctx, record_id, state=JobState.FAILED, ended_at=utcnow(), error=f"gave up: {exc}")
+        _record_failure(ctx, record_id, f"gave up: {exc}")
         return None
     except Exception as exc:  # noqa: BLE001 - recorded below; the executor would swallow it
         log.exception("in-process job %s (%s) failed outside the job", record_id, path)
-        try:
-            _mark(ctx, record_id, state=JobState.FAILED, ended_at=utcnow(), error=repr(exc)[:500])
-        except Exception:  # noqa: BLE001 - the database itself is away: the log has it
-            log.exception("could not record the failure of job %s", record_id)
+        _record_failure(ctx, record_id, repr(exc)[:500])
         return None
+
+
+def _record_failure(ctx: AppContext, record_id: str, error: str) -> None:
+    try:
+        _mark(ctx, record_id, state=JobState.FAILED, ended_at=utcnow(), error=error)
+    except Exception:  # noqa: BLE001 - the database itself is away: the log has it
+        log.exception("could not record the failure of job %s", record_id)
 
 
 def _mark(ctx: AppContext, record_id: str, **values: Any) -> None:
@@ -309,13 +318,14 @@ def report_progress(ctx: AppContext, record_id: str, stage: str, fraction: float
 
 
 def execute(record_id: str, path: str, *ids: int | str, ctx: AppContext) -> Any:
-    """Run one job and record its outcome. Only `InfrastructureError` propagates (RQ retries it)."""
+    """Run one job and record its outcome. Only infrastructure trouble propagates (RQ retries
+    it): an `InfrastructureError`, or the database locked or away (`OperationalError`)."""
     with ctx.db.sessions() as s:
         attempts = (s.get(JobRecord, record_id) or JobRecord(attempts=0)).attempts
     _mark(ctx, record_id, state=JobState.STARTED, started_at=utcnow(), attempts=attempts + 1)
     try:
         result = _resolve(path)(ctx, *ids, job_record_id=record_id)
-    except InfrastructureError as exc:
+    except (InfrastructureError, OperationalError) as exc:  # a locked or lost database too
         _mark(ctx, record_id, state=JobState.QUEUED, error=f"retrying: {exc}")
         raise
     except Exception as exc:  # noqa: BLE001 - recorded on the job row, never lost

@@ -15,6 +15,7 @@ import configurator
 from orders.models import ProductConfiguration, Quote
 from orders.queries.catalog import load_config, quote_body, validate_or_raise
 from orders.queries.designs import Viewer
+from orders.queries.floor_learning import time_correction
 from orders.queries.promise import promise_for
 from orders.queries.shop_state import metrics_for
 
@@ -56,13 +57,17 @@ def price_line(
     currency: str,
     now: datetime | None = None,
 ) -> Quote:
-    """Quote one line with the configurator and keep the itemised result."""
+    """Quote one line with the configurator and keep the itemised result: the same measured
+    geometry and learned run-time factor as the live quote the customer saw, so the price an
+    order keeps is the price shown."""
 
     config = load_config(row)
+    metrics = metrics_for(session, row)
+    learned = time_correction(session, config.family_key, str(config.values["process"]))
     result = configurator.quote(
-        config, quantity, tier, metrics_for(session, row), currency=currency
+        config, quantity, tier, metrics, currency=currency, time_factor=learned.factor
     )
-    promised = promise_for(session, config, quantity, tier, now or datetime.now(UTC))
+    promised = promise_for(session, config, quantity, tier, now or datetime.now(UTC), metrics)
     quote = Quote(
         configuration_id=row.id,
         customer_id=customer_id,

@@ -53,12 +53,18 @@ def _released_book(session: Session, now: datetime) -> tuple[Any, Any, list[Mach
 
 
 def promise_for(
-    session: Session, config: configurator.Configuration, qty: int, tier: str, now: datetime
+    session: Session,
+    config: configurator.Configuration,
+    qty: int,
+    tier: str,
+    now: datetime,
+    metrics: configurator.GeometryMetrics | None = None,
 ) -> date | None:
     """Earliest ship date in the shop's time zone; None if nothing fits.
 
     With a released plan, the scheduler's capable-to-promise slots the order into it without
     moving committed work; otherwise a capacity estimate over the machine calendars is used.
+    Measured geometry (`metrics`, once CAD has run) sizes the run time as the live quote's does.
     Either way the run time is corrected by what the floor learned (`time_correction`, as
     the live quote does), so the date does not assume minutes the machines never keep.
     """
@@ -66,7 +72,14 @@ def promise_for(
     ctp = capable_to_promise(session, now)
     learned = time_correction(session, config.family_key, str(config.values["process"]))
     result = configurator.promise(
-        config, qty, tier, shop_load(session), local_now, ctp=ctp, time_factor=learned.factor
+        config,
+        qty,
+        tier,
+        shop_load(session),
+        local_now,
+        ctp=ctp,
+        metrics=metrics,
+        time_factor=learned.factor,
     )
     return result.ship_date if result.ok else None
 

@@ -18,6 +18,7 @@ from orders.models import (
     Artifact,
     Assignment,
     Event,
+    Invoice,
     Operation,
     Order,
     OrderLine,
@@ -189,6 +190,9 @@ def _line(session: Session, line: OrderLine, eta: datetime | None) -> LineTracki
     blocker = amend_blocker(
         Status(line.status), has_ops is not None, line.hold_reason, hold_payload
     )
+    invoiced = session.scalar(select(Invoice.id).where(Invoice.order_id == line.order_id))
+    if blocker is None and invoiced is not None:  # the issued invoice fixes the bill
+        blocker = "invoiced"
     rank = _RANK.get(Status(line.status), -1)
     steps = [
         Step(s.value, LABELS[s], reached.get(s.value), _RANK[s] <= rank or s.value in reached)

@@ -4,18 +4,21 @@ the quote and the capacity promise do: one correction, one function (`time_corre
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from factories import released_plan
 from sqlalchemy import select
 
 import configurator
+from orders.commands.designs import price_line
 from orders.context import AppContext
-from orders.models import Assignment, Operation, OrderLine, ProductConfiguration, Schedule
+from orders.models import Assignment, Operation, OrderLine, ProductConfiguration, Schedule, User
 from orders.models.operations import OperationStatus
 from orders.queries.catalog import load_config
+from orders.queries.designs import live_quote
 from orders.queries.floor_learning import time_correction
 from orders.queries.promise import capable_to_promise, promise_for
-from orders.queries.shop_state import shop_load, shop_timezone
+from orders.queries.shop_state import metrics_for, shop_load, shop_timezone
 from orders.shop import shop_numbers
 
 
@@ -86,3 +89,21 @@ def test_the_ctp_promise_applies_the_learned_run_time(ctx: AppContext) -> None:
         assert corrected.ship_date > plain.ship_date
         promised = promise_for(s, config, qty, "standard", now)
         assert promised == corrected.ship_date, "the order is promised with what was learned"
+
+
+def test_the_price_an_order_keeps_is_the_learned_price_the_customer_saw(ctx: AppContext) -> None:
+    """`price_line` (the quote an order keeps) applies the same learned factor as the live
+    quote on the page, so placing the order does not change the price that was shown."""
+    cfg_id = _jobs_ran_twice_their_plan(ctx)
+    with ctx.db.transaction() as s:
+        row = s.get_one(ProductConfiguration, cfg_id)
+        config = load_config(row)
+        line = s.scalars(select(OrderLine).where(OrderLine.configuration_id == cfg_id)).first()
+        assert line is not None
+        customer = s.get_one(User, line.order.customer_id)
+        shown = live_quote(s, config, 3, "standard", "PKR", viewer=customer)
+        assert shown.configuration_id == cfg_id, "the customer sees the measured design"
+        kept = price_line(s, row, 3, "standard", customer.id, "PKR")
+        unlearned = configurator.quote(config, 3, "standard", metrics_for(s, row), currency="PKR")
+    assert kept.total == shown.quote.total.quantize(Decimal("0.01"))
+    assert kept.total != unlearned.total.quantize(Decimal("0.01")), "learning moved the price"

@@ -26,6 +26,7 @@ from orders.lifecycle import Status
 from orders.models import Event, Invoice, Order, OrderLine
 from orders.queries.documents import invoice_document
 from orders.queries.money import account
+from orders.queries.tracking import track_order
 
 CLERK = Actor("accounts clerk")
 SHIPPED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -143,8 +144,13 @@ def test_amend_after_the_invoice_is_refused_naming_it(ctx: AppContext) -> None:
         lid = s.scalars(select(OrderLine.id).where(OrderLine.order_id == oid)).one()
         other_lid = s.scalars(select(OrderLine.id).where(OrderLine.order_id == other)).one()
         total = s.get_one(Order, oid).total
+    with ctx.db.sessions() as s:
+        assert track_order(s, oid, customer).lines[0].amendable
     with ctx.db.transaction() as s:
         label = issue_invoice(s, oid, CLERK).label
+    with ctx.db.sessions() as s:  # the page and the API stop offering the change
+        assert not track_order(s, oid, customer).lines[0].amendable
+        assert track_order(s, other, other_customer).lines[0].amendable
     who = Actor("c", customer)
     with pytest.raises(InvoiceIssued) as info, ctx.db.transaction() as s:
         amend_line(s, oid, lid, 5, "standard", who, customer_id=customer)
