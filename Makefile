@@ -31,10 +31,33 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NPM_STAMP)
 
-install: $(STAMP) $(NPM_STAMP)
+# Page languages (web/i18n.py): each web/translations/<lang>/LC_MESSAGES/messages.po compiled to
+# the .mo Flask-Babel reads (build output, not committed). After changing a template's _()
+# strings: `$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output
+# -o web/translations/messages.pot web`, then `pybabel update -d web/translations
+# -i web/translations/messages.pot` and translate what is new (tests/web/test_web_i18n.py checks).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+%.mo: %.po | $(STAMP)
+	$(VENV)/bin/pybabel --quiet compile -i $< -o $@
+
+# The Urdu pages' font, Noto Naskh Arabic from Debian's fonts-noto-core (system-deps), copied
+# next to the npm assets and served locally like them.
+NOTO_DIR := /usr/share/fonts/truetype/noto
+URDU_FONTS := NotoNaskhArabic-Regular.ttf NotoNaskhArabic-Bold.ttf
+FONT_DIR := web/static/vendor/fonts
+.PHONY: translations fonts
+translations: $(MO_FILES)
+fonts:
+	@mkdir -p $(FONT_DIR); for f in $(URDU_FONTS); do \
+	  if [ -f $(NOTO_DIR)/$$f ]; then cp -u $(NOTO_DIR)/$$f $(FONT_DIR)/$$f; \
+	  else echo "note: $(NOTO_DIR)/$$f is missing (make system-deps): Urdu pages use a system font"; fi; \
+	done
+
+install: $(STAMP) $(NPM_STAMP) translations fonts
 
 # Debian packages the platform uses: PrusaSlicer (G-code), Chromium (browser tests), docker-compose
-# (offline compose-file check), DejaVu fonts (nameplate text). Installed only when missing.
+# (offline compose-file check), DejaVu fonts (nameplate text), Noto fonts (Urdu text and pages).
+# Installed only when missing.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -62,7 +85,7 @@ run: install
 	$(VENV)/bin/hunar seed
 	$(VENV)/bin/hunar serve --host 127.0.0.1 --port 5000
 
-test: install system-deps peers lint
+test: system-deps install peers lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # The fast lane (about 3 minutes on 2 cores): the pure packages and the SQLite half of the
@@ -70,7 +93,7 @@ test: install system-deps peers lint
 # end-to-end or bench tests. `make test` still runs everything. Bytecode is cached outside the
 # checkout, even where the environment turns caching off (it halves the start-up).
 .PHONY: test-fast
-test-fast: install system-deps peers
+test-fast: system-deps install peers
 	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX="$${TMPDIR:-/tmp}/hunar-pycache" \
 	  $(PY) -m pytest -q -p no:cacheprovider -m "not slow and not postgres and not browser" \
 	  --ignore=tests/drills --ignore=tests/e2e --ignore=tests/bench
@@ -87,9 +110,10 @@ demo: install system-deps peers
 	$(VENV)/bin/hunar demo
 
 # The README's screenshots, taken by the Playwright tests and copied into docs/screenshots.
-screenshots: install system-deps peers
+screenshots: system-deps install peers
 	HUNAR_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider \
-	  tests/web/test_web_browser.py tests/web/test_web_planner_browser.py
+	  tests/web/test_web_browser.py tests/web/test_web_planner_browser.py \
+	  tests/web/test_web_i18n_browser.py
 
 lock: install peers
 	$(UV) pip freeze --python $(PY) --exclude-editable > constraints.txt

@@ -24,10 +24,12 @@ from cad import export as ex
 from cad.analysis import Analysis, LaserRules, analyse
 from cad.build import build, get_builder
 from cad.slicing import (
+    GCODE_OPTIONS_REV,
     SliceResult,
     SliceSettings,
     SlicingError,
     analytic_estimate,
+    gcode_current,
     slice_checked,
     slicer_timeout_s,
     slicer_version,
@@ -96,7 +98,7 @@ def run_pipeline(
     builder = get_builder(config.family_key)
     version = builder.artifact_version
     cached = store.get_manifest(config.config_hash, version)
-    if cached is not None:
+    if cached is not None and _served(cached):
         report("done", 1.0)
         return _from_manifest(cached, time.perf_counter() - start)
 
@@ -248,9 +250,18 @@ def _slice(
             "machine_bed_mm": list(bed),
             "rotate_deg": rotate,
             "bed_check": {"moves": check.moves, "extent_mm": check.extent_mm},
+            "gcode_rev": GCODE_OPTIONS_REV,
+            "objects": list(result.objects),
         },
     )
     return result
+
+
+def _served(m: Manifest) -> bool:
+    """A cached build is served unless its G-code was sliced with older options (before object
+    labels): the store key is the builder's version, which slicer options do not change, so such
+    a build is made again and its manifest replaced, instead of passing as labelled."""
+    return all(gcode_current(a.metadata) for a in m.artifacts if a.kind == "gcode")
 
 
 def _failed(base: PipelineResult, failure: Failure, error: str, start: float) -> PipelineResult:

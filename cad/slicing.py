@@ -30,6 +30,14 @@ ANALYTIC = "analytic"
 _TIME_RE = re.compile(r"^; estimated printing time \(normal mode\) = (.+)$", re.M)
 _GRAMS_RE = re.compile(r"^; (?:total )?filament used \[g\] = ([0-9.]+)", re.M)
 _PART_RE = re.compile(r"(\d+)([dhms])")
+# PrusaSlicer 2.5's ``--gcode-label-objects`` is a switch (2.6 made it octoprint/firmware): it
+# brackets each object's moves with "; printing object <name> id:<n> copy <n>" comments, which
+# OctoPrint's Cancel Objects plugin reads and Moonraker's object processing turns into
+# EXCLUDE_OBJECT_DEFINE / EXCLUDE_OBJECT_START for Klipper. 2.5 writes no EXCLUDE_OBJECT_* itself.
+_LABEL_RE = re.compile(r"^; printing object (.+)$", re.M)
+# The revision of the options G-code is sliced with; a cached build whose G-code carries another
+# revision (or none: sliced before object labels) is built again, never served (``gcode_current``).
+GCODE_OPTIONS_REV = 2
 _UNIT_MIN = {"d": 1440.0, "h": 60.0, "m": 1.0, "s": 1 / 60}
 
 
@@ -63,6 +71,7 @@ class SliceResult:
     filament_g: float
     layers: int
     gcode: Path | None
+    objects: tuple[str, ...] = ()  # the object labels the G-code carries
 
 
 def profile_path(material: str) -> Path:
@@ -106,6 +115,17 @@ def parse_gcode(gcode: Path) -> tuple[float, float, int]:
     return parse_duration_minutes(t.group(1)), float(g.group(1)), text.count(";LAYER_CHANGE")
 
 
+def object_labels(gcode: Path) -> tuple[str, ...]:
+    """The objects the G-code labels ("part.stl id:0 copy 0"), each once, in print order."""
+    found = _LABEL_RE.findall(gcode.read_text(errors="replace"))
+    return tuple(dict.fromkeys(name.strip() for name in found))
+
+
+def gcode_current(metadata: dict[str, object]) -> bool:
+    """True when a stored G-code was sliced with today's options (object labels included)."""
+    return metadata.get("gcode_rev") == GCODE_OPTIONS_REV
+
+
 def slicer_timeout_s(height_mm: float, faces: int, layer_height_mm: float = 0.2) -> float:
     """How long a slice may take: it grows with layers and triangles, so a big valid part
     is not cut off by a limit sized for a small one."""
@@ -137,6 +157,7 @@ def slice_fdm(
         "--load",
         str(profile_path(settings.material)),
         "--export-gcode",
+        "--gcode-label-objects",
         "--output",
         str(out_gcode),
         "--bed-shape",
@@ -168,7 +189,7 @@ def slice_fdm(
     minutes, grams, layers = parse_gcode(out_gcode)
     if layers == 0:
         raise SlicingError("slicer produced G-code without layers")
-    return SliceResult(version, minutes, grams, layers, out_gcode)
+    return SliceResult(version, minutes, grams, layers, out_gcode, object_labels(out_gcode))
 
 
 def slice_checked(

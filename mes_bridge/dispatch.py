@@ -8,6 +8,8 @@ outbox. Starts are separate outbox items so a redelivery never re-sends a start,
 ``Transport.start`` reconciles with the device before sending. An ``EXCLUDE`` item asks the
 printer to skip one object of a running plate; a printer that cannot (``Unsupported``) closes the
 item with ``HAND_REMOVAL`` as its receipt, so the operator is told to remove the part by hand.
+A ``CANCEL`` item stops the printer's running job; a printer that cannot be stopped remotely
+closes it with ``HAND_STOP``, so the planner is told to stop it at the machine.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from mes_bridge.transports.base import (
 )
 
 HAND_REMOVAL = "printer cannot skip one object: remove it by hand"
+HAND_STOP = "printer cannot cancel a print remotely: stop it by hand"
 
 
 class Action(enum.Enum):
     DELIVER = "deliver"
     START = "start"
     EXCLUDE = "exclude"
+    CANCEL = "cancel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +101,22 @@ def _exclude(transport: Transport, item: OutboxItem) -> DeliveryReceipt:
     return DeliveryReceipt(transport.name, job_id, item.idempotency_key, now_utc(), detail)
 
 
+def _cancel(transport: Transport, item: OutboxItem) -> DeliveryReceipt:
+    """Stop the running job; a printer without the capability is answered, not retried."""
+    job_id = item.packet.job.job_order_id
+    try:
+        transport.cancel(job_id)
+        detail = "cancelled"
+    except Unsupported as exc:
+        detail = f"{HAND_STOP} ({exc})"
+    return DeliveryReceipt(transport.name, job_id, item.idempotency_key, now_utc(), detail)
+
+
 def _send(transport: Transport, item: OutboxItem) -> DeliveryReceipt:
     if item.action is Action.EXCLUDE:
         return _exclude(transport, item)
+    if item.action is Action.CANCEL:
+        return _cancel(transport, item)
     if item.action is Action.START:
         result = transport.start(item.packet.job.job_order_id)
         detail = "sent" if result.sent else f"reconciled:{result.state.value}"

@@ -156,6 +156,7 @@ def dispatch(loop: bool, interval: float) -> None:
                 f"e-mails sent {mailed}"
             )
             _prune_when_due(ctx)
+            _reconcile_payments(ctx)
             if not loop:
                 break
             time.sleep(interval)
@@ -178,6 +179,49 @@ def _prune_when_due(ctx: AppContext) -> None:
         return
     if pruned is not None and pruned.pruned:
         click.echo(f"anonymous previews pruned {len(pruned.pruned)}")
+
+
+def _reconcile_payments(ctx: AppContext) -> None:
+    """The dispatcher asks the gateways about payments whose answer never came (a failure is
+    said and tried again next pass; delivery goes on)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from orders.commands.reconcile_payments import reconcile
+
+    try:
+        done = reconcile(ctx)
+    except (SQLAlchemyError, OSError) as exc:
+        click.echo(f"payments not reconciled: {exc}", err=True)
+        return
+    if done.settled:
+        click.echo(f"payments reconciled {len(done.settled)}")
+
+
+@main.group()
+def payments() -> None:
+    """Online payments (JazzCash, Easypaisa)."""
+
+
+@payments.command("reconcile")
+def payments_reconcile() -> None:
+    """Ask the gateways about open payments whose callback never came, and apply the answers
+    (the dispatcher loop does this too). Exit status 1 when a gateway could not be asked."""
+    from orders.commands.reconcile_payments import reconcile
+    from orders.context import AppContext
+
+    ctx = AppContext.from_settings(load_settings())
+    try:
+        done = reconcile(ctx)
+    finally:
+        ctx.close()
+    for a in done.settled:
+        click.echo(f"{a.provider} {a.txn_ref} (order {a.order_id}): {a.state.value}")
+    click.echo(
+        f"open payments asked about: {done.asked}; settled: {len(done.settled)}; "
+        f"gateway unreachable: {len(done.unreachable)}"
+    )
+    if done.unreachable:
+        sys.exit(1)
 
 
 @main.command()

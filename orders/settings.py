@@ -74,6 +74,38 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(default=10.0, gt=0, description="Connect and reply timeout.")
+    # Payment gateways (hosted checkout). Unset credentials: that method is not offered.
+    jazzcash_merchant_id: str | None = Field(default=None, description="JazzCash pp_MerchantID.")
+    jazzcash_password: SecretStr | None = Field(default=None, description="JazzCash pp_Password.")
+    jazzcash_integrity_salt: SecretStr | None = Field(
+        default=None, description="JazzCash integrity salt: the pp_SecureHash HMAC key."
+    )
+    jazzcash_url: str = Field(
+        default="https://sandbox.jazzcash.com.pk/CustomerPortal/transactionmanagement/merchantform/",
+        description="JazzCash hosted checkout (HTTP POST page redirection).",
+    )
+    jazzcash_inquiry_url: str = Field(
+        default="https://sandbox.jazzcash.com.pk/ApplicationAPI/API/PaymentInquiry/Inquire",
+        description="JazzCash transaction status inquiry.",
+    )
+    easypaisa_store_id: str | None = Field(default=None, description="Easypaisa storeId.")
+    easypaisa_hash_key: SecretStr | None = Field(
+        default=None, description="Easypaisa hash key (AES key of merchantHashedReq)."
+    )
+    easypaisa_username: str | None = Field(default=None, description="Easypaisa API user.")
+    easypaisa_password: SecretStr | None = Field(default=None, description="Easypaisa API pass.")
+    easypaisa_account: str | None = Field(
+        default=None, description="Easypaisa merchant account number (accountNum of inquiries)."
+    )
+    easypaisa_url: str = Field(
+        default="https://easypaystg.easypaisa.com.pk/easypay/Index.jsf",
+        description="Easypaisa hosted checkout.",
+    )
+    easypaisa_inquiry_url: str = Field(
+        default="https://easypaystg.easypaisa.com.pk/easypay-service/rest/v4/inquire-transaction",
+        description="Easypaisa inquire-transaction API.",
+    )
+    gateway_timeout_s: float = Field(default=15.0, gt=0, description="Status inquiry timeout.")
     cad_job_timeout_s: int = 120
     plan_job_timeout_s: int = 600
 

@@ -215,3 +215,54 @@ def preview_keeping(path: Path = SHOP_TOML) -> PreviewKeeping:
 def shop_numbers(path: Path = SHOP_TOML) -> ShopNumbers:
     with path.open("rb") as fh:
         return parse(tomllib.load(fh))
+
+
+PAYMENT_METHODS = ("cash_on_delivery", "bank_transfer", "raast", "jazzcash", "easypaisa")
+
+
+@dataclass(frozen=True)
+class PaymentRules:
+    """The checkout's payment step ([payments] in shop.toml): the methods offered, the share of
+    the total each needs before production, the account a Raast QR pays into."""
+
+    methods: tuple[str, ...]
+    upfront_percent: dict[str, int]
+    raast_iban: str
+    raast_alias: str
+    account_title: str
+    inquire_after_minutes: int
+
+    def upfront(self, method: str) -> int:
+        return self.upfront_percent.get(method, 100)
+
+
+def parse_payments(raw: dict[str, Any], where: str = "payments") -> PaymentRules:
+    """Check the [payments] table: known methods, percents 0-100, a whole number of minutes."""
+    try:
+        methods = tuple(str(m) for m in raw["methods"])
+        unknown = [m for m in methods if m not in PAYMENT_METHODS]
+        if unknown or not methods:
+            raise ShopDataError(f"{where}.methods: each one of {', '.join(PAYMENT_METHODS)}")
+        percents = _positive_ints(raw["upfront_percent"], f"{where}.upfront_percent")
+        if any(v > 100 for v in percents.values()) or set(percents) - set(PAYMENT_METHODS):
+            raise ShopDataError(f"{where}.upfront_percent: known methods, each 0-100")
+        minutes = _positive_ints({"m": raw["inquire_after_minutes"]}, where)["m"]
+        return PaymentRules(
+            methods=methods,
+            upfront_percent=percents,
+            raast_iban="".join(str(raw.get("raast_iban", "")).split()).upper(),
+            raast_alias=str(raw.get("raast_alias", "")).strip(),
+            account_title=str(raw["account_title"]).strip(),
+            inquire_after_minutes=max(minutes, 1),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ShopDataError(f"{SHOP_TOML.name}: [{where}] {exc}") from exc
+
+
+@cache
+def payment_rules(path: Path = SHOP_TOML) -> PaymentRules:
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh).get("payments")
+    if not isinstance(raw, dict):
+        raise ShopDataError(f"{path.name}: the [payments] table is missing")
+    return parse_payments(raw)

@@ -99,6 +99,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["hunar"] = ctx
     _init_extensions(app, settings)
     _register_blueprints(app)
+    from web import i18n  # English and Urdu pages, the language switch (POST /language)
+
+    i18n.init_app(app)
     # A fresh key for each rendered form whose double submit must count once (propose, reset).
     app.jinja_env.globals["form_key"] = lambda: uuid.uuid4().hex
     _local_formats(app)

@@ -32,6 +32,7 @@ class SessionUser:
     active: bool = True
     session_version: int = 0
     must_change_password: bool = False
+    language: str | None = None  # the page language they chose (web.i18n)
 
     is_authenticated = True
     is_anonymous = False
@@ -54,6 +55,7 @@ class SessionUser:
             user.active,
             user.session_version,
             user.must_change_password,
+            user.language,
         )
 
 

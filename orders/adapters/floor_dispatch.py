@@ -7,7 +7,8 @@ same row at once; a failed delivery stays pending with its error and a backoff.
 
 A `start` row meets the plate-clear gate (`orders.plate_gate`) before it goes: while the plate is
 not confirmed clear it stays pending, "waiting for plate clear", and a confirmation releases it.
-`exclude` rows ask a printer to skip one object of a running plate (`commands/plate_objects.py`).
+`exclude` rows ask a printer to skip one object of a running plate (`commands/plate_objects.py`);
+`cancel` rows ask it to stop a running job (`commands/fleet_cancel.py`). Both go before new work.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ FLOOR_BACKOFF = Backoff(max_s=30.0)
 # printer's own finish, releases it sooner or on the next look); holding costs no attempt.
 PLATE_HOLD = timedelta(seconds=15)
 EXCLUDE = "exclude"  # the outbox kind of "skip one object of a running plate"
+CANCEL = "cancel"  # the outbox kind of "stop this printer's running job"
 
 
 def request_start(session: Session, job: str, machine_id: str, transport: str) -> OutboxMessage:
@@ -73,6 +75,32 @@ def request_exclude(
     )
 
 
+def request_cancel(session: Session, job: str, machine_id: str, transport: str) -> OutboxMessage:
+    """Ask the printer to stop its running job: once per job order."""
+    return add_message(
+        session,
+        kind=CANCEL,
+        destination=machine_id,
+        transport=transport,
+        key=f"cancel:{job}",
+        payload={"action": "cancel", "job_order_id": job},
+    )
+
+
+def withdraw_start(session: Session, job: str, reason: str) -> bool:
+    """A start not sent yet never will be (the job was cancelled); True when one was withdrawn."""
+    row = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.idempotency_key == f"start:{job}",
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+    )
+    if row is None:
+        return False
+    row.status, row.last_error = OutboxStatus.DEAD, f"withdrawn: {reason}"
+    return True
+
+
 def release_held_starts(session: Session, machine_id: str) -> int:
     """The plate was confirmed clear: starts held for it go on the dispatcher's next pass."""
     rows = session.scalars(
@@ -98,8 +126,9 @@ class DbOutbox:
         now = datetime.now(UTC)
         items = []
         with self.ctx.db.transaction() as s:
-            rows = due(s, "job_order", limit, now)
-            rows += due(s, EXCLUDE, limit - len(rows), now) if len(rows) < limit else []
+            rows = due(s, CANCEL, limit, now)  # stopping a print first, then skips, then work
+            for kind in (EXCLUDE, "job_order"):
+                rows += due(s, kind, limit - len(rows), now) if len(rows) < limit else []
             for row in rows:
                 if row.payload.get("action") == "start" and (
                     why := plate_refusal(s, str(row.payload["job_order_id"]))
@@ -111,6 +140,16 @@ class DbOutbox:
         return items
 
     def _item(self, s: Session, row: OutboxMessage) -> OutboxItem:
+        if row.payload.get("action") == "cancel":
+            job = self._job_for(s, str(row.payload["job_order_id"]))
+            return OutboxItem(
+                str(row.id),
+                row.destination,
+                Packet.from_job(job),
+                row.idempotency_key,
+                Action.CANCEL,
+                row.attempts,
+            )
         if row.payload.get("action") == "exclude":
             job = self._job_for(s, str(row.payload["job_order_id"]))
             return OutboxItem(

@@ -130,6 +130,27 @@ def set_password(session: Session, user: User, password: str) -> None:
     end_sessions(session, user.id)
 
 
+# The languages pages come in; the first is the one a person gets when nothing else decides.
+LANGUAGES = ("en", "ur")
+
+
+def set_language(session: Session, user_id: int, language: str) -> bool:
+    """Remember the page language a person chose, for every session of theirs. The same choice
+    again changes nothing; returns whether it changed."""
+    if language not in LANGUAGES:
+        raise DomainError(
+            f"language must be one of: {', '.join(LANGUAGES)}",
+            fields={"language": f"one of {', '.join(LANGUAGES)}"},
+        )
+    user = session.get(User, user_id, with_for_update=True, populate_existing=True)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    if user.language == language:
+        return False
+    user.language = language
+    return True
+
+
 MAX_TOKENS = 10  # live API tokens per user
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from orders.adapters.outbox import enqueue_later
 from orders.commands.audit import Actor, record_event, transition
+from orders.commands.checkout_payment import PaymentChoice, choose_method, may_produce, request_cad
 from orders.commands.designs import price_line
 from orders.commands.notify import order_placed
 from orders.errors import (
@@ -135,8 +135,12 @@ def place_order(
     idempotency_key: str,
     actor: Actor,
     currency: str,
+    payment: PaymentChoice | None = None,
 ) -> PlaceResult:
-    """Create the order once per idempotency key; a repeat returns the first order unchanged."""
+    """Create the order once per idempotency key; a repeat returns the first order unchanged.
+
+    `payment`: the checkout's payment step (its terms decide when the order may go to CAD and
+    production, `checkout_payment.may_produce`); None for orders placed by staff tools."""
     digest = _request_hash(lines)
     found = _existing(session, customer_id, idempotency_key, digest)
     if found is not None:
@@ -144,7 +148,9 @@ def place_order(
     _validate(session, customer_id, lines, idempotency_key, currency)
     try:
         with session.begin_nested():
-            order = _create(session, customer_id, lines, idempotency_key, digest, actor, currency)
+            order = _create(
+                session, customer_id, lines, idempotency_key, digest, actor, currency, payment
+            )
     except IntegrityError:
         # A concurrent double click won the unique (customer, key) race: return its order.
         found = _existing(session, customer_id, idempotency_key, digest)
@@ -162,6 +168,7 @@ def _create(
     digest: str,
     actor: Actor,
     currency: str,
+    payment: PaymentChoice | None = None,
 ) -> Order:
     order = Order(
         customer_id=customer_id,
@@ -196,21 +203,15 @@ def _create(
     for obj in placed:
         transition(session, obj, Status.QUOTED, actor)
         transition(session, obj, Status.PLACED, actor)
+    if payment is not None:
+        choose_method(session, order, payment, actor)
     _request_cad(session, order)
     order_placed(session, order)
     return order
 
 
 def _request_cad(session: Session, order: Order) -> None:
-    """Ask for every design's CAD build in this transaction (outbox), so none is ever lost."""
-
-    for line in order.lines:
-        config = session.get_one(ProductConfiguration, line.configuration_id)
-        enqueue_later(
-            session,
-            "build_artifacts",
-            config.id,
-            queue="cad",
-            dedupe_key=f"cad:{config.config_hash}",
-            key=f"cad:{config.config_hash}:order{order.id}",
-        )
+    """Ask for the order's CAD builds now, unless the one gate holds it until it is paid
+    (`may_produce`; the payment that releases it asks then)."""
+    if may_produce(session, order.id):
+        request_cad(session, order)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orders.commands.audit import Actor, record_event
+from orders.commands.checkout_payment import release_if_due
 from orders.errors import DomainError, DuplicateSubmission, IllegalTransition, NotFound
 from orders.lifecycle import Status
 from orders.models import Invoice, Order, Payment, PaymentMethod, PaymentState
@@ -152,6 +153,7 @@ def record_payment(
     session.flush()
     body = {"order_id": order.id, "method": kind.value, "amount": str(value), "reference": ref}
     record_event(session, actor, "payment", payment.id, None, PaymentState.RECORDED.value, body)
+    release_if_due(session, order.id, actor)  # a transfer received may release production
     return Recorded(payment, created=True)
 
 

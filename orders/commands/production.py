@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 import configurator
 from orders.commands.audit import Actor, transition
+from orders.commands.checkout_payment import may_produce
 from orders.commands.notify import order_held
 from orders.lifecycle import TRANSITIONS, Status
 from orders.models import Machine, Operation, Order, OrderLine, ProductConfiguration
@@ -77,10 +78,13 @@ def mark_cad_ready(
     actor: Actor,
     now: datetime | None = None,
 ) -> list[int]:
-    """Placed lines of this design get their operations and move to cad_ready (with their order)."""
+    """Placed lines of this design get their operations and move to cad_ready (with their order);
+    a line whose order waits for payment stays placed (the one gate, `may_produce`)."""
     now = now or datetime.now(UTC)
     moved = []
     for line in lines_waiting_for(session, configuration_id):
+        if not may_produce(session, line.order_id):
+            continue
         create_operations(session, line, metrics, fits, now)
         transition(session, line, Status.CAD_READY, actor)
         moved.append(line.id)

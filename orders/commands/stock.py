@@ -21,6 +21,7 @@ from configurator.materials import materials
 from configurator.processes import Process
 from mes_bridge.job_order_ids import parse_job_order
 from orders.commands.audit import Actor, record_event
+from orders.commands.sheet_stock import consume_sheets
 from orders.errors import DomainError, DuplicateSubmission, NotFound
 from orders.models import (
     Assignment,
@@ -335,12 +336,15 @@ def consume_for_job(
     scrapped: int | None = None,
 ) -> float:
     """The filament a completed (all parts not yet counted) or scrapped (`scrapped` parts) job
-    used, from the spool loaded on the printer that ran it; returns grams taken.
+    used, from the spool loaded on the printer that ran it; returns grams taken (for a laser
+    job: the sheets taken, `sheet_stock.consume_sheets`).
 
     Each part is counted once, so a part scrapped mid-print and the completion that follows do
     not both take it. Never below zero: a job that needed more than the spool was recorded to
     hold empties it and records the difference as a discrepancy for a weigh-in.
     """
+    if op.process == "laser":
+        return float(consume_sheets(session, op, job_order, event_id, actor, scrapped))
     need = need_of(session, op)
     machine = machine_id or _ran_on(session, op, job_order)
     if need is None or machine is None or need.parts_open == 0:

@@ -65,3 +65,71 @@ class Invoice(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
     number: Mapped[int] = mapped_column(unique=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GatewayState(enum.StrEnum):
+    PENDING = "pending"  # the customer was sent to the gateway; no verified answer yet
+    PAID = "paid"  # a verified success for the right amount: a payment row was written
+    FAILED = "failed"  # the gateway said no (declined, cancelled, expired)
+    REFUSED = "refused"  # a verified answer for a wrong amount or currency: never paid
+
+
+class PaymentTerms(Base):
+    """How an order placed at checkout is paid, and when it may go to production.
+
+    `upfront_percent` of the total must be received before production (0: it may pay later,
+    such as cash on delivery or a trusted account). `released_at` is set once, when that is met;
+    until then no design of the order goes to CAD (the one gate, `checkout_payment.may_produce`).
+    """
+
+    __tablename__ = "payment_terms"
+    __table_args__ = (
+        CheckConstraint("upfront_percent BETWEEN 0 AND 100", name="upfront_percent_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    method: Mapped[PaymentMethod] = mapped_column(str_enum(PaymentMethod, "payment_method"))
+    upfront_percent: Mapped[int] = mapped_column()
+    reference: Mapped[str] = mapped_column(String(32), doc="What a transfer must quote.")
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CustomerTerms(Base):
+    """Per-customer payment terms: a trusted business account may go to production unpaid."""
+
+    __tablename__ = "customer_terms"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    pay_later: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str | None] = mapped_column(String(255))
+
+
+class GatewayTransaction(Base):
+    """One hosted-checkout attempt at JazzCash or Easypaisa; `txn_ref` is the gateway's
+    transaction reference and the idempotency key of its answer (unique), so a callback, a
+    replay and a status inquiry all land on one row and write at most one payment."""
+
+    __tablename__ = "gateway_transactions"
+    __table_args__ = (CheckConstraint("amount > 0", name="gateway_amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[PaymentMethod] = mapped_column(str_enum(PaymentMethod, "payment_method"))
+    txn_ref: Mapped[str] = mapped_column(String(40), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[GatewayState] = mapped_column(
+        str_enum(GatewayState, "gateway_state"), default=GatewayState.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    inquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_code: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="SET NULL"), unique=True
+    )

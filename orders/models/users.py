@@ -49,6 +49,8 @@ class User(Base):
     # Set on seeded staff and after an admin's reset: such a password was seen by someone else.
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The page language the person chose ("en", "ur"); None: their cookie or browser decides.
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
 
     stations: Mapped[list[Machine]] = relationship(
         secondary=user_stations, order_by="Machine.id", lazy="selectin"

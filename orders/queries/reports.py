@@ -171,7 +171,7 @@ def _lead_times(session: Session, limit: int = 20) -> tuple[tuple[str, float], .
 
 
 def _in_days(seconds: float) -> float:
-    """Days to three significant figures: an order shipped within the hour shows its lead time
-    (0.0104 days), not a rounded 0 that reads as "no data"; a week stays 7 (7.02, not 7.0174)."""
+    """Days to three significant figures (7.02, 0.0104): an order shipped within minutes of its
+    placing still shows a lead time, where rounding to two decimals showed 0 ("no data")."""
     days = seconds / 86400
     return float(f"{days:.3g}") if days > 0 else 0.0

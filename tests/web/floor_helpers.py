@@ -4,6 +4,7 @@ and a released plan built through the real services (order → CAD → plan → 
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: factories
 
@@ -27,9 +31,11 @@ from orders.commands.ordering import LineRequest, place_order
 from orders.commands.planning import approve, request_plan
 from orders.commands.release import release
 from orders.context import AppContext  # noqa: E402
-from orders.models import Assignment, Operation, Role, Schedule  # noqa: E402
+from orders.lifecycle import Status  # noqa: E402
+from orders.models import Assignment, Operation, Order, OrderLine, Role, Schedule  # noqa: E402
 from orders.seed import seed_shop  # noqa: E402
 from orders.settings import Settings  # noqa: E402
+from services import POSTGRES_URL  # noqa: E402
 from web import create_app  # noqa: E402
 
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -62,10 +68,14 @@ class Floor:
     app: Flask
     ctx: AppContext
 
-    def login(self, role: Role, station: str | None = None) -> Staff:
+    def person(self, role: Role, station: str | list[str] | None = None) -> tuple[int, str]:
+        """A new active user of `role` (an operator on `station`): (user id, e-mail)."""
         email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
         with self.ctx.db.transaction() as s:
-            uid = create_user(s, email, PASSWORD, role, f"T {role.value}", station).id
+            return create_user(s, email, PASSWORD, role, f"T {role.value}", station).id, email
+
+    def login(self, role: Role, station: str | None = None) -> Staff:
+        uid, email = self.person(role, station)
         client = self.app.test_client()
         page = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
@@ -115,6 +125,24 @@ class Floor:
             assert a is not None, "no released job on a " + machine_prefix
             return job_order_id(a.operation_id, plan.version), a.machine_id, a.operation_id
 
+    def released_jobs(self, order_id: int) -> list[tuple[str, str, int]]:
+        """(job order id, machine, operation id) of the order's released jobs, in routing
+        order."""
+        with self.ctx.db.sessions() as s:
+            plan = s.scalars(select(Schedule).where(Schedule.state == "released")).one()
+            rows = s.execute(
+                select(Assignment.operation_id, Assignment.machine_id)
+                .join(Operation, Operation.id == Assignment.operation_id)
+                .join(OrderLine, OrderLine.id == Operation.order_line_id)
+                .where(Assignment.schedule_id == plan.id, OrderLine.order_id == order_id)
+                .order_by(Operation.order_line_id, Operation.seq)
+            ).all()
+            return [(job_order_id(op, plan.version), machine, op) for op, machine in rows]
+
+    def order_status(self, order_id: int) -> Status:
+        with self.ctx.db.sessions() as s:
+            return s.get_one(Order, order_id).status
+
 
 MakeFloor = Callable[..., Floor]
 
@@ -143,3 +171,55 @@ def floor_factory(db_factory: Any, tmp_path: Path, artifact_cache: Path) -> Iter
     yield make
     for ctx in made:
         ctx.close()
+
+
+class ModuleDatabases:
+    """Fresh databases that outlive one test (for a module-scoped app): a copy of the SQLite
+    template, or a PostgreSQL database made from the migrated template; `prefix` names them."""
+
+    def __init__(
+        self, tmp: Path, sqlite_template: Path, request: pytest.FixtureRequest, prefix: str
+    ) -> None:
+        self.tmp, self.template, self.request, self.prefix = tmp, sqlite_template, request, prefix
+        self.made: list[str] = []
+
+    def url(self, backend: str) -> str:
+        if backend == "sqlite":
+            path = self.tmp / f"{self.prefix}-{uuid.uuid4().hex[:8]}.sqlite3"
+            shutil.copy(self.template, path)
+            return f"sqlite:///{path}"
+        template = str(self.request.getfixturevalue("pg_template"))
+        name = f"hunar_{self.prefix}_{uuid.uuid4().hex[:10]}"
+        with _pg_admin() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        self.made.append(name)
+        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        for name in self.made:
+            with _pg_admin() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _pg_admin() -> Any:
+    return sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT").connect()
+
+
+def module_floor(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+    artifact_cache: Path,
+    prefix: str,
+    **extra: Any,
+) -> Iterator[Floor]:
+    """For a module-scoped fixture parametrised by engine (`request.param`): one seeded app on a
+    fresh database of that engine, `extra` settings on top; closed and dropped afterwards."""
+    tmp = tmp_path_factory.mktemp(f"{prefix}-{request.param}")
+    dbs = ModuleDatabases(tmp, sqlite_template, request, prefix)
+    floors = floor_factory(dbs, tmp, artifact_cache)
+    try:
+        yield next(floors)(request.param, **extra)
+    finally:
+        next(floors, None)
+        dbs.drop()

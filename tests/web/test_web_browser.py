@@ -8,62 +8,41 @@ from __future__ import annotations
 
 import io
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_helpers import (  # noqa: F401  (the browser and new_page fixtures)
+    ARTIFACTS,
+    NewPage,
+    browser_fixture,
+    new_page_fixture,
+    served,
+    sign_up,
+)
 from PIL import Image
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from test_web_preview import held_exports_fixture  # noqa: F401  (the held_exports fixture)
 from webshop_helpers import MakeShop, WebShop, shop_fixture  # noqa: F401  (the make_shop fixture)
-from werkzeug.serving import make_server
 
 from orders.models import JobRecord, JobState
 from services import publish_screenshot
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-unsafe-swiftshader",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+SHOTS = ARTIFACTS / "web"
 
 
 @pytest.fixture
 def live_shop(make_shop: MakeShop, tmp_path: Path) -> Iterator[tuple[WebShop, str]]:
     shop = make_shop(artifact_dir=tmp_path / "artifacts")  # the page watches a real build
-    server = make_server("127.0.0.1", 0, shop.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield shop, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with served(shop.app) as base:
+        yield shop, base
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    assert Path(CHROMIUM).exists(), f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield pg
-        browser.close()
-        assert not errors, errors
+def page(new_page: NewPage) -> Page:
+    return new_page()
 
 
 def _distinct_colours(png: bytes) -> int:
@@ -71,20 +50,11 @@ def _distinct_colours(png: bytes) -> int:
     return len(set(img.get_flattened_data()))
 
 
-def _sign_up(page: Page, base: str) -> None:
-    page.goto(f"{base}/signup")
-    page.fill("input[name=email]", f"new-{uuid.uuid4().hex[:6]}@example.com")
-    page.fill("input[name=name]", "Ayesha")
-    page.fill("input[name=password]", "a long enough password")
-    page.click("#signup-form button[type=submit]")
-    expect(page.locator(".flashes")).to_contain_text("Welcome")
-
-
 def test_new_customer_signs_up_configures_orders_and_follows(
     live_shop: tuple[WebShop, str], page: Page
 ) -> None:
     _, base = live_shop
-    _sign_up(page, base)
+    sign_up(page, base, "Ayesha")
     page.goto(f"{base}/shop/enclosure")
     expect(page.locator("#quote-total")).to_be_visible(timeout=30_000)
     page.fill("#p-wall", "0.2")
@@ -141,7 +111,7 @@ def test_the_page_shows_the_model_before_the_manufacturing_files_exist(
     """The CAD job is held after its GLB (see `held_exports`), so the model can only be on
     screen if the page shows it while the job still runs; then the job finishes as usual."""
     shop, base = live_shop
-    _sign_up(page, base)
+    sign_up(page, base, "Ayesha")
     page.goto(f"{base}/shop/enclosure")  # the default design is valid: its preview starts
     viewer = page.locator("#preview")
     expect(viewer).to_have_attribute("data-loaded", "true", timeout=120_000)

@@ -12,33 +12,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from floor_helpers import PASSWORD, Floor, MakeFloor
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser_helpers import (  # noqa: F401  (the browser and new_page fixtures)
+    ARTIFACTS,
+    NewPage,
+    browser_fixture,
+    new_page_fixture,
+    propose_plan,
+    served,
+    sign_in,
+)
+from floor_helpers import Floor, MakeFloor
+from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from orders.models import Operation, OrderLine, Role, User
 from services import publish_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "planner"
+SHOTS = ARTIFACTS / "planner"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -68,14 +64,10 @@ def live(make_floor: MakeFloor, redis_url: str, tmp_path: Path) -> Iterator[tupl
         )
         for queue, log in zip(("cad", "plan"), logs, strict=True)
     ]
-    server = make_server("127.0.0.1", 0, floor.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield floor, f"http://127.0.0.1:{server.server_port}"
+        with served(floor.app) as base:
+            yield floor, base
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         for worker in workers:
             worker.terminate()
         for worker, log in zip(workers, logs, strict=True):
@@ -83,38 +75,14 @@ def live(make_floor: MakeFloor, redis_url: str, tmp_path: Path) -> Iterator[tupl
             log.close()
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def _page(browser: Browser, base: str, email: str, width: int = 1280) -> Page:
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.stack button[type=submit]")
-    page.wait_for_load_state()
-    page.errors = errors  # type: ignore[attr-defined]
+def _page(new_page: NewPage, base: str, email: str, width: int = 1280) -> Page:
+    page = new_page(width)
+    sign_in(page, base, email)
     return page
 
 
 def _user(floor: Floor, role: Role, station: str | None = None) -> str:
-    import uuid
-
-    from orders.commands.accounts import create_user
-
-    email = f"{role.value}-{uuid.uuid4().hex[:6]}@example.com"
-    with floor.ctx.db.transaction() as s:
-        create_user(s, email, PASSWORD, role, f"B {role.value}", station)
-    return email
+    return floor.person(role, station)[1]
 
 
 def _wait_for_operations(floor: Floor, n_lines: int, timeout: float = 240) -> None:
@@ -130,19 +98,14 @@ def _wait_for_operations(floor: Floor, n_lines: int, timeout: float = 240) -> No
 
 
 def test_planner_and_operator_path_in_a_real_browser(
-    live: tuple[Floor, str], browser: Browser
+    live: tuple[Floor, str], new_page: NewPage
 ) -> None:
     floor, base = live
     oid = floor.place(2, "express")
     _wait_for_operations(floor, 1)
-    planner = _page(browser, base, _user(floor, Role.PLANNER))
+    planner = _page(new_page, base, _user(floor, Role.PLANNER))
 
-    planner.goto(f"{base}/planner/")
-    expect(planner.locator(f"#order-{oid}")).to_be_visible()
-    planner.select_option("#objective", "due_dates")
-    planner.fill("#time-limit", "3")
-    planner.click("#propose")
-    expect(planner.locator("#plan-status")).to_have_attribute("data-state", "proposed")
+    propose_plan(planner, base, oid)
     expect(planner.locator("#solver-status")).to_be_visible(timeout=60_000)
     expect(planner.locator("#gantt")).to_have_attribute("data-ready", "true", timeout=20_000)
     expect(planner.locator("#gantt .vis-item.op").first).to_be_visible(timeout=20_000)
@@ -157,7 +120,7 @@ def test_planner_and_operator_path_in_a_real_browser(
     planner.screenshot(path=str(SHOTS / "2-released.png"), full_page=True)
 
     job, machine, op_id = floor.first_job()
-    operator = _page(browser, base, _user(floor, Role.OPERATOR, machine), width=800)
+    operator = _page(new_page, base, _user(floor, Role.OPERATOR, machine), width=800)
     planner.goto(f"{base}/planner/")  # the board stays open and must update by itself
     operator.goto(f"{base}/operator/")
     card = operator.locator(f"#job-{job}")
@@ -181,7 +144,7 @@ def test_planner_and_operator_path_in_a_real_browser(
     with floor.ctx.db.sessions() as s:
         line = s.get_one(OrderLine, s.get_one(Operation, op_id).order_line_id)
         customer = s.get_one(User, line.order.customer_id).email
-    shopper = _page(browser, base, customer)
+    shopper = _page(new_page, base, customer)
     shopper.goto(f"{base}/orders/{oid}")
     expect(shopper.locator("#order-status")).to_contain_text("We are making your part")
     expect(shopper.locator("section.line .notice")).to_contain_text("did not pass our checks")
@@ -197,5 +160,3 @@ def test_planner_and_operator_path_in_a_real_browser(
     expect(planner.locator("#gantt")).to_have_attribute("data-ready", "true", timeout=20_000)
     expect(planner.locator(".vis-label.lane-down")).to_contain_text("down")
     planner.screenshot(path=str(SHOTS / "6-reschedule.png"), full_page=True)
-    for p in (planner, operator, shopper):
-        assert not p.errors, p.errors  # type: ignore[attr-defined]

@@ -12,155 +12,44 @@ job) go through the commands. Screenshots go to test-artifacts/week/ (git-ignore
 from __future__ import annotations
 
 import re
-import shutil
-import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from floor_helpers import PASSWORD, Floor, floor_factory
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
+from browser_helpers import (  # noqa: F401  (fixtures: browser, new_page, live, live_settings)
+    NewPage,
+    browser_fixture,
+    design_enclosure,
+    engine_shot,
+    live_fixture,
+    live_settings_fixture,
+    new_page_fixture,
+    sign_in,
+)
+from floor_helpers import Floor
+from playwright.sync_api import Page, expect
 
 from mes_bridge.intake import StatusEvent
-from mes_bridge.job_order_ids import job_order_id
-from orders.commands.accounts import create_user
 from orders.commands.audit import Actor
 from orders.commands.floor_events import apply_event
 from orders.commands.fulfilment import deliver_order, ship_order
 from orders.lifecycle import Status
-from orders.models import Assignment, Operation, Order, OrderLine, Role, Schedule
-from services import POSTGRES_URL
+from orders.models import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-unsafe-swiftshader",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "week"
+SHOTS = "week"  # test-artifacts/week/
 ONE_TIME = re.compile(r"<code>([^<]+)</code>")
 STAFF = Actor("week-test")
 HANDS = ("qc-01", "pack-01")
-
-
-class _Databases:
-    """A fresh database for the module's app: a copy of the SQLite template, or a PostgreSQL
-    database made from the migrated template."""
-
-    def __init__(self, tmp: Path, sqlite_template: Path, request: pytest.FixtureRequest) -> None:
-        self.tmp, self.template, self.request, self.made = tmp, sqlite_template, request, []
-
-    def url(self, backend: str) -> str:
-        if backend == "sqlite":
-            path = self.tmp / f"week-{uuid.uuid4().hex[:8]}.sqlite3"
-            shutil.copy(self.template, path)
-            return f"sqlite:///{path}"
-        template = str(self.request.getfixturevalue("pg_template"))
-        name = f"hunar_week_{uuid.uuid4().hex[:10]}"
-        with _admin() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        self.made.append(name)
-        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-
-    def drop(self) -> None:
-        for name in self.made:
-            with _admin() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _admin() -> Any:
-    return sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT").connect()
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def live(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    sqlite_template: Path,
-    artifact_cache: Path,
-) -> Iterator[tuple[Floor, str]]:
-    """One seeded app per engine, served on a free port (CAD in-process, no rate limits)."""
-    tmp = tmp_path_factory.mktemp(f"week-{request.param}")
-    dbs = _Databases(tmp, sqlite_template, request)
-    gen = floor_factory(dbs, tmp, artifact_cache)
-    floor = next(gen)(request.param)
-    server = make_server("127.0.0.1", 0, floor.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield floor, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        next(gen, None)
-        dbs.drop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def new_page(browser: Browser) -> Iterator[Any]:
-    """Pages in fresh contexts (one person each: own cookies); no script error on any."""
-    contexts, errors = [], []
-
-    def make() -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        # jobs run inline here: the first checkout of a design waits for its CAD build
-        page.set_default_timeout(180_000)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, errors
+INLINE_JOBS_MS = 180_000  # jobs run inline here: the first checkout of a design waits for CAD
 
 
 def _shot(page: Page, live: tuple[Floor, str], name: str) -> None:
-    engine = "pg" if "postgresql" in live[0].ctx.settings.database_url else "sqlite"
-    page.screenshot(path=str(SHOTS / f"{engine}-{name}.png"), full_page=True)
+    engine_shot(page, SHOTS, live[0].ctx, name)
 
 
-def _person(floor: Floor, role: Role, station: str | None = None) -> str:
-    email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
-    with floor.ctx.db.transaction() as s:
-        create_user(s, email, PASSWORD, role, f"Week {role.value}", station)
-    return email
-
-
-def _sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
-    if "/login" not in page.url:
-        page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.locator("form[action='/login'] button[type=submit]").click()
-    page.wait_for_load_state()
+def _person(floor: Floor, role: Role) -> str:
+    return floor.person(role)[1]
 
 
 def _order_in_browser(page: Page, base: str) -> int:
@@ -175,25 +64,6 @@ def _order_in_browser(page: Page, base: str) -> int:
     match = re.search(r"/orders/(\d+)", page.url)
     assert match, page.url
     return int(match.group(1))
-
-
-def _status(floor: Floor, order_id: int) -> Status:
-    with floor.ctx.db.sessions() as s:
-        return s.get_one(Order, order_id).status
-
-
-def _released_jobs(floor: Floor, order_id: int) -> list[tuple[str, str, int]]:
-    """(job order id, machine, operation id) of the order's released jobs, in routing order."""
-    with floor.ctx.db.sessions() as s:
-        plan = s.scalars(select(Schedule).where(Schedule.state == "released")).one()
-        rows = s.execute(
-            select(Assignment.operation_id, Assignment.machine_id)
-            .join(Operation, Operation.id == Assignment.operation_id)
-            .join(OrderLine, OrderLine.id == Operation.order_line_id)
-            .where(Assignment.schedule_id == plan.id, OrderLine.order_id == order_id)
-            .order_by(Operation.order_line_id, Operation.seq)
-        ).all()
-        return [(job_order_id(op, plan.version), machine, op) for op, machine in rows]
 
 
 def _report(floor: Floor, job: str, kind: str) -> None:
@@ -212,7 +82,7 @@ def _to_the_hands(floor: Floor, order_id: int) -> list[tuple[str, str, int]]:
     """Plan and release, then the machines' jobs run (server-side); the QC and pack jobs are
     left for people. Returns the order's released jobs."""
     floor.release_plan()
-    jobs = _released_jobs(floor, order_id)
+    jobs = floor.released_jobs(order_id)
     for job, machine, _ in jobs:
         if machine not in HANDS:
             _report(floor, job, "started")
@@ -220,10 +90,10 @@ def _to_the_hands(floor: Floor, order_id: int) -> list[tuple[str, str, int]]:
     return jobs
 
 
-def test_a_customer_orders_and_cancels(live: tuple[Floor, str], new_page: Any) -> None:
+def test_a_customer_orders_and_cancels(live: tuple[Floor, str], new_page: NewPage) -> None:
     floor, base = live
-    page = new_page()
-    _sign_in(page, base, _person(floor, Role.CUSTOMER))
+    page = new_page(timeout_ms=INLINE_JOBS_MS)
+    sign_in(page, base, _person(floor, Role.CUSTOMER))
     order_id = _order_in_browser(page, base)
     expect(page.locator("#cancel-order")).to_be_visible()
     page.fill("#cancel-order input[name=reason]", "ordered the wrong size")
@@ -232,22 +102,22 @@ def test_a_customer_orders_and_cancels(live: tuple[Floor, str], new_page: Any) -
     expect(page.locator("body")).to_contain_text("You cancelled this order: ordered the wrong size")
     expect(page.locator("#cancel-order")).to_have_count(0)
     _shot(page, live, "1-cancelled")
-    assert _status(floor, order_id) == Status.CANCELLED
+    assert floor.order_status(order_id) == Status.CANCELLED
 
 
 def test_a_customer_orders_and_follows_it_to_delivered(
-    live: tuple[Floor, str], new_page: Any
+    live: tuple[Floor, str], new_page: NewPage
 ) -> None:
     floor, base = live
-    page = new_page()
-    _sign_in(page, base, _person(floor, Role.CUSTOMER))
+    page = new_page(timeout_ms=INLINE_JOBS_MS)
+    sign_in(page, base, _person(floor, Role.CUSTOMER))
     order_id = _order_in_browser(page, base)
     jobs = _to_the_hands(floor, order_id)
     for job, machine, _ in jobs:
         if machine in HANDS:
             _report(floor, job, "started")
             _report(floor, job, "completed")
-    assert _status(floor, order_id) == Status.COMPLETED
+    assert floor.order_status(order_id) == Status.COMPLETED
     with floor.ctx.db.transaction() as s:
         ship_order(s, order_id, "TCS", "TRK-555", STAFF)
     page.goto(f"{base}/orders/{order_id}")
@@ -264,15 +134,15 @@ def test_a_customer_orders_and_follows_it_to_delivered(
 
 
 def test_admin_adds_an_operator_who_does_qc_and_pack_and_the_desk_ships(
-    live: tuple[Floor, str], new_page: Any
+    live: tuple[Floor, str], new_page: NewPage
 ) -> None:
     floor, base = live
-    customer = new_page()
-    _sign_in(customer, base, _person(floor, Role.CUSTOMER))
+    customer = new_page(timeout_ms=INLINE_JOBS_MS)
+    sign_in(customer, base, _person(floor, Role.CUSTOMER))
     order_id = _order_in_browser(customer, base)
 
-    admin = new_page()
-    _sign_in(admin, base, _person(floor, Role.ADMIN))
+    admin = new_page(timeout_ms=INLINE_JOBS_MS)
+    sign_in(admin, base, _person(floor, Role.ADMIN))
     admin.goto(f"{base}/admin/users")
     email = f"sana-{uuid.uuid4().hex[:6]}@example.com"
     add = admin.locator("form[action='/admin/users']")
@@ -294,10 +164,10 @@ def test_admin_adds_an_operator_who_does_qc_and_pack_and_the_desk_ships(
     assert second and second.group(1) != first.group(1)
     _shot(admin, live, "3-admin")
 
-    operator = new_page()
-    _sign_in(operator, base, email, first.group(1))  # the reset replaced this one
+    operator = new_page(timeout_ms=INLINE_JOBS_MS)
+    sign_in(operator, base, email, first.group(1))  # the reset replaced this one
     expect(operator).to_have_url(re.compile(r"/login"))
-    _sign_in(operator, base, email, second.group(1))
+    sign_in(operator, base, email, second.group(1))
     expect(operator).to_have_url(re.compile(r"/account/password"))
     operator.fill("input[name=current_password]", second.group(1))
     operator.fill("input[name=password]", "sana's own long passphrase")
@@ -318,10 +188,10 @@ def test_admin_adds_an_operator_who_does_qc_and_pack_and_the_desk_ships(
         _shot(operator, live, f"4-{station}")
         operator.locator("button[data-action=complete]").click()
         expect(operator.locator("button[data-action=complete]")).to_have_count(0)
-    assert _status(floor, order_id) == Status.COMPLETED
+    assert floor.order_status(order_id) == Status.COMPLETED
 
-    desk = new_page()
-    _sign_in(desk, base, _person(floor, Role.PLANNER))
+    desk = new_page(timeout_ms=INLINE_JOBS_MS)
+    sign_in(desk, base, _person(floor, Role.PLANNER))
     desk.goto(f"{base}/planner/shipping")
     ready = desk.locator(f"#ready-{order_id}")
     ready.locator("input[name=carrier]").fill("TCS")
@@ -329,16 +199,16 @@ def test_admin_adds_an_operator_who_does_qc_and_pack_and_the_desk_ships(
     ready.locator("button[type=submit]").click()
     expect(desk.locator(f"#transit-{order_id}")).to_be_visible()
     _shot(desk, live, "5-shipped")
-    assert _status(floor, order_id) == Status.SHIPPED
+    assert floor.order_status(order_id) == Status.SHIPPED
     customer.goto(f"{base}/orders/{order_id}")
     expect(customer.locator("#order-status")).to_contain_text("Shipped with TCS, tracking TRK-777")
 
 
 def test_the_configurator_for_visitors_and_across_the_login(
-    live: tuple[Floor, str], new_page: Any
+    live: tuple[Floor, str], new_page: NewPage
 ) -> None:
     floor, base = live
-    page = new_page()
+    page = new_page(timeout_ms=INLINE_JOBS_MS)
     # the process narrows the materials, the material the colours; a standard size fills in
     page.goto(f"{base}/shop/pipe_flange")
     expect(page.locator("#quote-total")).to_be_visible(timeout=30_000)
@@ -380,15 +250,10 @@ def test_the_configurator_for_visitors_and_across_the_login(
     _shot(page, live, "7-cannot-be-made")
 
     # add to cart while anonymous: sign in, and the design is back as it was
-    page.goto(f"{base}/shop/enclosure")
-    expect(page.locator("#quote-total")).to_be_visible(timeout=30_000)
-    page.fill("#p-wall", "3")
-    page.fill("#p-inner_length", "90")
-    page.fill("#qty", "2")
-    expect(page.locator("#quote")).to_contain_text("2 pcs", timeout=30_000)
+    design_enclosure(page, base, "3", "90", 2)
     page.click("#add-to-cart")
     expect(page).to_have_url(re.compile(r"/login\?next="))
-    _sign_in(page, base, _person(floor, Role.CUSTOMER))
+    sign_in(page, base, _person(floor, Role.CUSTOMER))
     expect(page).to_have_url(re.compile(r"/shop/enclosure\?"))
     assert float(page.input_value("#p-wall")) == 3.0
     assert float(page.input_value("#p-inner_length")) == 90.0

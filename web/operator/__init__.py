@@ -21,6 +21,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -111,7 +113,7 @@ def station(machine_id: str) -> str:
 def station_live(machine_id: str) -> Response:
     with hunar().db.sessions() as s:
         _own_station(s, machine_id)
-        stamp = change_stamp(s)
+        stamp = f"{change_stamp(s)}-{get_locale()}"  # a language switch is a new version
         if (nm := not_modified(stamp)) is not None:
             return nm
         html = render_template(
@@ -186,7 +188,7 @@ def _answer(
         if status >= 400:
             return error_response(status, code, message)
         return jsonify({"job_order_id": job, "code": code, "message": message})
-    text = {"applied": message or "Done.", "duplicate": "Already done."}.get(code, message)
+    text = {"applied": message or _("Done."), "duplicate": _("Already done.")}.get(code, message)
     flash(f"{job}: {text}")
     target = (
         url_for("operator.station", machine_id=machine_id)
@@ -245,7 +247,7 @@ def plate_clear(job_order_id: str) -> Response | tuple[Response, int]:
     checks = request.form.getlist("check")
     _own_job(job_order_id)
     if len(checks) < 2:
-        message = "check: tick both boxes (the plate is clear, the last print passed QC)"
+        message = _("check: tick both boxes (the plate is clear, the last print passed QC)")
         if wants_json():
             return error_response(422, "invalid", message)
         flash(message)
@@ -258,10 +260,9 @@ def plate_clear(job_order_id: str) -> Response | tuple[Response, int]:
             )
     except (st.NotYourStation, NotFound):
         abort(404)
-    done = "confirmed" if recorded else "were already confirmed"
     if wants_json():
         return jsonify({"machine_id": machine_id, "recorded": recorded})
-    flash(f"{machine_id}: plate clear and QC {done}; the next print may start.")
+    flash(_cleared(machine_id, recorded, _("plate clear")))
     return redirect(url_for("operator.station", machine_id=machine_id), 303)
 
 
@@ -270,7 +271,7 @@ def plate_clear(job_order_id: str) -> Response | tuple[Response, int]:
 def bed_clear(machine_id: str) -> Response:
     checks = request.form.getlist("check")
     if len(checks) < 2:
-        flash("Tick both boxes: the bed is clear and the last print passed QC.")
+        flash(_("Tick both boxes: the bed is clear and the last print passed QC."))
         return redirect(url_for("operator.station", machine_id=machine_id), 303)
     try:
         with hunar().db.transaction() as s:
@@ -279,6 +280,20 @@ def bed_clear(machine_id: str) -> Response:
             )
     except (st.NotYourStation, NotFound):
         abort(404)
-    done = "confirmed" if recorded else "were already confirmed"
-    flash(f"{machine_id}: bed clear and QC {done}; the next print may start.")
+    flash(_cleared(machine_id, recorded, _("bed clear")))
     return redirect(url_for("operator.station", machine_id=machine_id), 303)
+
+
+def _cleared(machine_id: str, recorded: bool, what: str) -> str:
+    """The flash after a bed/plate-clear confirmation, in the page's language."""
+    if recorded:
+        return _(
+            "%(machine)s: %(what)s and QC confirmed; the next print may start.",
+            machine=machine_id,
+            what=what,
+        )
+    return _(
+        "%(machine)s: %(what)s and QC were already confirmed; the next print may start.",
+        machine=machine_id,
+        what=what,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -79,7 +80,7 @@ def signup() -> Response | str | tuple[str, int]:
         ), 422
     session.clear()
     login_user(user)
-    flash("Welcome to Hunar! Your account is ready.")
+    flash(_("Welcome to Hunar! Your account is ready."))
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -108,7 +109,10 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
                 email=email,
                 next=next_url,
                 errors={},
-                message=f"Too many failed sign-ins for this e-mail. Try again in {attempt.retry_after_s} s.",
+                message=_(
+                    "Too many failed sign-ins for this e-mail. Try again in %(s)s s.",
+                    s=attempt.retry_after_s,
+                ),
             ),
             429,
             {"Retry-After": str(attempt.retry_after_s)},
@@ -119,12 +123,12 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
             email=email,
             next=next_url,
             errors={},
-            message="That e-mail and password do not match.",
+            message=_("That e-mail and password do not match."),
         ), 401
     session.clear()  # a fresh session on sign-in (no fixation)
     login_user(snapshot)
     if snapshot.must_change_password:
-        flash("Choose your own password before you go on.")
+        flash(_("Choose your own password before you go on."))
         return redirect(url_for("shop.change_password", next=_safe_next(next_url)))
     return redirect(_safe_next(next_url))
 
@@ -151,14 +155,8 @@ def change_password() -> Response | str | tuple[str, int]:
         ), 422
     session.clear()  # the old sessions ended with the old password: this one starts afresh
     login_user(user)
-    flash("Your password is changed.")
+    flash(_("Your password is changed."))
     return redirect(_safe_next(next_url))
-
-
-SENT = (
-    "If an account has that address, we have sent it a link to choose a new password. "
-    "It works once and expires soon; check your spam folder if it does not arrive."
-)
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
@@ -181,7 +179,11 @@ def forgot_password() -> str | tuple[str, int]:
             email=form.email.data,
             sent=False,
         ), 422
-    return render_template("shop/forgot.html", errors={}, email="", sent=True, message=SENT)
+    sent = _(
+        "If an account has that address, we have sent it a link to choose a new password. "
+        "It works once and expires soon; check your spam folder if it does not arrive."
+    )
+    return render_template("shop/forgot.html", errors={}, email="", sent=True, message=sent)
 
 
 def _link_gone(exc: ResetLinkInvalid) -> tuple[str, int]:
@@ -215,7 +217,7 @@ def reset_password(key: str) -> Response | str | tuple[str, int]:
         return page, 422
     logout_user()
     session.clear()
-    flash("Your password is changed and every session ended: sign in with the new password.")
+    flash(_("Your password is changed and every session ended: sign in with the new password."))
     return redirect(url_for("shop.login"))
 
 
@@ -234,7 +236,7 @@ def _token_action(s: Session, form: NewTokenForm | RevokeTokenForm) -> str | Non
     """Create a token (its clear value, shown once) or revoke one of the user's own."""
     if isinstance(form, RevokeTokenForm):
         revoke_token(s, current_user.id, form.chosen())
-        flash("Token revoked: it no longer works.")
+        flash(_("Token revoked: it no longer works."))
         return None
     return issue_token(s, s.get_one(User, current_user.id), form.name.data or "api client")
 

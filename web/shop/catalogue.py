@@ -16,7 +16,10 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 import configurator
@@ -42,7 +45,8 @@ from web.shop.forms import (
 from web.shop.thumbnails import thumbnail_svg
 
 ANON_PAGE_TTL_S = 10.0
-_anon_pages: dict[tuple[str | None, str | None], tuple[float, str]] = {}
+# (language, category, material) -> (rendered at, page, the CSRF token rendered into it)
+_anon_pages: dict[tuple[str, str | None, str | None], tuple[float, str, str]] = {}
 
 
 @bp.get("/")
@@ -51,13 +55,15 @@ def index() -> str:
     category = (request.args.get("category") or "")[:40] or None
     material = (request.args.get("material") or "")[:40] or None
     anonymous = not current_user.is_authenticated and not session.get("_flashes")
-    hit = _anon_pages.get((category, material)) if anonymous else None
+    key = (str(get_locale()), category, material)  # each language its own page
+    hit = _anon_pages.get(key) if anonymous else None
     if hit is not None and time.monotonic() - hit[0] < ANON_PAGE_TTL_S:
-        return hit[1]
+        # the language switch's CSRF token is this visitor's own, not the first renderer's
+        return hit[1].replace(hit[2], generate_csrf())
     html = _catalogue(category, material)
     known = category in (None, *categories()) and material in (None, *all_materials())
     if anonymous and known:
-        _anon_pages[(category, material)] = (time.monotonic(), html)
+        _anon_pages[key] = (time.monotonic(), html, generate_csrf())
     return html
 
 
@@ -144,19 +150,19 @@ def configure_submit(key: str) -> WerkzeugResponse | str:
     if request.form.get("action") != "add":
         return _render(family, raw, {}, quote, qty, tier)
     if not current_user.is_authenticated:
-        flash("Sign in to add designs to your cart.")
+        flash(_("Sign in to add designs to your cart."))
         back = url_for("shop.configure", key=family.key, **raw, quantity=qty, tier=tier)
         return redirect(url_for("shop.login", next=back))
     if current_user.role != Role.CUSTOMER:
         abort(403)
     if not lq.orderable:
-        flash("This design cannot be ordered as configured; see the reasons below.")
+        flash(_("This design cannot be ordered as configured; see the reasons below."))
         return _render(family, raw, {}, quote, qty, tier, status=422)
     with ctx.db.transaction() as s:
         row = save_design(s, current_user, family.key, raw, ctx.settings.currency)
         config_id = row.id
     add_line(session, config_id, family.key, qty, tier)
-    flash(f"Added {qty} × {family.name} to your cart.")
+    flash(_("Added %(qty)s × %(name)s to your cart.", qty=qty, name=family.name))
     return redirect(url_for("shop.cart"))
 
 

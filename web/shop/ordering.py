@@ -12,25 +12,23 @@ from werkzeug.wrappers import Response
 from orders.adapters.outbox import flush_enqueues
 from orders.commands.amend import amend_line
 from orders.commands.audit import Actor
+from orders.commands.checkout_payment import Offer, PaymentChoice, offered_methods
 from orders.commands.fulfilment import cancel_order, delivery_note
 from orders.commands.ordering import LineRequest, place_order
 from orders.errors import DomainError, NotFound
 from orders.models import Role
-from orders.queries.catalog import load_config, tiers
+from orders.queries.catalog import load_config
 from orders.queries.designs import get_design, live_quote
-from orders.queries.tracking import OrderTracking, list_orders, order_for_key, track_order
+from orders.queries.tracking import list_orders, order_for_key, track_order
 from web import last_value, whole_number
-from web.auth import SessionUser, hunar, page_roles
-from web.errors import domain_status
+from web.auth import hunar, page_roles
 from web.files import send_artifact
-from web.shop import bp
+from web.shop import (
+    bp,
+    pay,  # noqa: F401  (registers the payment routes)
+)
 from web.shop.cart import clear, lines, remove_line
-
-
-def _me() -> SessionUser:
-    from flask_login import current_user
-
-    return current_user._get_current_object()
+from web.shop.order_page import _me, _order_page, _refused, _scope
 
 
 def _priced_cart() -> list[dict[str, Any]]:
@@ -62,16 +60,28 @@ def _priced_cart() -> list[dict[str, Any]]:
     return out
 
 
-@bp.get("/cart")
-@page_roles(Role.CUSTOMER)
-def cart() -> str:
-    priced = _priced_cart()
+def _offers() -> tuple[Offer, ...]:
+    """The payment methods this customer may choose (the shop's, per their terms)."""
+    ctx = hunar()
+    with ctx.db.sessions() as s:
+        return offered_methods(s, ctx.settings, _me().id)
+
+
+def _cart_page(priced: list[dict[str, Any]], offers: tuple[Offer, ...], error: str = "") -> str:
     return render_template(
         "shop/cart.html",
         lines=priced,
         idempotency_key=uuid.uuid4().hex,
-        orderable=bool(priced) and all(x["orderable"] for x in priced),
+        orderable=bool(priced) and all(x["orderable"] for x in priced) and bool(offers),
+        methods=offers,
+        payment_error=error,
     )
+
+
+@bp.get("/cart")
+@page_roles(Role.CUSTOMER)
+def cart() -> str:
+    return _cart_page(_priced_cart(), _offers())
 
 
 @bp.post("/cart/remove/<id:index>")
@@ -98,9 +108,18 @@ def checkout() -> Response | tuple[str, int]:
     reqs = [
         LineRequest(int(x["configuration_id"]), int(x["quantity"]), str(x["tier"])) for x in priced
     ]
+    offers = _offers()
+    # The form preselects the first method, so a form without the field means that one.
+    method = (last_value(request.form, "payment_method", "") or "").strip()[:32]
+    choice = PaymentChoice(method or (offers[0].method if offers else ""), offers)
+    if choice.method not in {o.method for o in offers}:
+        names = ", ".join(o.method for o in offers) or "none is set up"
+        error = f"Nothing was ordered: payment_method must be one of {names}."
+        return _cart_page(priced, offers, error), 422
     try:
         with ctx.db.transaction() as s:
-            result = place_order(s, me.id, reqs, key, Actor(me.email, me.id), ctx.settings.currency)
+            actor = Actor(me.email, me.id)
+            result = place_order(s, me.id, reqs, key, actor, ctx.settings.currency, choice)
             order_id = result.order.id
     except DomainError as exc:  # the service's orderability rule: nothing was ordered
         flash(f"Nothing was ordered: {exc.message}")
@@ -118,11 +137,6 @@ def my_orders() -> str:
     return render_template("shop/orders.html", orders=orders)
 
 
-def _scope(me: SessionUser) -> int | None:
-    """A customer sees their own orders only (others are not found); admin sees every order."""
-    return None if me.role != Role.CUSTOMER else me.id
-
-
 @bp.get("/orders/<id:order_id>")
 @page_roles(Role.CUSTOMER)
 def order(order_id: int) -> str:
@@ -130,22 +144,6 @@ def order(order_id: int) -> str:
     with hunar().db.sessions() as s:
         tracking = track_order(s, order_id, _scope(me))
     return _order_page(tracking, me.role == Role.CUSTOMER, bool(request.args.get("placed")))
-
-
-def _order_page(
-    t: OrderTracking, owner: bool, placed: bool = False, refusal: DomainError | None = None
-) -> str:
-    """The tracked order; `owner` shows the customer's own forms (amend, cancel)."""
-    return render_template(
-        "shop/order.html", t=t, placed=placed, owner=owner, refusal=refusal, tiers=tiers()
-    )
-
-
-def _refused(order_id: int, scope: int | None, exc: DomainError) -> tuple[str, int]:
-    """The order page again, with the rule that refused the change and its 4xx status."""
-    with hunar().db.sessions() as s:
-        tracking = track_order(s, order_id, scope)
-    return _order_page(tracking, scope is not None, refusal=exc), domain_status(exc)
 
 
 @bp.post("/orders/<id:order_id>/cancel")

@@ -11,16 +11,32 @@ A new state-changing route fails `test_every_state_changing_route_is_covered` un
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import concurrency_requests as rq
 from concurrency_requests import Effect, Request
+from pydantic import SecretStr
 from security_helpers import World
 from sqlalchemy import func, select
 
 import configurator
-from orders.models import Event, Invoice, JobRecord, ProductConfiguration
+from orders.adapters.gateways import configured
+from orders.adapters.gateways.jazzcash import secure_hash
+from orders.commands.audit import Actor
+from orders.commands.checkout_payment import Offer, PaymentChoice, start_gateway_payment
+from orders.commands.ordering import LineRequest, place_order
+from orders.models import (
+    Event,
+    Invoice,
+    JobRecord,
+    Payment,
+    ProductConfiguration,
+    Role,
+    User,
+)
+from orders.models.payments import GatewayTransaction
 from orders.queries.artifacts import dedupe_key
 
 REDIRECT = frozenset({302, 303})
@@ -49,6 +65,37 @@ class Case:
 
 
 ANON_DESIGN = rq.design(17)  # nobody else in the sweep uses this seed
+
+
+def _fleet_cancel(w: World) -> Request:
+    """A planner cancels a running print from the fleet board (a released print of the current
+    plan, marked running); the subject is the job order the printer knows (a plate's lead)."""
+    from mes_bridge.job_order_ids import job_order_id
+    from orders.models import Operation, OperationStatus
+    from orders.queries.plans import current_release
+
+    with w.ctx.db.transaction() as s:
+        plan = current_release(s)
+        open_ = (OperationStatus.RELEASED, OperationStatus.RUNNING, OperationStatus.PAUSED)
+        a = next(
+            a
+            for a in sorted(plan.assignments, key=lambda x: (x.plate_key is not None, x.start))
+            if (op := s.get_one(Operation, a.operation_id)).process == "fdm"
+            and op.status in open_
+            and op.scrapped_qty < op.quantity
+        )
+        members = sorted(
+            x.operation_id for x in plan.assignments if a.plate_key and x.plate_key == a.plate_key
+        ) or [a.operation_id]
+        for m in members:
+            op = s.get_one(Operation, m)
+            if op.status == OperationStatus.RELEASED:
+                op.status = OperationStatus.RUNNING
+        lead = job_order_id(members[0], plan.version)
+        machine = a.machine_id
+    form = {"job_order_id": lead, "reason": "sweep", "form_key": "fleet-cancel-1"}
+    url = f"/planner/fleet/{machine}/cancel"
+    return Request(w.shared("planner"), url, form, subject=lead)
 
 
 def _anonymous_preview(w: World) -> Request:
@@ -105,12 +152,86 @@ def _invoices_issued(w: World, r: Request) -> int:
     )
 
 
+def _switch_language(w: World) -> Request:
+    """A signed-in person's first language switch, to Urdu, pressed N times at once."""
+    key = f"lang-{uuid.uuid4().hex[:6]}"
+    w.add_user(key, Role.CUSTOMER)
+    who = w.login(key)
+    return Request(who, "/language", {"language": "ur"}, subject=who.user_id)
+
+
+def _chose_urdu(w: World, r: Request) -> int:
+    """1 once the person's saved language is Urdu (it was none before)."""
+    return rq.count(
+        w, select(func.count()).select_from(User).where(User.id == r.subject, User.language == "ur")
+    )
+
+
+GATEWAY_SALT = "sweep-salt"
+
+
+def _jazzcash_order(w: World) -> int:
+    """A fresh order of the world's customer paying by JazzCash. The world has no gateway
+    account, so it gets a fake one: pressing "Pay" only signs a form (no call to JazzCash)."""
+    w.ctx.settings.jazzcash_merchant_id = "MC-SWEEP"
+    w.ctx.settings.jazzcash_password = SecretStr("sweep-pw")
+    w.ctx.settings.jazzcash_integrity_salt = SecretStr(GATEWAY_SALT)
+    uid = w.users["customer"][1]
+    offers = (Offer("jazzcash", "JazzCash", 100),)
+    with w.ctx.db.transaction() as s:
+        line = LineRequest(w.config_a, 1, "standard")
+        choice = PaymentChoice("jazzcash", offers)
+        order = place_order(s, uid, [line], uuid.uuid4().hex, Actor("c", uid), "PKR", choice)
+        return order.order.id
+
+
+def _press_pay(w: World) -> Request:
+    """A double click on "Pay" (eight at once): one gateway transaction."""
+    oid = _jazzcash_order(w)
+    return Request(w.shared("customer"), f"/orders/{oid}/pay", {}, subject=oid)
+
+
+def _gateway_transactions(w: World, r: Request) -> int:
+    query = select(func.count()).select_from(GatewayTransaction)
+    return rq.count(w, query.where(GatewayTransaction.order_id == r.subject))
+
+
+def _gateway_callback(w: World) -> Request:
+    """JazzCash's signed "paid" answer, brought back eight times at once (no session)."""
+    oid = _jazzcash_order(w)
+    with w.ctx.db.transaction() as s:
+        provider = configured(w.ctx.settings)["jazzcash"]
+        started = start_gateway_payment(s, oid, provider, "http://localhost/", Actor("c"))
+    fields = {
+        "pp_MerchantID": "MC-SWEEP",
+        "pp_TxnRefNo": started.txn_ref,
+        "pp_Amount": started.form.fields["pp_Amount"],
+        "pp_TxnCurrency": "PKR",
+        "pp_ResponseCode": "000",
+        "pp_ResponseMessage": "Thank you for Using JazzCash",
+    }
+    fields["pp_SecureHash"] = secure_hash(fields, GATEWAY_SALT)
+    return Request(w.login("anonymous"), "/pay/jazzcash/return", fields, subject=oid)
+
+
+def _gateway_payments(w: World, r: Request) -> int:
+    return rq.count(
+        w, select(func.count()).select_from(Payment).where(Payment.order_id == r.subject)
+    )
+
+
 CASES: dict[str, Case] = {
     "shop.signup": Case(
         "one account per e-mail; the rest 422",
         rq.signup,
         rq.users_with_email,
         frozenset({302, 422}),
+    ),
+    "i18n.choose_language": Case(
+        "the saved language becomes Urdu once; every answer redirects back",
+        _switch_language,
+        _chose_urdu,
+        frozenset({303}),
     ),
     "shop.logout": Case(
         "the session version moves once; every answer redirects",
@@ -144,6 +265,18 @@ CASES: dict[str, Case] = {
         rq.amend_own,
         rq.events("order_line", "amended"),
         REDIRECT,
+    ),
+    "shop.pay": Case(
+        "one open gateway transaction per order; every click gets the same signed form",
+        _press_pay,
+        _gateway_transactions,
+        frozenset({200}),
+    ),
+    "shop.gateway_return": Case(
+        "one payment per gateway transaction reference; replays are told it was recorded",
+        _gateway_callback,
+        _gateway_payments,
+        frozenset({200}),
     ),
     "shop.forgot_password": Case(
         "one reset link per form key; every answer the same page",
@@ -303,5 +436,11 @@ CASES: dict[str, Case] = {
         rq.admin_form("password", {"password": "a reset passphrase", "request_key": "k1"}),
         rq.events("user", "password_reset"),
         frozenset({200, 409}),
+    ),
+    "planner.fleet_cancel": Case(  # last: it ends a running print of the released plan
+        "one cancel per running print (any form key); the rest 303 already cancelled",
+        _fleet_cancel,
+        rq.events("job_order", "print_cancelled"),
+        frozenset({303}),
     ),
 }

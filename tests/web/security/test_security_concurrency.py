@@ -8,52 +8,19 @@ has a Case there (or an EXEMPT entry saying why it changes nothing).
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from concurrency_cases import CASES, EXEMPT, STATE_CHANGING, Case, Request
-from security_helpers import World, build_world, floor_factory
+from floor_helpers import module_floor
+from security_helpers import World, build_world
 from shared_helpers import at_once
-from sqlalchemy.engine import make_url
-
-from services import POSTGRES_URL
 
 pytestmark = pytest.mark.slow  # a seeded world per engine, then N requests per route
 N = 8
 BACKENDS = ("sqlite", "postgresql")
-
-
-class _Databases:
-    """Fresh databases for the world of one engine (SQLite copy or PostgreSQL template)."""
-
-    def __init__(self, tmp: Path, sqlite_template: Path, request: pytest.FixtureRequest) -> None:
-        self.tmp, self.template, self.request, self.made = tmp, sqlite_template, request, []
-
-    def url(self, backend: str) -> str:
-        if backend == "sqlite":
-            path = self.tmp / f"sweep-{uuid.uuid4().hex[:8]}.sqlite3"
-            shutil.copy(self.template, path)
-            return f"sqlite:///{path}"
-        template = str(self.request.getfixturevalue("pg_template"))
-        name = f"hunar_sweep_{uuid.uuid4().hex[:10]}"
-        with _admin() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        self.made.append(name)
-        return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-
-    def drop(self) -> None:
-        for name in self.made:
-            with _admin() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _admin() -> Any:
-    return sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT").connect()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -64,13 +31,16 @@ def engine_world(
     artifact_cache: Path,
 ) -> Iterator[World]:
     """The security world (customers, orders, a released plan, staff) on one engine."""
-    tmp = tmp_path_factory.mktemp(f"sweep-{request.param}")
-    dbs = _Databases(tmp, sqlite_template, request)
-    gen = floor_factory(dbs, tmp, artifact_cache)
-    make = next(gen)
-    yield build_world(make(request.param, floor_webhook_secret="sweep-secret"))
-    next(gen, None)
-    dbs.drop()
+    floors = module_floor(
+        request,
+        tmp_path_factory,
+        sqlite_template,
+        artifact_cache,
+        "sweep",
+        floor_webhook_secret="sweep-secret",
+    )
+    yield build_world(next(floors))
+    next(floors, None)
 
 
 def _state_changing(w: World) -> set[str]:

@@ -28,6 +28,7 @@ NOT_OBJECTS = {
     "action",  # catalogue keys, static files, verbs
     "index",  # a position in the cart, which lives in the user's own session
     "config_hash",  # the anonymous preview: a digest of the values the visitor typed
+    "provider",  # a payment gateway's name (jazzcash, easypaisa)
 }
 # Documents that exist only later in an order's life: their owner gets a 404 before then too.
 LATER = {"shop.delivery_note_pdf"}  # the delivery note, once the order ships

@@ -61,6 +61,10 @@ EXPECTED: dict[str, Access] = {
     "shop.confirmation_pdf": Access(CUSTOMERS),
     "shop.invoice_pdf": Access(CUSTOMERS),  # a pro-forma until the invoice is issued
     "shop.quote_pdf": Access(CUSTOMERS),  # quantity and tier default to 1, standard
+    "shop.pay": Access(CUSTOMERS),  # the world's orders have no online method: a 422 refusal
+    # the gateway's return (signed by it, no session): the world has no gateway account (404)
+    "shop.gateway_return": Access(EVERYONE, frozenset({404})),
+    "i18n.choose_language": Access(EVERYONE),  # no language in the form: a 422 naming it
     "api.families": Access(EVERYONE),
     "api.family": Access(EVERYONE),
     "api.docs": Access(EVERYONE),
@@ -119,6 +123,7 @@ EXPECTED: dict[str, Access] = {
     "planner.delivery_note_pdf": Access(PLANNERS, frozenset({404})),  # none until it ships
     "planner.fleet": Access(PLANNERS | OPERATORS),  # operators watch the fleet too
     "planner.fleet_json": Access(PLANNERS | OPERATORS),
+    "planner.fleet_cancel": Access(PLANNERS),  # no job named: a 422 naming job_order_id
     "planner.mail_log": Access(frozenset({ADMIN})),  # the e-mail log: addresses of customers
     **{
         f"operator.{name}": Access(OPERATORS)
@@ -167,6 +172,7 @@ def samples(w: World) -> dict[str, Any]:
         "user_id": w.users["staff"][1],  # a person only the admin's sweep changes
         "filename": "css/hunar.css",
         "config_hash": _hash_of(w, w.config_a),  # the digest of design A's values
+        "provider": "jazzcash",  # a payment gateway's name
     }
 
 

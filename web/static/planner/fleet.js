@@ -1,7 +1,7 @@
 // Fleet board refresh: fetch /planner/fleet.json every second (same origin, no framework) and
 // update the table's cells in place. Only text changes: the action forms rendered by the server
-// stay as they are (a half-ticked "plate clear" form is never wiped), and are shown or hidden
-// as the printer needs them. The JSON carries an ETag, so an unchanged fleet costs a 304.
+// stay as they are (a half-ticked "plate clear" form or a half-typed cancel reason is never
+// wiped), and are shown or hidden as the printer needs them. The JSON carries an ETag, so an unchanged fleet costs a 304.
 (function () {
   "use strict";
   const INTERVAL = 1000;
@@ -78,6 +78,17 @@
     text(cell("error"), p.error ? [[p.error, "strong"]] : p.last_error ? [[p.last_error, "muted"]] : [["—", ""]]);
     const form = cell("actions").querySelector("form.bedclear");
     if (form) form.hidden = !p.bed_clear_needed;
+    // "Cancel print" names the job it cancels; it follows the running job until a reason is
+    // typed (then a job that changed underneath is refused by the server, never retargeted).
+    const cancel = cell("actions").querySelector("form.cancelprint");
+    if (cancel) {
+      cancel.hidden = !p.may_cancel;
+      const job = cancel.querySelector('input[name="job_order_id"]');
+      const reason = cancel.querySelector('input[name="reason"]');
+      if (p.may_cancel && p.planned && job && reason && !reason.value) job.value = p.planned.job_order_id;
+    }
+    const note = cell("actions").querySelector('[data-field="cancel-note"]');
+    if (note) note.textContent = p.cancel_note || "";
   }
 
   async function refresh() {
