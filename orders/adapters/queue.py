@@ -271,10 +271,7 @@ def _execute_logged(
             delay = INPROCESS_RETRY_S[tries]
             log.warning("in-process job %s: %s; again in %s s", record_id, exc, delay)
             timer = threading.Timer(
-                delay,
-                _background().submit,
-                (_execute_logged, record_id, path, *ids),
-                {"ctx": ctx, "tries": tries + 1},
+                delay, _retry, (record_id, path, *ids), {"ctx": ctx, "tries": tries + 1}
             )
             timer.daemon = True
             timer.start()
@@ -285,6 +282,15 @@ def _execute_logged(
         log.exception("in-process job %s (%s) failed outside the job", record_id, path)
         _record_failure(ctx, record_id, repr(exc)[:500])
         return None
+
+
+def _retry(record_id: str, path: str, *ids: int | str, ctx: AppContext, tries: int) -> None:
+    """Back on the job thread; a process shutting down takes no new work, and the record,
+    still queued or started, is run again by another process's orphan sweep."""
+    try:
+        _background().submit(_execute_logged, record_id, path, *ids, ctx=ctx, tries=tries)
+    except RuntimeError:
+        log.warning("in-process job %s not retried here: the process is shutting down", record_id)
 
 
 def _record_failure(ctx: AppContext, record_id: str, error: str) -> None:

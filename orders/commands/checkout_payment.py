@@ -77,6 +77,17 @@ def offered_methods(
     return tuple(out)
 
 
+def choice_for(
+    session: Session, settings: Settings, customer_id: int, method: str | None
+) -> PaymentChoice:
+    """The payment step for any door (the checkout page, `POST /api/orders`): the method named,
+    or the first the shop offers this customer (the page preselects it). An order placed by a
+    customer always has terms, so no door skips the production gate."""
+    offers = offered_methods(session, settings, customer_id)
+    chosen = (method or "").strip()[:32] or (offers[0].method if offers else "")
+    return PaymentChoice(chosen, offers)
+
+
 def bill_reference(order_id: int) -> str:
     """What a transfer or Raast payment quotes, so staff can match it to the order."""
     return f"HUN-{order_id}"

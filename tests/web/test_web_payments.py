@@ -174,3 +174,30 @@ def test_easypaisa_confirm_step_then_the_inquiry_decides(
     done = anon.get("/pay/easypaisa/return", query_string=final)
     assert done.status_code == 200 and b"Payment received" in done.data
     assert len(_paid(shop, oid)) == 1
+
+
+def test_the_api_has_the_same_payment_step_and_gate(make_shop: MakeShop, backend: str) -> None:
+    """`POST /api/orders` is not a way around paying: it takes `payment_method` (default the
+    shop's first, as the page preselects), an unknown one is a 422 naming it with nothing
+    ordered, and a method paid up front holds the order from production like the page does."""
+    from orders.commands.checkout_payment import may_produce
+
+    shop = make_shop(backend)
+    alice = shop.shopper()
+    design = shop.save_design(alice)
+
+    def order(key: str, **extra: str) -> Any:
+        body = {"idempotency_key": key, "lines": [{"configuration_id": design, "quantity": 1}]}
+        return alice.api("POST", "/api/orders", body | extra)
+
+    bad = order("k-bad", payment_method="bitcoin")
+    assert bad.status_code == 422 and "payment_method" in bad.json["error"]["fields"]
+    wrong = order("k-type", payment_method=7)  # type: ignore[arg-type]
+    assert wrong.status_code == 422 and "payment_method" in wrong.json["error"]["fields"]
+    with shop.ctx.db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 0
+    plain, transfer = order("k-cod"), order("k-transfer", payment_method="bank_transfer")
+    assert plain.status_code == transfer.status_code == 201
+    with shop.ctx.db.sessions() as s:
+        assert may_produce(s, plain.json["id"]), "cash on delivery may pay later"
+        assert not may_produce(s, transfer.json["id"]), "a transfer is paid before production"

@@ -256,6 +256,13 @@ def schemas() -> dict[str, Any]:
                     "maxLength": 128,
                     "description": "Any text unique per order; a repeat returns the first order.",
                 },
+                "payment_method": {
+                    "type": "string",
+                    "maxLength": 32,
+                    "description": "How the order will be paid: one of the methods the shop "
+                    "offers this customer (cod, bank_transfer, raast, jazzcash, easypaisa as "
+                    "set up); default the first. It decides when the order goes to production.",
+                },
             },
         },
         "OrderList": {

@@ -14,6 +14,7 @@ import configurator
 from configurator.errors import UnknownFamilyError
 from orders.commands.artifacts import check_makeable, request_build
 from orders.commands.audit import Actor
+from orders.commands.checkout_payment import choice_for
 from orders.commands.designs import save_design
 from orders.commands.ordering import LineRequest, place_order
 from orders.context import AppContext
@@ -263,7 +264,12 @@ def orders() -> Response:
 @bp.post("/orders")
 @api_roles(Role.CUSTOMER)
 def create_order() -> tuple[Response, int]:
-    body = json_object({"lines", "idempotency_key"}, {"lines"})
+    body = json_object({"lines", "idempotency_key", "payment_method"}, {"lines"})
+    method = body.get("payment_method")
+    if method is not None and not isinstance(method, str):
+        raise ApiError(
+            422, "invalid_field", "payment_method must be text", {"payment_method": "text"}
+        )
     key = body.get("idempotency_key") or request.headers.get("Idempotency-Key", "")
     if not isinstance(key, str) or not 1 <= len(key) <= 128:
         raise ApiError(
@@ -277,7 +283,9 @@ def create_order() -> tuple[Response, int]:
     with ctx.db.transaction() as s:
         for r in reqs:
             get_design(s, me, r.configuration_id)  # someone else's design is not found
-        result = place_order(s, me.id, reqs, key, Actor(me.email, me.id), ctx.settings.currency)
+        choice = choice_for(s, ctx.settings, me.id, method)
+        actor = Actor(me.email, me.id)
+        result = place_order(s, me.id, reqs, key, actor, ctx.settings.currency, choice)
         order_id = result.order.id
     with ctx.db.sessions() as s:
         out = tracking_json(track_order(s, order_id, me.id))

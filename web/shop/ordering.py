@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from orders.adapters.outbox import flush_enqueues
 from orders.commands.amend import amend_line
 from orders.commands.audit import Actor
-from orders.commands.checkout_payment import Offer, PaymentChoice, offered_methods
+from orders.commands.checkout_payment import Offer, choice_for, offered_methods
 from orders.commands.fulfilment import cancel_order, delivery_note
 from orders.commands.ordering import LineRequest, place_order
 from orders.errors import DomainError, NotFound
@@ -108,10 +108,11 @@ def checkout() -> Response | tuple[str, int]:
     reqs = [
         LineRequest(int(x["configuration_id"]), int(x["quantity"]), str(x["tier"])) for x in priced
     ]
-    offers = _offers()
     # The form preselects the first method, so a form without the field means that one.
-    method = (last_value(request.form, "payment_method", "") or "").strip()[:32]
-    choice = PaymentChoice(method or (offers[0].method if offers else ""), offers)
+    with ctx.db.sessions() as s:
+        method = last_value(request.form, "payment_method", "")
+        choice = choice_for(s, ctx.settings, me.id, method)
+    offers = choice.offers
     if choice.method not in {o.method for o in offers}:
         names = ", ".join(o.method for o in offers) or "none is set up"
         error = f"Nothing was ordered: payment_method must be one of {names}."
