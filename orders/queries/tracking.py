@@ -45,6 +45,7 @@ TIMELINE: tuple[Status, ...] = (
     Status.QC,
     Status.COMPLETED,
     Status.SHIPPED,
+    Status.DELIVERED,
 )
 LABELS = {  # plain words: customers never see internal status names
     Status.PLACED: "Placed",
@@ -54,11 +55,11 @@ LABELS = {  # plain words: customers never see internal status names
     Status.QC: "Quality check",
     Status.COMPLETED: "Made and packed",
     Status.SHIPPED: "Shipped",
+    Status.DELIVERED: "Delivered",
 }
 DOWNLOAD_KINDS = ("step", "stl")
 _RANK = {s: i for i, s in enumerate(TIMELINE)}
 _RANK[Status.RELEASED] = _RANK[Status.SCHEDULED]
-_RANK[Status.DELIVERED] = _RANK[Status.SHIPPED]
 
 
 @dataclass(frozen=True)

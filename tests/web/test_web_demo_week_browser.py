@@ -228,8 +228,9 @@ def test_a_demo_week_from_sign_up_to_delivered(
     status = customer.locator("#order-status")
     expect(status).to_have_attribute("data-status", "delivered")
     expect(status).to_contain_text(f"Delivered (sent with {CARRIER}, tracking {tracking}")
-    steps = customer.locator("ol.timeline li")  # placed … shipped, each with its time
-    expect(steps.last).to_have_attribute("data-status", "shipped")
+    steps = customer.locator("ol.timeline li")  # placed … delivered, each with its time
+    expect(steps.last).to_have_attribute("data-status", "delivered")
+    expect(customer.locator(".eta")).to_have_count(0)  # no "current ETA" once it is delivered
     assert steps.evaluate_all("ls => ls.every(l => l.classList.contains('done'))")
     expect(customer.locator("#order-story")).to_contain_text(tracking)
     shot(customer, "6-delivered")
