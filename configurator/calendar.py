@@ -91,3 +91,23 @@ def add_working_days(
         if day.weekday() in workdays and day not in holidays:
             n -= 1
     return day
+
+
+def working_minutes(
+    start: datetime,
+    end: datetime,
+    shifts: tuple[Shift, ...],
+    holidays: frozenset[date] = frozenset(),
+) -> float:
+    """Minutes of shift time between `start` and `end` (the shifts read in `start`'s zone): the
+    time a machine could have worked, the honest denominator of its utilisation."""
+    total = timedelta()
+    day = start.date() - timedelta(days=1)  # a shift that began the day before may still run
+    while day <= end.date():
+        if day not in holidays:
+            for a, b in _intervals(day, shifts, start.tzinfo):
+                lo, hi = max(a, start), min(b, end)
+                if hi > lo:
+                    total += hi - lo
+        day += timedelta(days=1)
+    return total.total_seconds() / 60

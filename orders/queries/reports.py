@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
+from configurator.calendar import working_minutes
 from orders.lifecycle import Status
 from orders.models import (
     Assignment,
@@ -20,6 +22,7 @@ from orders.models import (
 )
 from orders.queries.floor_learning import accuracy
 from orders.queries.plans import current_release
+from orders.queries.shop_state import machine_shifts
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,10 @@ def reports(session: Session, now: datetime, days: int = 14) -> list[Series]:
             ok = line.promised_ship_date is None or at.date() <= line.promised_ship_date
             on_time[key][0] += int(ok)
             on_time[key][1] += 1
-    machines = [m.id for m in session.scalars(select(Machine).order_by(Machine.id))]
+    rows = list(session.scalars(select(Machine).order_by(Machine.id)))
+    machines = [m.id for m in rows]
     worked = _machine_minutes(session, since, now)
+    shift = {m.id: _shift_minutes(m, since, now) for m in rows}
     plan = current_release(session)
     setup: dict[str, float] = dict.fromkeys(machines, 0.0)
     for a in plan.assignments if plan else []:
@@ -123,9 +128,9 @@ def reports(session: Session, now: datetime, days: int = 14) -> list[Series]:
         Series("throughput", "Throughput (parts completed per day)", "parts", tuple(parts.items())),
         Series(
             "utilisation",
-            f"Utilisation per machine, last {days} days",
+            f"Utilisation per machine (worked ÷ shift time), last {days} days",
             "%",
-            tuple((m, round(100 * worked.get(m, 0.0) / (days * 1440), 2)) for m in machines),
+            tuple((m, _sig3(100 * worked.get(m, 0.0) / shift[m])) for m in machines),
         ),
         Series(
             "setup_hours",
@@ -173,5 +178,22 @@ def _lead_times(session: Session, limit: int = 20) -> tuple[tuple[str, float], .
 def _in_days(seconds: float) -> float:
     """Days to three significant figures (7.02, 0.0104): an order shipped within minutes of its
     placing still shows a lead time, where rounding to two decimals showed 0 ("no data")."""
-    days = seconds / 86400
-    return float(f"{days:.3g}") if days > 0 else 0.0
+    return _sig3(seconds / 86400)
+
+
+def _sig3(value: float) -> float:
+    """Three significant figures: a small figure (one plate printed in a fortnight) still shows."""
+    return float(f"{value:.3g}") if value > 0 else 0.0
+
+
+def _shift_minutes(machine: Machine, since: datetime, now: datetime) -> float:
+    """The time the machine could have worked: its calendar's shifts (read in the calendar's
+    zone) between `since` and `now`; a machine without a calendar is open round the clock."""
+    cal = machine.calendar
+    if cal is None or not cal.shifts:
+        return (now - since).total_seconds() / 60
+    zone = ZoneInfo(cal.timezone)
+    open_minutes = working_minutes(
+        since.astimezone(zone), now.astimezone(zone), machine_shifts(cal)
+    )
+    return max(open_minutes, 1.0)

@@ -50,7 +50,8 @@ def to_spec(m: Machine) -> configurator.MachineSpec:
     )
 
 
-def _shifts(calendar: Calendar | None) -> tuple[Shift, ...]:
+def machine_shifts(calendar: Calendar | None) -> tuple[Shift, ...]:
+    """A calendar's weekly shifts as the configurator's values (none without a calendar)."""
     rows = calendar.shifts if calendar else []
     return tuple(
         Shift(int(r["weekday"]), time.fromisoformat(r["start"]), time.fromisoformat(r["end"]))
@@ -77,11 +78,11 @@ def shop_load(session: Session) -> configurator.ShopLoad:
     per_process: dict[configurator.Process, tuple[Shift, ...]] = {}
     for m in session.scalars(select(Machine).where(Machine.state == MachineState.UP)):
         if m.calendar is not None:
-            per_process.setdefault(configurator.Process(m.process), _shifts(m.calendar))
+            per_process.setdefault(configurator.Process(m.process), machine_shifts(m.calendar))
     return configurator.ShopLoad(
         booked_hours=dict(booked),
         machines=dict(counts),
-        shifts=_shifts(calendar),
+        shifts=machine_shifts(calendar),
         process_shifts=per_process,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 
@@ -126,3 +126,18 @@ def test_every_family_promises_a_date() -> None:
 def test_invalid_tier_raises() -> None:
     with pytest.raises(InvalidRequestError):
         promise(_cfg(), 1, "whenever", _load(), MON_9)
+
+
+def test_working_minutes_count_shift_time_only() -> None:
+    """The denominator of a machine's utilisation: shift time, including a night shift that
+    began the day before, in the zone the times are given in."""
+    from configurator.calendar import working_minutes
+
+    day = weekly(range(6), time(9), time(18))  # Monday to Saturday, 9 to 6
+    monday = datetime(2026, 11, 30, tzinfo=UTC)
+    assert working_minutes(monday, monday + timedelta(days=7), day) == 6 * 9 * 60
+    assert working_minutes(monday + timedelta(hours=10), monday + timedelta(hours=12.5), day) == 150
+    nights = weekly(range(7), time(22), time(6))
+    assert working_minutes(monday, monday + timedelta(days=1), nights) == 8 * 60
+    holiday = frozenset({monday.date()})
+    assert working_minutes(monday, monday + timedelta(days=1), day, holiday) == 0

@@ -4,7 +4,9 @@ release, a scrap asks for a re-plan, and reports count only what happened."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from factories import make_configuration, make_shop, make_user
 from sqlalchemy import func, select
@@ -20,7 +22,7 @@ from orders.commands.planner_ops import pin_operation
 from orders.commands.planning import approve, create_proposal, request_plan, solve_proposal
 from orders.commands.release import release
 from orders.context import AppContext
-from orders.models import Assignment, Operation, Schedule, ScheduleState
+from orders.models import Assignment, Machine, Operation, Schedule, ScheduleState
 from orders.queries.reports import reports
 
 P = Actor("planner")
@@ -148,13 +150,42 @@ def test_reports_leave_out_days_without_shipments_and_count_printed_parts(
         # start and complete pressed together, as on the floor: the plate ran its planned time
         for kind in ("started", "completed"):
             assert apply_event(s, _ev(printed.operation_id, version, kind)).ok
+    now = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
     with ctx.db.sessions() as s:
-        series = {x.key: x for x in reports(s, datetime.now(UTC) + timedelta(days=1))}
+        series = {x.key: x for x in reports(s, now)}
+        cal = s.get_one(Machine, printed.machine_id).calendar
+        assert cal is not None and cal.shifts
+        zone, shifts = ZoneInfo(cal.timezone), list(cal.shifts)
     assert series["on_time"].points == (), "nothing shipped: no 0 % days"
     used = dict(series["utilisation"].points)
     assert used[printed.machine_id] > 0
     run = (printed.end - printed.start).total_seconds() / 60
-    assert used[printed.machine_id] == round(100 * run / (14 * 1440), 2), "a plate counts once"
+    open_minutes = _open_minutes(now - timedelta(days=14), now, zone, shifts)
+    expected = 100 * run / open_minutes
+    assert used[printed.machine_id] == float(f"{expected:.3g}"), "a plate counts once"
+
+
+def _open_minutes(since: datetime, until: datetime, zone: ZoneInfo, shifts: list[Any]) -> int:
+    """Shift minutes counted minute by minute (an oracle independent of the calendar code)."""
+
+    def in_shift(t: datetime) -> bool:
+        for sh in shifts:
+            start, end = time.fromisoformat(sh["start"]), time.fromisoformat(sh["end"])
+            day = t.weekday()
+            if end > start and day == sh["weekday"] and start <= t.time() < end:
+                return True
+            if end <= start and (
+                (day == sh["weekday"] and t.time() >= start)
+                or (day == (sh["weekday"] + 1) % 7 and t.time() < end)
+            ):
+                return True
+        return False
+
+    minutes, t = 0, since
+    while t < until:
+        minutes += in_shift(t.astimezone(zone))
+        t += timedelta(minutes=1)
+    return minutes
 
 
 def _ev(op: int, version: int, kind: str, **kw: object) -> StatusEvent:

@@ -199,7 +199,7 @@ def test_a_batched_plate_is_one_job_with_a_bed_map_and_per_line_scrap(
     assert "plate of 2 lines" in station and f'id="job-{lead}"' in station
     assert f'id="job-{other}"' not in station
     job = op.client.get(f"/operator/job/{other}").get_data(as_text=True)  # a member opens the plate
-    assert f'<h1 id="job-title">{lead}</h1>' in job and 'id="bed-layout"' in job
+    assert f'<h1 id="job-title"><bdi>{lead}</bdi></h1>' in job and 'id="bed-layout"' in job
     assert job.count("<rect") >= 3  # the bed and two parts
     assert (
         op.post_json(f"/operator/job/{lead}/start", {"event_id": uuid.uuid4().hex}).status_code
