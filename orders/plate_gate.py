@@ -284,9 +284,37 @@ def plate_refusal(session: Session, job: str) -> str:
     version = session.scalar(select(Schedule.version).where(Schedule.id == a.schedule_id))
     if version is None or _already_on_plate(session, op, a, version):
         return ""
+    busy = _printing_now(session, op, a)
+    if busy is not None:
+        return (
+            f"{a.machine_id} is still printing operation {busy}: complete, fail or cancel it "
+            f"before {job} starts"
+        )
     if not bed_clear_needed(session, a.machine_id):
         return ""
     return (
         f"the plate of {a.machine_id} is not confirmed clear since its last print: "
         f"confirm it (station button or traveler QR) before {job} starts"
+    )
+
+
+def _printing_now(session: Session, op: Operation, a: Assignment) -> int | None:
+    """Another print still running or paused on this printer in the plan (not a part of this
+    job's own plate): a printer makes one plate at a time. Without this a second start passed,
+    since no print had finished to make the bed need clearing."""
+    lane = select(Assignment.operation_id).where(
+        Assignment.schedule_id == a.schedule_id,
+        Assignment.machine_id == a.machine_id,
+        Assignment.operation_id != op.id,
+    )
+    if a.plate_key:
+        lane = lane.where((Assignment.plate_key.is_(None)) | (Assignment.plate_key != a.plate_key))
+    return session.scalar(
+        select(Operation.id)
+        .where(
+            Operation.id.in_(lane),
+            Operation.process.in_(PRINT_PROCESSES),
+            Operation.status.in_((OperationStatus.RUNNING, OperationStatus.PAUSED)),
+        )
+        .limit(1)
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .problem import Problem
+from .problem import Operation, Problem
 from .schedule import Assignment, Kpis, Schedule
 
 
@@ -62,7 +62,7 @@ def _check_ops(problem: Problem, by_op: dict[str, Assignment]) -> list[Violation
                 )
             )
         job = jobs[op.job_id]
-        if a.start < job.release:
+        if a.start < job.release and op.frozen is None:  # work in progress began already
             out.append(Violation("release", f"{oid} starts before job release", (oid,)))
         if job.deadline is not None and a.end > job.deadline:
             out.append(Violation("deadline", f"{oid} ends after job deadline", (oid,)))
@@ -86,8 +86,11 @@ def _check_ops(problem: Problem, by_op: dict[str, Assignment]) -> list[Violation
 
 def _check_precedence(problem: Problem, by_op: dict[str, Assignment]) -> list[Violation]:
     out: list[Violation] = []
+    ops = problem.op_index()
     for oid, preds in problem.predecessors().items():
         a = by_op.get(oid)
+        if oid in ops and ops[oid].frozen is not None:
+            continue  # started on the floor: its predecessors' order is a fact, not a plan
         for p in preds:
             b = by_op.get(p)
             if a is not None and b is not None and a.start < b.end:
@@ -116,7 +119,9 @@ def _check_machines(
         prev_id: str | None = None
         for a in lane:
             fam = ops[a.op_id].setup_family
-            need = problem.setup_time(mid, prev_family, fam)
+            need = setup_ahead(problem, mid, prev_family, ops[a.op_id], prev_id is None)
+            if prev_id is None:
+                prev_end = min(prev_end, a.start)  # work running since before now
             if prev_id is not None and a.start < prev_end:
                 out.append(
                     Violation(
@@ -185,9 +190,24 @@ def with_setups(problem: Problem, schedule: Schedule) -> Schedule:
     fixed: list[Assignment] = []
     for mid, lane in schedule.by_machine().items():
         prev = machines[mid].initial_family if mid in machines else None
-        for a in lane:
-            fam = ops[a.op_id].setup_family if a.op_id in ops else None
-            s = problem.setup_time(mid, prev, fam)
+        for k, a in enumerate(lane):
+            op = ops.get(a.op_id)
+            fam = op.setup_family if op is not None else None
+            s = (
+                setup_ahead(problem, mid, prev, op, k == 0)
+                if op
+                else problem.setup_time(mid, prev, fam)
+            )
             fixed.append(Assignment(a.op_id, a.job_id, mid, a.start, a.end, s))
             prev = fam
     return Schedule(tuple(sorted(fixed, key=lambda a: (a.start, a.machine_id, a.op_id))))
+
+
+def setup_ahead(
+    problem: Problem, machine_id: str, prev_family: str | None, op: Operation, first: bool
+) -> int:
+    """Changeover minutes before `op` on its machine: none ahead of work already running first
+    on the machine (it was set up before it started, whatever the initial family says)."""
+    if first and op.frozen is not None:
+        return 0
+    return problem.setup_time(machine_id, prev_family, op.setup_family)

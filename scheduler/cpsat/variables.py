@@ -24,6 +24,9 @@ class Ctx:
     model: cp_model.CpModel
     problem: Problem
     horizon: int
+    # The earliest time on the axis: 0 ("now"), or earlier when work in progress started before
+    # now (a frozen start is negative: the print began an hour ago and is still running).
+    floor: int = 0
     ops: dict[str, OpVars] = field(default_factory=dict)
     # machine id -> list of (from_op or None for depot, to_op or None, literal, setup minutes)
     arcs: dict[str, list[tuple[str | None, str | None, cp_model.IntVar, int]]] = field(
@@ -40,14 +43,17 @@ class Ctx:
 
 
 def add_variables(ctx: Ctx) -> None:
-    """Start/end in [0, horizon]; exactly one eligible machine; fixed-size optional intervals."""
+    """Start/end in [0, horizon] (a frozen operation from its own start, which may lie before
+    now); exactly one eligible machine; fixed-size optional intervals."""
     m, h = ctx.model, ctx.horizon
+    ctx.floor = min([0] + [o.frozen.start for o in ctx.problem.operations if o.frozen])
     for op in ctx.problem.operations:
         durations = sorted(op.eligible.items())
         lo = min(d for _, d in durations)
         hi = max(d for _, d in durations)
-        start = m.new_int_var(0, h - lo, f"s[{op.id}]")
-        end = m.new_int_var(lo, h, f"e[{op.id}]")
+        first = min(0, op.frozen.start) if op.frozen is not None else 0
+        start = m.new_int_var(first, h - lo, f"s[{op.id}]")
+        end = m.new_int_var(first + lo, h, f"e[{op.id}]")
         presence: dict[str, cp_model.IntVar | int] = {}
         intervals: dict[str, cp_model.IntervalVar] = {}
         if len(durations) == 1:

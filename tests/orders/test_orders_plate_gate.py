@@ -201,3 +201,23 @@ def test_an_auto_eject_printer_clears_its_own_plate(ctx: AppContext) -> None:
     with ctx.db.transaction() as s:
         a_row = s.scalars(select(Assignment).where(Assignment.operation_id == a)).first()
         assert a_row is not None and a_row.machine_id == machine
+
+
+def test_a_second_print_cannot_start_while_one_is_printing(ctx: AppContext) -> None:
+    """Seen in the soak: two plates started on one printer, both running; the next proposal had
+    no plan at all ("frozen operations overlap"). No print had finished, so the bed-clear rule
+    alone let the second start through. A printer makes one plate at a time."""
+    v, (a, b, _c), machine = prints_on_one_printer(ctx)
+    with ctx.db.transaction() as s:
+        assert apply_event(s, event(a, v, "started", "button")).ok
+        refused = apply_event(s, event(b, v, "started"))
+        assert refused.code == "plate_not_clear"
+        assert f"{machine} is still printing operation {a}" in refused.message
+        assert press(s, job_order_id(b, v), "start", "btn-2", admin(s)).code == "bed_not_clear"
+        assert s.get_one(Operation, b).status == OperationStatus.RELEASED
+        assert apply_event(s, event(a, v, "paused")).ok  # paused is still on the plate
+        assert apply_event(s, event(b, v, "started")).code == "plate_not_clear"
+        assert apply_event(s, event(a, v, "started")).ok  # resumed
+        assert apply_event(s, event(a, v, "completed")).ok
+        assert confirm_bed_clear(s, machine, admin(s), ["bed clear"])
+        assert apply_event(s, event(b, v, "started")).ok
