@@ -82,6 +82,15 @@ BENCHES: dict[str, Smoke] = {
         postgres=True,
         timeout_s=900,
     ),
+    "attack_bench.py": Smoke(
+        (
+            r"stack\s+\| part\s+\| requests \|\s+2xx \|\s+3xx \|\s+4xx \| 5xx \|.*",
+            r"verdict: PASS",
+        ),
+        slow=True,  # two stacks, a warm-up of soak traffic and about 1,000 requests each
+        postgres=True,
+        timeout_s=900,
+    ),
     "quote_bench.py": Smoke(
         (
             r"family\s+process\s+n \| time quoted/slicer median\s+p5\s+p95.*\| off-bed G-code",
@@ -99,6 +108,8 @@ HELPERS: dict[str, str] = {
     "scheduler_pjs.py": "PyJobShop side of scheduler_bench.py",
     "http_load.py": "closed-loop HTTP client of web_bench.py when wrk is not installed",
     "soak_traffic.py": "customers, planner and operators of soak_bench.py",
+    "attack_parts.py": "hostile values, form posts and schemathesis cases of attack_bench.py",
+    "attack_sweeps.py": "concurrency, IDOR, authentication and file sweeps of attack_bench.py",
 }
 
 
