@@ -39,10 +39,14 @@ def _check_id(name: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class FrozenAssignment:
-    """An operation already started or pinned by the planner: machine and start are fixed."""
+    """An operation already started or pinned by the planner: machine and start are fixed.
+
+    `running`: work the floor has started (its start may lie before now). What came before it
+    on its route, and its changeover, are then facts, not constraints; a pin keeps both."""
 
     machine_id: str
     start: int
+    running: bool = False
 
     def __post_init__(self) -> None:
         _check_id("frozen.machine_id", self.machine_id)

@@ -121,7 +121,9 @@ def freeze_started(
             if o.id in frozen:
                 mid, s0, e0 = frozen[o.id]
                 o = replace(
-                    o, eligible={**o.eligible, mid: e0 - s0}, frozen=FrozenAssignment(mid, s0)
+                    o,
+                    eligible={**o.eligible, mid: e0 - s0},
+                    frozen=FrozenAssignment(mid, s0, running=True),
                 )
             elif o.frozen is not None and o.id in scrapped:
                 o = replace(o, frozen=None)

@@ -89,7 +89,7 @@ def _check_precedence(problem: Problem, by_op: dict[str, Assignment]) -> list[Vi
     ops = problem.op_index()
     for oid, preds in problem.predecessors().items():
         a = by_op.get(oid)
-        if oid in ops and ops[oid].frozen is not None:
+        if oid in ops and _running(ops[oid]):
             continue  # started on the floor: its predecessors' order is a fact, not a plan
         for p in preds:
             b = by_op.get(p)
@@ -208,6 +208,11 @@ def setup_ahead(
 ) -> int:
     """Changeover minutes before `op` on its machine: none ahead of work already running first
     on the machine (it was set up before it started, whatever the initial family says)."""
-    if first and op.frozen is not None:
+    if first and _running(op):
         return 0
     return problem.setup_time(machine_id, prev_family, op.setup_family)
+
+
+def _running(op: Operation) -> bool:
+    """Started on the floor (not a pin): see `FrozenAssignment.running`."""
+    return op.frozen is not None and op.frozen.running

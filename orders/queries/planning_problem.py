@@ -130,7 +130,7 @@ def _frozen(
     if op.status in STARTED and op.started_at is not None:
         machine = released[op.id].machine_id if op.id in released else op.pinned_machine_id
         if machine and machine in op.eligible and machine not in down:
-            return sp.FrozenAssignment(machine, minutes(origin, op.started_at) or 0)
+            return sp.FrozenAssignment(machine, minutes(origin, op.started_at) or 0, running=True)
     return None
 
 

@@ -201,7 +201,9 @@ def released_plate_jobs(
             frozen = sp.FrozenAssignment(pin.machine_id, start) if start is not None else None
         else:
             eligible = {a.machine_id: duration}
-            frozen = sp.FrozenAssignment(a.machine_id, min(started)) if started else None
+            frozen = (
+                sp.FrozenAssignment(a.machine_id, min(started), running=True) if started else None
+            )
         plate_op = sp.Operation(f"{pid}.print", pid, eligible, group[0].setup_family, frozen)
         jobs.append(sp.Job(pid, (plate_op,), release=0))
         members[f"{pid}.print"] = sorted(o.id for o in group)

@@ -8,7 +8,7 @@ from .variables import Ctx
 def add_precedence_release(ctx: Ctx) -> None:
     p, m = ctx.problem, ctx.model
     jobs = p.job_index()
-    started = {o.id for o in p.operations if o.frozen is not None}
+    started = {o.id for o in p.operations if o.frozen is not None and o.frozen.running}
     for oid, preds in p.predecessors().items():
         if oid in started:  # the floor started it already: what came before cannot be moved
             continue  # ahead of it (a pack started while its QC still ran is a fact, not a plan)

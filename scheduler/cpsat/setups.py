@@ -36,9 +36,9 @@ def add_setups(ctx: Ctx) -> None:
             last = m.new_bool_var(f"last[{mid},{oid}]")
             circuit += [(0, index[oid], first), (index[oid], 0, last)]
             # running work was set up before it started: no changeover ahead of it
-            s0 = (
-                0 if ops[oid].frozen is not None else p.setup_time(mid, machine.initial_family, fam)
-            )
+            frozen = ops[oid].frozen
+            running = frozen is not None and frozen.running
+            s0 = 0 if running else p.setup_time(mid, machine.initial_family, fam)
             if s0:
                 m.add(ov.start >= s0).only_enforce_if(first)
             arcs += [(None, oid, first, s0), (oid, None, last, 0)]

@@ -215,9 +215,13 @@ def test_work_running_since_before_now_is_planned_around() -> None:
     plan keeps, not contradictions. The new work is planned from now, around them."""
     from scheduler.problem import Machine, Operation
 
-    qc = op("l1.qc", "l1", {"qc": 10}, frozen=FrozenAssignment("qc", -2))
-    pack = op("l1.pack", "l1", {"pack": 6}, frozen=FrozenAssignment("pack", -3))  # started first
-    running = op("p.print", "p", {"m": 60}, "PLA-red", frozen=FrozenAssignment("m", -30))
+    qc = op("l1.qc", "l1", {"qc": 10}, frozen=FrozenAssignment("qc", -2, running=True))
+    pack = op(
+        "l1.pack", "l1", {"pack": 6}, frozen=FrozenAssignment("pack", -3, running=True)
+    )  # started first
+    running = op(
+        "p.print", "p", {"m": 60}, "PLA-red", frozen=FrozenAssignment("m", -30, running=True)
+    )
     later = Operation("q.print", "q", {"m": 20}, "PLA-red")
     jobs = (Job("l1", (qc, pack)), Job("p", (running,)), Job("q", (later,), due=100))
     setups = {"m": setup_matrix("m", {("PLA-blue", "PLA-red"): 15})}
@@ -229,3 +233,8 @@ def test_work_running_since_before_now_is_planned_around() -> None:
     at = {a.op_id: a for a in r.schedule.assignments}
     assert (at["p.print"].start, at["l1.pack"].start) == (-30, -3)
     assert at["q.print"].start >= at["p.print"].end  # after the running print, same family
+    # a planner's pin is not running work: it still waits for its route and its changeover
+    pinned = op("l2.pack", "l2", {"pack": 6}, frozen=FrozenAssignment("pack", 0))
+    before = op("l2.qc", "l2", {"qc": 10})
+    strict = Problem((Job("l2", (before, pinned)),), machines_[:2], {})
+    assert solve(strict, "makespan", time_limit_s=5).status is Status.INFEASIBLE
