@@ -61,8 +61,12 @@ class VirtualMk3s:
         # Reports temperatures unasked, as after PrusaLink's ``M155 S2 C7`` (which it only sends
         # after 60 s of silence): a test should not wait a minute for a thermometer.
         self._lock, self._report_s, self._stop = threading.Lock(), 1, threading.Event()
-        for target in (self._read_loop, self._report_loop):
-            threading.Thread(target=target, daemon=True, name="virtual-mk3s").start()
+        self._threads = [
+            threading.Thread(target=target, daemon=True, name="virtual-mk3s")
+            for target in (self._read_loop, self._report_loop)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def count(self, command: str) -> int:
         return self.commands.count(command)
@@ -73,13 +77,22 @@ class VirtualMk3s:
         self._out("start")
 
     def close(self) -> None:
+        """Stops both threads before the pty goes: a descriptor number closed under a live
+        thread is soon another file's (a later test's template or pty), which the reader would
+        then drain and the reporter write into. A thread that does not stop keeps its pty open."""
         self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+        if any(thread.is_alive() for thread in self._threads):
+            return
         os.close(self.master)
         os.close(self._slave)
 
     def _out(self, *lines: str) -> None:
         data = "".join(f"{line}\n" for line in lines).encode()
         with self._lock:
+            if self._stop.is_set():
+                return
             try:
                 os.write(self.master, data)
             except OSError:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from mes_factories import make_job
-from prusalink_peer import PrusaLinkPeer, start_prusalink
+from prusalink_peer import PrusaLinkPeer, VirtualMk3s, start_prusalink
 
 from mes_bridge.transports.base import (
     ConnectionState,
@@ -269,3 +269,16 @@ def test_from_config() -> None:
         "m",
     )
     assert isinstance(from_config("m", {"url": "http://p", "api_key": "k"}, site), Transport)
+
+
+def test_virtual_printer_stops_its_threads_before_its_pty_closes() -> None:
+    """A CI run lost a later test's template to this: the pty's descriptor number, closed under
+    a live reader, was reused by Jinja's open() and drained."""
+    printer = VirtualMk3s()
+    printer.close()
+    assert not any(thread.is_alive() for thread in printer._threads)
+    with tempfile.TemporaryFile() as reused:
+        reused.write(b"x" * 100)
+        time.sleep(1.2)  # longer than both loops' waits
+        reused.seek(0)
+        assert reused.read() == b"x" * 100
