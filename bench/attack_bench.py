@@ -50,8 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import attack_sweeps as sweeps  # noqa: E402
 from bench.attack_parts import Hits, Who, part_forms, part_params, part_schemathesis  # noqa: E402
 from bench.load_harness import CSRF, Design, Recorder, build_palette, orderable_palette  # noqa: E402
-from bench.load_stack import PASSWORD, Stack, StackConfig, create_customers, start_stack  # noqa: E402
-from bench.soak_bench import create_staff, duplicate_effects, start_embedded, stop_stack  # noqa: E402
+from bench.load_stack import PASSWORD, Stack, start_bench_stack  # noqa: E402
+from bench.soak_bench import create_staff, duplicate_effects  # noqa: E402
 from bench.soak_traffic import Operator, Pace, Planner, Shopper, Tally, run_loop, sign_in  # noqa: E402
 
 HEADER = "stack    | part         | requests |   2xx |   3xx |   4xx | 5xx | broken | traces"
@@ -274,19 +274,7 @@ def run_stack(kind: str, size: Size) -> Result:
         from hypothesis.configuration import set_hypothesis_home_dir
 
         set_hypothesis_home_dir(str(tmp / "hypothesis"))  # not .hypothesis in the cwd
-        (tmp / "tmp").mkdir()
-        saved, os.environ["TMPDIR"] = os.environ.get("TMPDIR"), str(tmp / "tmp")
-        try:
-            if kind == "embedded":
-                stack = start_embedded(tmp)
-                emails = create_customers(stack.db_url, CUSTOMERS)
-            else:
-                stack, emails = start_stack(tmp, StackConfig(), CUSTOMERS)
-        finally:
-            if saved is None:
-                os.environ.pop("TMPDIR", None)
-            else:
-                os.environ["TMPDIR"] = saved
+        stack, emails = start_bench_stack(kind, tmp, CUSTOMERS)
         attack(stack, emails, size, res)
         _judge(res, stack.dead_processes())
         if res.failures and (tail := stack.log_tail("gunicorn", 2000)):
@@ -295,7 +283,7 @@ def run_stack(kind: str, size: Size) -> Result:
         res.failures.append(f"the attack did not run: {exc.__class__.__name__}: {exc}")
     finally:
         if stack is not None:
-            stop_stack(stack)
+            stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return res
 

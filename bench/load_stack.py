@@ -4,6 +4,8 @@ A fresh PostgreSQL database on the shared server (dropped at the end), a private
 (so RQ queue names never collide with anyone else's workers), `hunar db upgrade` and
 `hunar seed` as subprocesses, gunicorn with the app factory, RQ workers (`hunar worker`) and
 `hunar dispatch --loop`. Everything is configured only through `HUNAR_*` variables.
+`start_embedded` is the small one (`hunar serve` on SQLite); `start_bench_stack` starts either
+for the soak and attack benches.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ class Stack:
         for proc in self.procs.values():
             _terminate(proc)
         self.procs.clear()
-        drop_database(self.db_name)
+        if self.db_name:  # an embedded stack's SQLite file goes with its folder
+            drop_database(self.db_name)
 
 
 def _terminate(proc: subprocess.Popen[bytes], grace_s: float = 20) -> None:
@@ -132,6 +135,12 @@ def _spawn(stack: Stack, name: str, args: list[str]) -> subprocess.Popen[bytes]:
     log.close()
     stack.procs[name] = proc
     return proc
+
+
+def _gunicorn(stack: Stack, port: int, app: str, *flags: str) -> subprocess.Popen[bytes]:
+    """gunicorn serving `app` on 127.0.0.1:`port`; `flags` are the stack's own settings."""
+    argv = [sys.executable, "-m", "gunicorn", *flags, "--bind", f"127.0.0.1:{port}", app]
+    return _spawn(stack, "gunicorn", argv)
 
 
 def _hunar(stack: Stack, *args: str) -> str:
@@ -230,29 +239,22 @@ def start_stack(tmp: Path, cfg: StackConfig, customers: int) -> tuple[Stack, lis
         _hunar(stack, "db", "upgrade")
         _hunar(stack, "seed")
         emails = create_customers(db_url, customers)
-        _spawn(
+        _gunicorn(
             stack,
-            "gunicorn",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(cfg.web_workers),
-                "--threads",
-                str(cfg.web_threads),
-                "--timeout",
-                "120",
-                "--graceful-timeout",
-                "10",
-                # the server keeps idle connections longer than the client (httpx: 5 s), so a client
-                # never sends on a connection the server has just closed (a reset, not a server fault)
-                "--keep-alive",
-                "10",
-                "--bind",
-                f"127.0.0.1:{web_port}",
-                "bench.load_stack:load_app()",
-            ],
+            web_port,
+            "bench.load_stack:load_app()",
+            "--workers",
+            str(cfg.web_workers),
+            "--threads",
+            str(cfg.web_threads),
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "10",
+            # the server keeps idle connections longer than the client (httpx: 5 s), so a client
+            # never sends on a connection the server has just closed (a reset, not a server fault)
+            "--keep-alive",
+            "10",
         )
         for i in range(cfg.rq_workers):
             _spawn(stack, f"worker{i + 1}", [sys.executable, "-m", "orders.cli", "worker"])
@@ -267,6 +269,60 @@ def start_stack(tmp: Path, cfg: StackConfig, customers: int) -> tuple[Stack, lis
         stack.stop()
         raise
     return stack, emails
+
+
+def start_embedded(tmp: Path) -> Stack:
+    """gunicorn as `hunar serve` runs it, on a SQLite file, jobs in-process (no Redis)."""
+    (tmp / "logs").mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    db_url = f"sqlite:///{tmp / 'hunar.db'}"
+    env = _base_env(tmp, db_url, "")
+    env.pop("HUNAR_REDIS_URL", None)
+    stack = Stack(tmp, "", db_url, "", f"http://127.0.0.1:{port}", env)
+    try:
+        _hunar(stack, "db", "upgrade")
+        _hunar(stack, "seed")
+        _gunicorn(
+            stack,
+            port,
+            "web:create_app()",
+            "--workers",
+            "2",
+            "--max-requests",
+            "1000",
+            "--max-requests-jitter",
+            "100",
+            "--access-logfile",
+            "-",
+        )
+        _wait_http(stack)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def start_bench_stack(kind: str, tmp: Path, customers: int) -> tuple[Stack, list[str]]:
+    """The soak's and the attack's stack: `embedded` (SQLite, no Redis) or the PostgreSQL one,
+    with `customers` accounts. The servers' own temporary files (a CAD job cut short at the end
+    leaves its folder) go in `tmp/tmp`: the stacks copy this process's environment, so TMPDIR
+    points there while they start and is put back after."""
+    (tmp / "tmp").mkdir()
+    saved, os.environ["TMPDIR"] = os.environ.get("TMPDIR"), str(tmp / "tmp")
+    try:
+        if kind != "embedded":
+            return start_stack(tmp, StackConfig(), customers)
+        stack = start_embedded(tmp)
+        try:
+            return stack, create_customers(stack.db_url, customers)
+        except BaseException:
+            stack.stop()  # the caller never got it, so cannot stop it
+            raise
+    finally:
+        if saved is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved
 
 
 def create_customers(db_url: str, n: int) -> list[str]:

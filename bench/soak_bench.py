@@ -51,20 +51,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load_harness import Recorder, build_palette, orderable_palette  # noqa: E402
-from bench.load_stack import (  # noqa: E402
-    PASSWORD,
-    Stack,
-    StackConfig,
-    _base_env,
-    _hunar,
-    _spawn,
-    _terminate,
-    _wait_http,
-    create_customers,
-    drop_database,
-    free_port,
-    start_stack,
-)
+from bench.load_stack import PASSWORD, Stack, start_bench_stack  # noqa: E402
 from bench.soak_traffic import Operator, Pace, Planner, Shopper, Tally, run_loop  # noqa: E402
 
 HEADER = (
@@ -212,52 +199,6 @@ class Sampler(threading.Thread):
         self.engine.dispose()
 
 
-def start_embedded(tmp: Path) -> Stack:
-    """gunicorn as `hunar serve` runs it, on a SQLite file, jobs in-process (no Redis)."""
-    (tmp / "logs").mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    db_url = f"sqlite:///{tmp / 'hunar.db'}"
-    env = _base_env(tmp, db_url, "")
-    env.pop("HUNAR_REDIS_URL", None)
-    stack = Stack(tmp, "", db_url, "", f"http://127.0.0.1:{port}", env)
-    try:
-        _hunar(stack, "db", "upgrade")
-        _hunar(stack, "seed")
-        _spawn(
-            stack,
-            "gunicorn",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                "2",
-                "--max-requests",
-                "1000",
-                "--max-requests-jitter",
-                "100",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--access-logfile",
-                "-",
-                "web:create_app()",
-            ],
-        )
-        _wait_http(stack)
-    except BaseException:
-        stop_stack(stack)
-        raise
-    return stack
-
-
-def stop_stack(stack: Stack) -> None:
-    for proc in stack.procs.values():
-        _terminate(proc)
-    stack.procs.clear()
-    if stack.db_name:
-        drop_database(stack.db_name)
-
-
 def create_staff(db_url: str) -> tuple[str, list[tuple[str, list[str]]]]:
     """A planner and two operators (printers; the benches and the rest) who need no password
     change; returns the planner's e-mail and each operator's e-mail and stations."""
@@ -388,21 +329,7 @@ def run_stack(kind: str, minutes: float, smoke: bool) -> Result:
     sampler: Sampler | None = None
     try:
         _progress(f"{kind}: starting the stack")
-        # the servers' own temporary files (a CAD job cut short at the end leaves its folder)
-        # go inside our folder: start_stack copies this process's environment
-        (tmp / "tmp").mkdir()
-        saved_tmpdir, os.environ["TMPDIR"] = os.environ.get("TMPDIR"), str(tmp / "tmp")
-        try:
-            if kind == "embedded":
-                stack = start_embedded(tmp)
-                emails = create_customers(stack.db_url, CUSTOMERS)
-            else:
-                stack, emails = start_stack(tmp, StackConfig(), CUSTOMERS)
-        finally:
-            if saved_tmpdir is None:
-                os.environ.pop("TMPDIR", None)
-            else:
-                os.environ["TMPDIR"] = saved_tmpdir
+        stack, emails = start_bench_stack(kind, tmp, CUSTOMERS)
         planner_email, operators = create_staff(stack.db_url)
         candidates = build_palette(4 if smoke else 16, families, seed=11)
         palette = orderable_palette(stack.base_url, candidates, 2 if smoke else 10)
@@ -458,7 +385,7 @@ def run_stack(kind: str, minutes: float, smoke: bool) -> Result:
         for c in closers:
             c.close()
         if stack is not None:
-            stop_stack(stack)
+            stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return res
 

@@ -22,8 +22,20 @@ from mes_bridge.transports.webhook import HeaderItems, verify_signature
 
 log = logging.getLogger(__name__)
 
-KINDS = ("started", "progress", "completed", "scrapped", "paused", "machine_down", "machine_up")
+KINDS = (
+    "started",
+    "progress",
+    "completed",
+    "scrapped",
+    "paused",
+    "machine_down",
+    "machine_up",
+    "power_lost",
+    "power_back",
+)
 MACHINE_KINDS = frozenset({"machine_down", "machine_up"})
+# Load-shedding reported from the floor: about an electricity feeder, not one job or machine.
+POWER_KINDS = frozenset({"power_lost", "power_back"})
 SOURCES = ("mqtt", "opcua", "rest", "button", "octoprint")
 
 
@@ -40,6 +52,7 @@ class StatusEvent:
     qty: int | None = None
     reason: str = ""
     machine_id: str = ""
+    feeder: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +120,14 @@ def parse_event(doc: Any, source: str) -> IntakeResult:
     machine_id = doc.get("machine_id", "")
     if not isinstance(job_id, str) or not isinstance(machine_id, str):
         return _reject("malformed", "job_order_id/machine_id: must be strings", source, doc)
+    feeder = doc.get("feeder", "")
+    if not isinstance(feeder, str) or len(feeder) > 64 or (kind in POWER_KINDS) != bool(feeder):
+        return _reject(
+            "malformed", "feeder: a name of at most 64 chars, for power events only", source, doc
+        )
     if kind in MACHINE_KINDS and not machine_id:
         return _reject("malformed", f"machine_id: required for {kind}", source, doc)
-    if kind not in MACHINE_KINDS and not job_id:
+    if kind not in MACHINE_KINDS | POWER_KINDS and not job_id:
         return _reject("malformed", f"job_order_id: required for {kind}", source, doc)
     at = _parse_at(doc.get("at"))
     if at is None:
@@ -120,7 +138,7 @@ def parse_event(doc: Any, source: str) -> IntakeResult:
     reason = doc.get("reason", "")
     if not isinstance(reason, str) or len(reason) > 500:
         return _reject("malformed", "reason: must be a string of at most 500 chars", source, doc)
-    return StatusEvent(job_id, kind, at, event_id, source, pct, qty, reason, machine_id)
+    return StatusEvent(job_id, kind, at, event_id, source, pct, qty, reason, machine_id, feeder)
 
 
 def parse_json_bytes(payload: bytes, source: str) -> IntakeResult:
@@ -253,7 +271,7 @@ class EventGate:
 
         if ev.event_id in self._seen:
             return no("duplicate", f"event_id {ev.event_id!r} already processed")
-        if ev.kind in MACHINE_KINDS:
+        if ev.kind in MACHINE_KINDS | POWER_KINDS:
             self._seen.add(ev.event_id)
             return ev
         if self.known_job is not None and not self.known_job(ev.job_order_id):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from orders.cli_power import outages
 from orders.cli_staff import staff_change, user
 from orders.cli_stock import stock
 from orders.settings import load_settings
@@ -434,3 +435,4 @@ if __name__ == "__main__":
 
 main.add_command(user)
 main.add_command(stock)
+main.add_command(outages)

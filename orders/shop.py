@@ -194,10 +194,17 @@ class PreviewKeeping:
 
 
 @cache
+def shop_data(path: Path = SHOP_TOML) -> dict[str, Any]:
+    """The whole file, read and parsed once per path; each section's loader checks its own
+    table from it. Callers must not change what it returns (it is shared)."""
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@cache
 def preview_keeping(path: Path = SHOP_TOML) -> PreviewKeeping:
     """The [preview] numbers; each a whole number >= 1 (a 0-hour keep would prune live ones)."""
-    with path.open("rb") as fh:
-        raw = tomllib.load(fh).get("preview")
+    raw = shop_data(path).get("preview")
     if not isinstance(raw, dict):
         raise ShopDataError(f"{path.name}: the [preview] table is missing")
     values = _positive_ints(raw, "preview")
@@ -213,8 +220,7 @@ def preview_keeping(path: Path = SHOP_TOML) -> PreviewKeeping:
 
 @cache
 def shop_numbers(path: Path = SHOP_TOML) -> ShopNumbers:
-    with path.open("rb") as fh:
-        return parse(tomllib.load(fh))
+    return parse(shop_data(path))
 
 
 PAYMENT_METHODS = ("cash_on_delivery", "bank_transfer", "raast", "jazzcash", "easypaisa")
@@ -261,8 +267,7 @@ def parse_payments(raw: dict[str, Any], where: str = "payments") -> PaymentRules
 
 @cache
 def payment_rules(path: Path = SHOP_TOML) -> PaymentRules:
-    with path.open("rb") as fh:
-        raw = tomllib.load(fh).get("payments")
+    raw = shop_data(path).get("payments")
     if not isinstance(raw, dict):
         raise ShopDataError(f"{path.name}: the [payments] table is missing")
     return parse_payments(raw)

@@ -30,7 +30,7 @@ def horizon(problem: Problem) -> int:
     """A safe upper bound on any schedule's end: used when ``Problem.horizon`` is unset.
 
     Every op at its longest, every setup at its largest, after every fixed point in time,
-    plus all calendar downtime, fits inside it.
+    plus all calendar downtime and every backup-power window, fits inside it.
     """
     if problem.horizon is not None:
         return problem.horizon
@@ -44,7 +44,9 @@ def horizon(problem: Problem) -> int:
         (t for s in problem.setups.values() for row in s.times.values() for t in row.values()),
         default=0,
     )
-    last_window = max((w.end for m in problem.machines for w in m.calendar), default=0)
-    down = sum(w.end - w.start for m in problem.machines for w in m.calendar)
+    windows = [w for m in problem.machines for w in m.calendar]
+    windows += [w for p in problem.power for w in p.windows]  # backup power may hold work back
+    last_window = max((w.end for w in windows), default=0)
+    down = sum(w.end - w.start for w in windows)
     n = len(problem.operations)
     return max(start, last_window) + work + n * max_setup + down + 1

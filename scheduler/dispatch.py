@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 
+from .power import PowerLedger
 from .problem import Job, Operation, Problem
 from .schedule import Assignment, Schedule
 from .timeline import Timeline, timelines_from
@@ -58,6 +59,9 @@ def dispatch(
         if o.frozen
     ]
     lines = timelines_from(problem, booked)
+    power = PowerLedger(problem)
+    for mid, s0, e0, _ in booked:
+        power.book(mid, s0, e0)
     done: dict[str, Assignment] = {
         oid: Assignment(oid, ops[oid].job_id, mid, s, e) for mid, s, e, oid in booked
     }
@@ -70,19 +74,23 @@ def dispatch(
         for oid in ready:
             if oid not in est:
                 est[oid] = _best_slot(
-                    problem, ops[oid], jobs[ops[oid].job_id].release, preds[oid], done, lines
+                    problem, ops[oid], jobs[ops[oid].job_id].release, preds[oid], done, lines, power
                 )
         lazy = deadline is not None and time.perf_counter() > deadline
         pick = _pick(rule, ready, est, ops, jobs, remaining, pbar, atc_k)
         s, e, mid = est.pop(pick)
         op = ops[pick]
         if lazy:  # past the deadline estimates are not kept fresh: make the pick's slot anew
-            s, e, mid = _best_slot(problem, op, jobs[op.job_id].release, preds[pick], done, lines)
+            s, e, mid = _best_slot(
+                problem, op, jobs[op.job_id].release, preds[pick], done, lines, power
+            )
         lines[mid].book(s, e, op.setup_family, pick)
+        power.book(mid, s, e)
         done[pick] = Assignment(pick, op.job_id, mid, s, e)
         ready.discard(pick)
         if not lazy:
             _refresh(est, ops, lines[mid], mid, s, e, op.setup_family)
+            _refresh_power(est, power, mid)
         for nxt in succs[pick]:
             if nxt in waiting:
                 waiting[nxt] -= 1
@@ -116,6 +124,15 @@ def _refresh(
             del est[o]
 
 
+def _refresh_power(est: dict[str, tuple[int, int, str]], power: PowerLedger, mid: str) -> None:
+    """A booking on a backup-powered machine may take power from its siblings' estimates."""
+    limit = power.limit_of.get(mid)
+    if limit is None:
+        return
+    for o in [o for o, (_, _, m) in est.items() if m != mid and m in limit.draws]:
+        del est[o]
+
+
 def _pick(
     rule: str,
     ready: set[str],
@@ -139,11 +156,14 @@ def _best_slot(
     preds: list[str],
     done: dict[str, Assignment],
     lines: dict[str, Timeline],
+    power: PowerLedger,
 ) -> tuple[int, int, str]:
     ready_at = max([release, problem.now] + [done[p].end for p in preds])
     best: tuple[int, int, str] | None = None
     for mid, d in sorted(op.eligible.items()):
         s = lines[mid].fit(ready_at, d, op.setup_family)
+        while (later := power.conflict(mid, s, s + d)) is not None:
+            s = lines[mid].fit(later, d, op.setup_family)
         if best is None or (s + d, s) < (best[1], best[0]):
             best = (s, s + d, mid)
     assert best is not None, f"{op.id} has no eligible machine"

@@ -201,6 +201,29 @@ class SetupMatrix:
 
 
 @dataclass(frozen=True)
+class PowerLimit:
+    """Machines one backup source (a UPS or generator) carries during outages.
+
+    While the source carries them (``windows``), their operations together draw at most
+    ``capacity`` (any whole unit, e.g. watts; ``draws`` per machine, in the same unit). Outside
+    the windows the grid carries everything and the limit does not apply.
+    """
+
+    id: str
+    capacity: int
+    draws: Mapping[str, int]
+    windows: tuple[Window, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_id("power.id", self.id)
+        _check_int(f"power[{self.id}].capacity", self.capacity, 1)
+        for mid, draw in self.draws.items():
+            _check_int(f"power[{self.id}].draws[{mid}]", draw, 0)
+        object.__setattr__(self, "draws", MappingProxyType(dict(self.draws)))
+        object.__setattr__(self, "windows", _merge(tuple(self.windows)))
+
+
+@dataclass(frozen=True)
 class Problem:
     """Jobs, machines and setup matrices. ``now``: no unfrozen operation may start before it."""
 
@@ -211,9 +234,11 @@ class Problem:
     now: int = 0
     origin: datetime | None = None
     name: str = ""
+    power: tuple[PowerLimit, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "jobs", tuple(self.jobs))
+        object.__setattr__(self, "power", tuple(self.power))
         object.__setattr__(self, "machines", tuple(self.machines))
         if isinstance(self.setups, list | tuple):
             object.__setattr__(self, "setups", {s.machine_id: s for s in self.setups})
@@ -229,6 +254,12 @@ class Problem:
         for mid, matrix in self.setups.items():
             if mid not in machine_ids or matrix.machine_id != mid:
                 raise ProblemError(f"setups[{mid}]", "must key a known machine by its own id")
+        _unique("power", [p.id for p in self.power])
+        _unique("power machine", [mid for p in self.power for mid in p.draws])
+        for limit in self.power:
+            for mid in limit.draws:
+                if mid not in machine_ids:
+                    raise ProblemError(f"power[{limit.id}].draws", f"unknown machine {mid!r}")
         for j in self.jobs:
             for o in j.operations:
                 for p in o.after:

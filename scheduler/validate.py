@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .power import power_violations
 from .problem import Operation, Problem
 from .schedule import Assignment, Kpis, Schedule
 
@@ -21,7 +22,7 @@ class Violation:
 
 def validate(problem: Problem, schedule: Schedule) -> list[Violation]:
     """List every violated rule: coverage, eligibility, durations, release, precedence,
-    frozen operations, calendars, no-overlap and setups."""
+    frozen operations, calendars, no-overlap, setups and backup power."""
     out: list[Violation] = []
     ops = problem.op_index()
     by_op: dict[str, Assignment] = {}
@@ -38,6 +39,7 @@ def validate(problem: Problem, schedule: Schedule) -> list[Violation]:
     out += _check_ops(problem, present)
     out += _check_precedence(problem, present)
     out += _check_machines(problem, schedule, present)
+    out += [Violation("power", msg) for msg in power_violations(problem, present.values())]
     return out
 
 

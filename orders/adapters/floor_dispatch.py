@@ -47,6 +47,8 @@ FLOOR_BACKOFF = Backoff(max_s=30.0)
 PLATE_HOLD = timedelta(seconds=15)
 EXCLUDE = "exclude"  # the outbox kind of "skip one object of a running plate"
 CANCEL = "cancel"  # the outbox kind of "stop this printer's running job"
+# Payload actions that act on an already delivered job, and what the transport is asked to do.
+ACTIONS = {"start": Action.START, "exclude": Action.EXCLUDE, "cancel": Action.CANCEL}
 
 
 def request_start(session: Session, job: str, machine_id: str, transport: str) -> OutboxMessage:
@@ -140,36 +142,18 @@ class DbOutbox:
         return items
 
     def _item(self, s: Session, row: OutboxMessage) -> OutboxItem:
-        if row.payload.get("action") == "cancel":
+        action = ACTIONS.get(str(row.payload.get("action")))
+        if action is not None:  # a command on a delivered job: it names the job, not a file
             job = self._job_for(s, str(row.payload["job_order_id"]))
+            skip = str(row.payload["object_name"]) if action is Action.EXCLUDE else ""
             return OutboxItem(
                 str(row.id),
                 row.destination,
                 Packet.from_job(job),
                 row.idempotency_key,
-                Action.CANCEL,
+                action,
                 row.attempts,
-            )
-        if row.payload.get("action") == "exclude":
-            job = self._job_for(s, str(row.payload["job_order_id"]))
-            return OutboxItem(
-                str(row.id),
-                row.destination,
-                Packet.from_job(job),
-                row.idempotency_key,
-                Action.EXCLUDE,
-                row.attempts,
-                object_name=str(row.payload["object_name"]),
-            )
-        if row.payload.get("action") == "start":
-            job = self._job_for(s, str(row.payload["job_order_id"]))
-            return OutboxItem(
-                str(row.id),
-                row.destination,
-                Packet.from_job(job),
-                row.idempotency_key,
-                Action.START,
-                row.attempts,
+                object_name=skip,
             )
         job = from_json(row.payload["job"])
         return OutboxItem(

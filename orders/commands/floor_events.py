@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 from mes_bridge.intake import Rejection, StatusEvent, parse_event, parse_rest
 from mes_bridge.job_order_ids import operation_of, parse_job_order
 from mes_bridge.transports.webhook import HeaderItems
+from orders.commands import outages
 from orders.commands.audit import Actor, record_event, transition
 from orders.commands.notify import order_ready
 from orders.commands.planning import create_proposal
 from orders.commands.production import create_operations
 from orders.commands.stock import consume_for_job
-from orders.errors import FloorMessageRejected
+from orders.errors import DomainError, FloorMessageRejected
 from orders.lifecycle import MAIN_PATH, Status
 from orders.models import (
     Assignment,
@@ -36,6 +37,7 @@ from orders.models import (
 )
 from orders.plate_gate import plate_refusal
 from orders.queries.plans import current_release
+from orders.queries.power import interrupted_work
 
 ACTIVE = (OperationStatus.RUNNING, OperationStatus.PAUSED)
 
@@ -71,6 +73,8 @@ def apply_event(session: Session, ev: StatusEvent, actor: Actor | None = None) -
         return _refuse(session, ev, actor, "duplicate", f"event {ev.event_id} was already applied")
     if ev.kind in ("machine_down", "machine_up"):
         result = _machine(session, ev, actor)
+    elif ev.kind in ("power_lost", "power_back"):
+        result = _power(session, ev, actor)
     else:
         result = _operation(session, ev, actor)
     if not result.ok:  # a refusal leaves the id free: the same event may be sent again later
@@ -330,6 +334,24 @@ def _machine(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
     return Applied(True, "applied", proposal_requested=True)
 
 
+def _power(session: Session, ev: StatusEvent, actor: Actor) -> Applied:
+    """Load-shedding from the floor: the outage is recorded and a proposal is asked for, which
+    plans the cut work again from scratch; nothing is resumed or moved on its own."""
+    try:
+        if ev.kind == "power_lost":
+            report = outages.power_lost(session, ev.feeder, ev.at, ev.event_id)
+        else:
+            report = outages.power_back(session, ev.feeder, ev.at)
+    except DomainError as exc:
+        return _refuse(session, ev, actor, "unknown_feeder", exc.message)
+    if not report.changed:
+        return Applied(True, "applied")
+    cut = interrupted_work(session, ev.feeder) if ev.kind == "power_lost" else []
+    note = report.note + (f"; cut: {', '.join(cut)}" if cut else "")
+    create_proposal(session, "due_dates", 10, 14, actor, note=note[:500])
+    return Applied(True, "applied", proposal_requested=True)
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -355,5 +377,17 @@ def machine_state_event(
         "event_id": event_id,
         "at": at,
         "reason": reason,
+    }
+    return _accepted(parse_event(doc, "button"))
+
+
+def power_event(feeder: str, state: str, event_id: str, at: datetime | None = None) -> StatusEvent:
+    """A planner's "power lost / back" (page or shell) as a floor event, the floor's own path."""
+    doc = {
+        "kind": f"power_{state}",
+        "feeder": feeder,
+        "event_id": event_id,
+        "at": at or now_utc(),
+        "reason": f"power {state} reported by staff",
     }
     return _accepted(parse_event(doc, "button"))

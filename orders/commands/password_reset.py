@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -27,7 +26,7 @@ from orders.commands.audit import Actor, record_event
 from orders.commands.notify import password_reset_link
 from orders.errors import DomainError
 from orders.models import OutboxMessage, PasswordReset, User
-from orders.shop import SHOP_TOML
+from orders.shop import SHOP_TOML, ShopDataError, shop_data
 
 MAX_TOKEN = 128  # longer than any token we issue: anything longer is not one of ours
 USED_LINK = {"label": "This link is used up; ask for a new one at", "path": "/forgot"}
@@ -54,11 +53,10 @@ class ResetLimits:
 @cache
 def reset_limits(path: Path = SHOP_TOML) -> ResetLimits:
     """`[accounts]` of data/shop.toml: how long a link lives, how many may be open at once."""
-    with path.open("rb") as fh:
-        raw = tomllib.load(fh)["accounts"]
+    raw = shop_data(path)["accounts"]
     limits = ResetLimits(int(raw["reset_link_minutes"]), int(raw["max_open_links"]))
     if limits.reset_link_minutes < 1 or limits.max_open_links < 1:
-        raise ValueError(f"{path.name}: [accounts] numbers must be at least 1")
+        raise ShopDataError(f"{path.name}: [accounts] numbers must be at least 1")
     return limits
 
 

@@ -11,6 +11,7 @@ from orders.models.orders import Order, OrderLine
 from orders.models.outbox import OutboxMessage, OutboxStatus
 from orders.models.password_resets import PasswordReset
 from orders.models.payments import Invoice, Payment, PaymentMethod, PaymentState
+from orders.models.power import OutageSource, PowerOutage
 from orders.models.schedules import Assignment, Schedule, ScheduleState
 from orders.models.stock import MoveKind, StockItem, StockKind, StockMove
 from orders.models.users import STAFF, ApiToken, LoginThrottle, Role, User
@@ -34,12 +35,14 @@ __all__ = [
     "OperationStatus",
     "Order",
     "OrderLine",
+    "OutageSource",
     "OutboxMessage",
     "OutboxStatus",
     "PasswordReset",
     "Payment",
     "PaymentMethod",
     "PaymentState",
+    "PowerOutage",
     "PrinterConnection",
     "PrinterJobState",
     "PrinterStatusRow",

@@ -25,6 +25,7 @@ from orders.models import (
     ScheduleState,
 )
 from orders.queries.plates import PlatePin, PlatePlan, plan_plates, released_plate_jobs
+from orders.queries.power import power_plan, unpowered
 from orders.shop import shop_numbers
 
 PLANNABLE = (
@@ -225,7 +226,10 @@ def build_problem(
         for o in ops
         if o.status in STARTED and o.started_at is not None
     }
-    down = {m.id for m in machines if m.state == MachineState.DOWN}
+    # A machine that broke down, or lost its power, has its running work planned again.
+    down = {m.id for m in machines if m.state == MachineState.DOWN} | unpowered(
+        session, machines, origin
+    )
     plate_pins = {
         o.id: PlatePin(machine, _pin_minute(o, origin, relax_pins))
         for o in ops
@@ -268,8 +272,16 @@ def build_problem(
     jobs.extend(plates.jobs)
     families = sorted({op.setup_family for op in ops if op.setup_family})
     matrix = {a: {b: changeover(a, b) for b in families} for a in families}
+    power = power_plan(session, machines, origin, horizon)
+    running = _running_spans(jobs)
     smachines = [
-        sp.Machine(m.id, machine_windows(m, origin, horizon), name=m.name) for m in machines
+        sp.Machine(
+            m.id,
+            machine_windows(m, origin, horizon)
+            + _clear_of(power.windows.get(m.id, []), running.get(m.id, [])),
+            name=m.name,
+        )
+        for m in machines
     ]
     setups = {m.id: sp.SetupMatrix(m.id, matrix) for m in machines if families}
     problem = sp.Problem(
@@ -280,5 +292,27 @@ def build_problem(
         now=0,
         origin=origin,
         name=f"shop@{origin.isoformat()}",
+        power=power.limits,
     )
     return PlanningProblem(problem, origin, op_rows, line_of_job, plates, pins)
+
+
+def _running_spans(jobs: list[sp.Job]) -> dict[str, list[tuple[int, int]]]:
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for job in jobs:
+        for op in job.operations:
+            if op.frozen is not None:
+                end = op.frozen.start + op.eligible[op.frozen.machine_id]
+                spans.setdefault(op.frozen.machine_id, []).append((op.frozen.start, end))
+    return spans
+
+
+def _clear_of(windows: list[sp.Window], fixed: list[tuple[int, int]]) -> tuple[sp.Window, ...]:
+    """An outage announced over work already placed starts, for planning, when that work ends:
+    the work stays a fact (the floor reports the cut, if any, as "power lost")."""
+    out = []
+    for w in windows:
+        start = max([w.start] + [e for s, e in fixed if s < w.end and w.start < e])
+        if start < w.end:
+            out.append(sp.Window(start, w.end, w.reason))
+    return tuple(out)

@@ -11,7 +11,6 @@ with no loaded spool recorded is never checked.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -35,7 +34,7 @@ from orders.models import (
 )
 from orders.queries.catalog import load_config
 from orders.queries.plans import current_release
-from orders.shop import SHOP_TOML, ShopDataError
+from orders.shop import ShopDataError, shop_data
 
 OPEN = (OperationStatus.RELEASED, OperationStatus.RUNNING, OperationStatus.PAUSED)
 ACTIVE = (OperationStatus.RUNNING, OperationStatus.PAUSED)
@@ -67,8 +66,7 @@ class StockRules:
 
 @cache
 def stock_rules() -> StockRules:
-    with SHOP_TOML.open("rb") as fh:
-        raw = tomllib.load(fh).get("stock", {})
+    raw = shop_data().get("stock", {})
     values = {}
     for key in STOCK_KEYS:
         v = raw.get(key)

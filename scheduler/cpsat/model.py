@@ -11,6 +11,7 @@ from ..validate import with_setups
 from .calendars import add_calendars
 from .due_dates import add_due_dates
 from .no_overlap import add_no_overlap
+from .power import add_power
 from .precedence_release import add_precedence_release
 from .redundant import add_redundant
 from .setups import add_setups
@@ -25,6 +26,7 @@ def build_model(problem: Problem, previous: Schedule | None = None, move_penalty
     add_calendars(ctx)
     add_no_overlap(ctx)
     add_setups(ctx)
+    add_power(ctx)
     add_precedence_release(ctx)
     add_due_dates(ctx)
     add_redundant(ctx)
