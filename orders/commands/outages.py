@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
 from icalendar import Calendar, Event
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orders.commands.audit import Actor, record_event
-from orders.errors import DomainError
+from orders.errors import DomainError, NotFound
 from orders.models import OutageSource, PowerOutage
 from orders.power import power_rules
 from orders.shop import shop_numbers
@@ -53,17 +54,20 @@ def _upsert(
     source: OutageSource,
     note: str | None,
 ) -> tuple[PowerOutage, str]:
-    """(row, "added" | "updated" | "unchanged"): one row per feeder and uid."""
-    row = session.scalar(
-        select(PowerOutage).where(PowerOutage.feeder == feeder, PowerOutage.uid == uid)
-    )
+    """(row, "added" | "updated" | "unchanged"): one row per feeder and uid, also when two
+    requests add it at once (the loser's insert meets the unique key and reads the winner's)."""
+    same = select(PowerOutage).where(PowerOutage.feeder == feeder, PowerOutage.uid == uid)
+    row = session.scalar(same)
     if row is None:
-        row = PowerOutage(
-            feeder=feeder, uid=uid, start_at=start, end_at=end, source=source, note=note
-        )
-        session.add(row)
-        session.flush()
-        return row, "added"
+        try:
+            with session.begin_nested():
+                row = PowerOutage(
+                    feeder=feeder, uid=uid, start_at=start, end_at=end, source=source, note=note
+                )
+                session.add(row)
+            return row, "added"
+        except IntegrityError:
+            row = session.scalars(same).one()
     if (row.start_at, row.end_at, row.note) == (start, end, note):
         return row, "unchanged"
     row.start_at, row.end_at, row.note = start, end, note
@@ -93,7 +97,7 @@ def add_outage(
 def remove_outage(session: Session, outage_id: int, actor: Actor) -> None:
     row = session.get(PowerOutage, outage_id, with_for_update=True)
     if row is None:
-        raise DomainError("no such outage", fields={"outage": "an outage listed on the page"})
+        raise NotFound("no such outage", fields={"outage": "an outage listed on the page"})
     record_event(session, actor, "power_outage", row.id, "listed", "removed", _payload(row))
     session.delete(row)
 
@@ -129,15 +133,17 @@ def _occurrences(event: Event, start: datetime, now: datetime) -> list[datetime]
         return [start]
     text = rule.to_ical().decode()
     expanded = rrulestr(text, dtstart=start, forceset=True)
-    return list(expanded.between(now - LONGEST, now + AHEAD, inc=True))
+    first = max(start, now - LONGEST)  # from today, or from the series' own later start
+    return list(expanded.between(first, first + AHEAD, inc=True))
 
 
 def import_ics(
     session: Session, feeder: str, data: bytes, actor: Actor, now: datetime
 ) -> ImportReport:
-    """Every VEVENT of the file as an outage of `feeder`; a repeating event is expanded for the
-    next 60 days. Importing the same file again changes nothing (ids come from each event's
-    UID and start); a changed time updates the outage. Past outages are left out."""
+    """Every VEVENT of the file as an outage of `feeder`; a repeating event is expanded for 60
+    days from today (or from its first block). Importing the same file again changes nothing
+    (ids come from each event's UID and start); a changed time updates the outage. Past
+    outages are left out."""
     _feeder(feeder)
     if len(data) > MAX_ICS_BYTES:
         raise DomainError("the calendar file is too large", fields={"file": "≤ 2 MB"})

@@ -30,6 +30,7 @@ from orders.models import (
 )
 from orders.queries.planning_problem import machine_windows
 from orders.queries.plans import moves
+from orders.queries.power import power_plan
 from scheduler.gantt import colour_for
 
 BOARD_COLUMNS: tuple[Status, ...] = (
@@ -196,8 +197,10 @@ def schedule_gantt(session: Session, schedule_id: int) -> dict[str, Any]:
     horizon = max(60, int((end - origin).total_seconds() // 60) + 60)
     machines = list(session.scalars(select(Machine).order_by(Machine.id)))
     items: list[dict[str, Any]] = []
+    shedding = power_plan(session, machines, origin, horizon).windows
     for m in machines:
-        for i, w in enumerate(machine_windows(m, origin, horizon)):
+        windows = [*machine_windows(m, origin, horizon), *shedding.get(m.id, [])]
+        for i, w in enumerate(windows):
             items.append(
                 {
                     "id": f"w-{m.id}-{i}",

@@ -256,4 +256,4 @@ def _when(text: str) -> datetime | None:
     return from_shop_time(at)
 
 
-from web.planner import fleet, machines, mail, payments, reports, shipping, stock  # noqa: E402,F401  (routes on this blueprint)
+from web.planner import fleet, machines, mail, payments, power, reports, shipping, stock  # noqa: E402,F401  (routes on this blueprint)

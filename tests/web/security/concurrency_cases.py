@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import concurrency_power as pw
 import concurrency_requests as rq
 from concurrency_requests import Effect, Request
 from pydantic import SecretStr
@@ -348,6 +349,31 @@ CASES: dict[str, Case] = {
         rq.maintenance,
         rq.windows,
         REDIRECT,
+    ),
+    "planner.add_outage": Case(
+        "one outage per (feeder, start, end); the rest redirect",
+        pw.outage,
+        pw.outages_on(6),
+        REDIRECT,
+    ),
+    "planner.import_outages": Case(
+        "a calendar's events imported once (unique per feeder and uid); the rest redirect",
+        pw.import_ics,
+        pw.outages_on(8),
+        REDIRECT,
+    ),
+    "planner.remove_outage": Case(
+        "one removal; the rest 404 (it is gone)",
+        pw.removal,
+        rq.events("power_outage", "removed"),
+        REDIRECT | {404},
+    ),
+    "planner.power_state": Case(
+        "one floor event per event id, one open outage",
+        pw.power_lost,
+        rq.events("floor_event"),
+        REDIRECT,
+        settle=pw.power_restored,
     ),
     "planner.pin": Case(
         "one pinned event per pin in place; the rest redirect",

@@ -20,7 +20,13 @@ pytestmark = pytest.mark.slow  # a route sweep on a seeded world (CAD builds and
 CSRF_META = re.compile(rb'name="csrf[-_]token" (?:content|value)="[^"]*"')
 OWNED = {"config_id", "order_id", "artifact_id"}  # a customer's objects
 STATION = {"job_order_id", "machine_id"}  # under /operator: one operator's station
-SHOP_WIDE = {"schedule_id", "machine_id", "user_id"}  # planners see the shop; admins, everyone
+SHOP_WIDE = {
+    "schedule_id",
+    "machine_id",
+    "user_id",
+    "outage_id",
+    "feeder",
+}  # planners see the shop; admins, everyone
 NOT_OBJECTS = {
     "key",
     "filename",
@@ -29,6 +35,7 @@ NOT_OBJECTS = {
     "index",  # a position in the cart, which lives in the user's own session
     "config_hash",  # the anonymous preview: a digest of the values the visitor typed
     "provider",  # a payment gateway's name (jazzcash, easypaisa)
+    "state",  # power lost / back
 }
 # Documents that exist only later in an order's life: their owner gets a 404 before then too.
 LATER = {"shop.delivery_note_pdf"}  # the delivery note, once the order ships
@@ -127,7 +134,13 @@ def test_operator_of_another_station_gets_404_on_every_station_route(world: Worl
 
 def test_staff_ids_are_not_reachable_by_customers_or_operators(world: World) -> None:  # noqa: F811
     customer, operator = world.login("customer"), world.login("operator")
-    values = {"schedule_id": world.schedule_id, "machine_id": world.machine}
+    values = {
+        "schedule_id": world.schedule_id,
+        "machine_id": world.machine,
+        "outage_id": 1,
+        "feeder": "main",
+        "state": "back",
+    }
     for endpoint, method, objects in id_rules(world):
         if not endpoint.startswith("planner."):
             continue

@@ -118,8 +118,13 @@ EXPECTED: dict[str, Access] = {
             "stock_load",
             "stock_unload",
             "stock_adjust",
+            "power",
+            "add_outage",  # an empty form: a 422 naming start and end
+            "import_outages",  # no file: a 422 naming file
+            "power_state",  # power back on a feeder that has power: applied, no change
         )
     },
+    "planner.remove_outage": Access(PLANNERS, frozenset({404})),  # the sample outage is gone
     "planner.delivery_note_pdf": Access(PLANNERS, frozenset({404})),  # none until it ships
     "planner.fleet": Access(PLANNERS | OPERATORS),  # operators watch the fleet too
     "planner.fleet_json": Access(PLANNERS | OPERATORS),
@@ -173,6 +178,9 @@ def samples(w: World) -> dict[str, Any]:
         "filename": "css/hunar.css",
         "config_hash": _hash_of(w, w.config_a),  # the digest of design A's values
         "provider": "jazzcash",  # a payment gateway's name
+        "feeder": "main",  # an electricity feeder of the shop
+        "state": "back",
+        "outage_id": 999999,
     }
 
 

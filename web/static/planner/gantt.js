@@ -7,7 +7,10 @@
 
   function toItem(it) {
     const base = { id: it.id, group: it.group, start: it.start, end: it.end, title: it.label };
-    if (it.kind === "down") return Object.assign(base, { type: "background", className: "down", content: "" });
+    if (it.kind === "down") {
+      const outage = (it.reason || it.label || "").indexOf("load-shedding") >= 0;
+      return Object.assign(base, { type: "background", className: "down" + (outage ? " outage" : ""), content: "" });
+    }
     if (it.kind === "setup") return Object.assign(base, { type: "range", className: "setup", content: "" });
     return Object.assign(base, {
       type: "range", className: "op" + (it.frozen ? " frozen" : ""), content: it.label,
