@@ -429,10 +429,9 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-if __name__ == "__main__":
-    main()
-
-
 main.add_command(user)
 main.add_command(stock)
 main.add_command(outages)
+
+if __name__ == "__main__":  # after every command is added (`python -m orders.cli user` too)
+    main()

@@ -63,6 +63,9 @@ BENCHES: dict[str, Smoke] = {
         ),
         slow=True,  # three RQ worker processes, each importing CadQuery
     ),
+    "outage_bench.py": Smoke(
+        (r"\| seed \| plan \| ops cut \| backup overloads \|.*", r"verdict: PASS.*")
+    ),
     "planner_bench.py": Smoke((r"measure\s+n\s+median s\s+p95 s\s+max s\s+target",)),
     "web_bench.py": Smoke(
         (r"measure\s+\| result\s+\| target\s+\| notes",), slow=True, postgres=True

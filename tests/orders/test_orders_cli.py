@@ -27,7 +27,9 @@ def _hunar(
     )
 
 
-@pytest.mark.parametrize("cmd", [[], ["db"], ["db", "upgrade"], ["seed"], ["serve"], ["worker"]])
+@pytest.mark.parametrize(
+    "cmd", [[], ["db"], ["db", "upgrade"], ["seed"], ["serve"], ["worker"], ["outages"]]
+)
 def test_every_command_has_help(cmd: list[str], tmp_path: Path) -> None:
     out = _hunar(*cmd, "--help", cwd=tmp_path)
     assert out.returncode == 0 and "Usage:" in out.stdout
