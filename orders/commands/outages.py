@@ -27,6 +27,7 @@ from orders.shop import shop_numbers
 LONGEST = timedelta(days=7)  # a longer "outage" is a typo, not load-shedding
 AHEAD = timedelta(days=60)  # how far a repeating ICS event is expanded
 MAX_ICS_BYTES = 2_000_000
+MAX_BLOCKS = 500  # outages one file may add: a minutely rule is a mistake, not a schedule
 
 
 def _feeder(feeder: str) -> str:
@@ -127,14 +128,31 @@ def _when(value: object, tz: ZoneInfo) -> datetime | None:
     return None  # a date alone (a whole day) or nothing
 
 
-def _occurrences(event: Event, start: datetime, now: datetime) -> list[datetime]:
-    rule = event.get("rrule")
-    if rule is None:
+def _occurrences(event: Event, start: datetime, now: datetime, tz: ZoneInfo) -> list[datetime]:
+    """The block's starts: one, or a repeating event's within 60 days of today (or of its own
+    first block), at most MAX_BLOCKS. A rule with a floating UNTIL is expanded in shop time."""
+    rules = event.get("rrule")
+    if rules is None:
         return [start]
-    text = rule.to_ical().decode()
-    expanded = rrulestr(text, dtstart=start, forceset=True)
-    first = max(start, now - LONGEST)  # from today, or from the series' own later start
-    return list(expanded.between(first, first + AHEAD, inc=True))
+    first = max(start, now - LONGEST)
+    found: set[datetime] = set()
+    for rule in rules if isinstance(rules, list) else [rules]:
+        text, local = rule.to_ical().decode(), first.astimezone(tz).replace(tzinfo=None)
+        try:
+            series, since = rrulestr(text, dtstart=start), first
+        except ValueError:  # UNTIL without a zone while DTSTART has one: read both as shop time
+            series = rrulestr(text, dtstart=start.astimezone(tz).replace(tzinfo=None))
+            since = local
+        for at in series.xafter(since, inc=True):
+            aware = at if at.tzinfo else at.replace(tzinfo=tz)
+            if aware > first + AHEAD or len(found) > MAX_BLOCKS:
+                break
+            found.add(aware.astimezone(UTC))
+    return sorted(found)
+
+
+def _shop_tz() -> ZoneInfo:
+    return ZoneInfo(shop_numbers().locality.time_zone)
 
 
 def import_ics(
@@ -143,54 +161,59 @@ def import_ics(
     """Every VEVENT of the file as an outage of `feeder`; a repeating event is expanded for 60
     days from today (or from its first block). Importing the same file again changes nothing
     (ids come from each event's UID and start); a changed time updates the outage. Past
-    outages are left out."""
+    outages are left out, and so is an event that cannot be read (with the reason)."""
     _feeder(feeder)
     if len(data) > MAX_ICS_BYTES:
         raise DomainError("the calendar file is too large", fields={"file": "≤ 2 MB"})
     try:
         calendar = Calendar.from_ical(data)
-    except (ValueError, IndexError, KeyError) as exc:
+        events = list(calendar.events)
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError) as exc:
         raise DomainError("not an iCalendar file", fields={"file": "an .ics file"}) from exc
-    tz = ZoneInfo(shop_numbers().locality.time_zone)
+    tz = _shop_tz()
     report = ImportReport()
-    for k, event in enumerate(calendar.events):
-        _import_event(session, feeder, event, k, tz, now, actor, report)
-    return report
-
-
-def _import_event(
-    session: Session,
-    feeder: str,
-    event: Event,
-    k: int,
-    tz: ZoneInfo,
-    now: datetime,
-    actor: Actor,
-    report: ImportReport,
-) -> None:
-    name = str(event.get("summary") or f"event {k + 1}")[:200]
-    start = _when(event.decoded("dtstart", None), tz)
-    end = _when(event.decoded("dtend", None), tz)
-    if start is not None and end is None and event.get("duration") is not None:
-        end = start + event.decoded("duration")
-    if start is None or end is None:
-        report.skipped.append(f"{name}: needs a start and an end time (not a whole day)")
-        return
-    length = end - start
-    if not timedelta(0) < length <= LONGEST:
-        report.skipped.append(f"{name}: must end after it starts and last at most 7 days")
-        return
-    uid = str(event.get("uid") or f"{name}#{k}")[:180]
-    for at in _occurrences(event, start, now):
-        at = at.astimezone(UTC)
-        if at + length <= now:
-            continue
+    blocks: list[tuple[str, datetime, timedelta, str]] = []
+    for k, event in enumerate(events):
+        blocks += _read_event(event, k, tz, now, report)
+        if len(blocks) > MAX_BLOCKS:
+            raise DomainError(
+                f"more than {MAX_BLOCKS} outages in 60 days", fields={"file": "fewer blocks"}
+            )
+    for uid, at, length, name in blocks:
         row, what = _upsert(
             session, feeder, f"ics:{uid}@{at.isoformat()}", at, at + length, OutageSource.ICS, name
         )
         setattr(report, what, getattr(report, what) + 1)
         if what != "unchanged":
             record_event(session, actor, "power_outage", row.id, None, what, _payload(row))
+    return report
+
+
+def _read_event(
+    event: Event, k: int, tz: ZoneInfo, now: datetime, report: ImportReport
+) -> list[tuple[str, datetime, timedelta, str]]:
+    """(uid, start, length, name) per block still ahead; a reason in the report otherwise.
+    The parser is a third party's: whatever it cannot read skips this event, never the file."""
+    name = str(event.get("summary") or f"event {k + 1}")[:200]
+    try:
+        start = _when(event.decoded("dtstart", None), tz)
+        end = _when(event.decoded("dtend", None), tz)
+        duration = event.decoded("duration", None) if event.get("duration") is not None else None
+        if start is not None and end is None and isinstance(duration, timedelta):
+            end = start + duration
+        if start is None or end is None:
+            report.skipped.append(f"{name}: needs a start and an end time (not a whole day)")
+            return []
+        length = end - start
+        if not timedelta(0) < length <= LONGEST:
+            report.skipped.append(f"{name}: must end after it starts and last at most 7 days")
+            return []
+        starts = _occurrences(event, start, now, tz)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        report.skipped.append(f"{name}: could not be read ({str(exc)[:80]})")
+        return []
+    uid = str(event.get("uid") or f"{name}#{k}")[:180]
+    return [(uid, at, length, name) for at in starts if at + length > now]
 
 
 @dataclass(frozen=True)

@@ -238,3 +238,40 @@ def test_hunar_outages_cli(ctx: AppContext, tmp_path) -> None:  # type: ignore[n
     nowhere = run.invoke(main, ["outages", "report", "back", "--feeder", "nowhere"], env=env)
     assert nowhere.exit_code == 1 and "feeder" in nowhere.output
     assert "removed" in run.invoke(main, ["outages", "remove", "1"], env=env).output
+
+
+@pytest.mark.parametrize(
+    ("lines", "added", "skipped"),
+    [
+        # found by fuzzing the import: each once answered 500
+        (
+            "DTSTART:20261207T120000\r\nDTEND:20261207T140000\r\n"
+            "RRULE:FREQ=DAILY;UNTIL=20261209T000000\r\n",
+            2,
+            0,
+        ),  # floating UNTIL, shop time
+        (
+            "DTSTART:20261207T120000\r\nDTEND:20261207T140000\r\nRRULE:FREQ=DAILY;COUNT=2\r\n"
+            "RRULE:FREQ=WEEKLY;COUNT=2\r\n",
+            3,
+            0,
+        ),  # two rules: their union
+        ("DTSTART:20261207T120000\r\nDURATION:PT1H\r\nDURATION:PT2H\r\n", 0, 1),
+        # an unknown zone: the parser reads the time as floating, so as shop time
+        ("DTSTART;TZID=Nowhere/Zone:20261207T120000\r\nDURATION:PT1H\r\n", 1, 0),
+    ],
+)
+def test_odd_calendars_import_what_they_can_and_name_the_rest(
+    ctx: AppContext, lines: str, added: int, skipped: int
+) -> None:
+    with ctx.db.transaction() as s:
+        make_shop(s)
+        report = import_ics(s, "main", _ics(f"UID:odd\r\nSUMMARY:odd\r\n{lines}"), P, NOW)
+    assert (report.added, len(report.skipped)) == (added, skipped), report
+
+
+def test_a_calendar_of_minutely_blocks_is_refused_whole(ctx: AppContext) -> None:
+    minutely = _ics("UID:m\r\nDTSTART:20261207T120000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=MINUTELY\r\n")
+    with ctx.db.transaction() as s, pytest.raises(DomainError) as err:
+        import_ics(s, "main", minutely, P, NOW)
+    assert "file" in err.value.fields
