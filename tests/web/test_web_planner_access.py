@@ -23,6 +23,9 @@ def _routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
         "kind": "down",
         "action": "start",
         "user_id": "1",
+        "outage_id": "1",
+        "feeder": "main",
+        "state": "lost",
     }
     out = []
     for rule in app.url_map.iter_rules():
@@ -31,7 +34,13 @@ def _routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
         url = rule.rule
         for arg in rule.arguments:
             url = url.replace(f"<{arg}>", samples[arg])
-            for conv in ("id", "any(down, up)", "any(start, pause, complete, scrap)"):
+            for conv in (
+                "id",
+                "int",
+                "any(down, up)",
+                "any(lost, back)",
+                "any(start, pause, complete, scrap)",
+            ):
                 url = url.replace(f"<{conv}:{arg}>", samples[arg])
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             out.append((method, url))
